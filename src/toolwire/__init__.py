@@ -1,0 +1,120 @@
+"""toolwire: LLM tool calling that is simple and dependable across providers.
+
+    from toolwire import AbstractLLM, Session
+
+    def get_weather(city: str) -> str:
+        '''Current weather for a city.'''
+        return "sunny"
+
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini")
+    print(Session(llm, tools=[get_weather]).generate("Weather in Paris?").content)
+
+Only the core types and errors are imported eagerly; everything else (the HTTP layer, pydantic,
+providers) is loaded on first use, so `import toolwire` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ContentFilterError,
+    ContextLengthError,
+    InvalidRequestError,
+    MaxTurnsExceeded,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseParseError,
+    ServerError,
+    StreamInterruptedError,
+    ToolExecutionError,
+    ToolwireError,
+    UnsupportedCapabilityError,
+)
+from .types import (
+    Capability,
+    GenerateResponse,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    ToolCallRequest,
+    ToolResult,
+)
+
+if TYPE_CHECKING:
+    from ._streaming import AsyncStream, Stream
+    from .interface import AbstractLLMInterface
+    from .providers.base import BaseProvider
+    from .providers.registry import AbstractLLM, available_providers, provider_capabilities, register_provider
+    from .tools.definition import ToolDefinition, function_to_tool_definition, tool
+    from .tools.standardize import standardize_tool_response
+
+# name -> module that defines it, imported on first attribute access (PEP 562)
+_LAZY: dict[str, str] = {
+    "AbstractLLM": "toolwire.providers.registry",
+    "available_providers": "toolwire.providers.registry",
+    "provider_capabilities": "toolwire.providers.registry",
+    "register_provider": "toolwire.providers.registry",
+    "AbstractLLMInterface": "toolwire.interface",
+    "BaseProvider": "toolwire.providers.base",
+    "Stream": "toolwire._streaming",
+    "AsyncStream": "toolwire._streaming",
+    "ToolDefinition": "toolwire.tools.definition",
+    "function_to_tool_definition": "toolwire.tools.definition",
+    "tool": "toolwire.tools.definition",
+    "standardize_tool_response": "toolwire.tools.standardize",
+    "execute_tool_calls": "toolwire.tools.execution",
+    "aexecute_tool_calls": "toolwire.tools.execution",
+    "Session": "toolwire.session",
+}
+
+__all__ = sorted(
+    [
+        "AuthenticationError",
+        "Capability",
+        "ConfigurationError",
+        "ContentFilterError",
+        "ContextLengthError",
+        "GenerateResponse",
+        "InvalidRequestError",
+        "MaxTurnsExceeded",
+        "Message",
+        "ProviderConnectionError",
+        "ProviderError",
+        "ProviderTimeoutError",
+        "RateLimitError",
+        "ResponseFormat",
+        "ResponseParseError",
+        "ServerError",
+        "StreamChunk",
+        "StreamInterruptedError",
+        "ToolCall",
+        "ToolCallRequest",
+        "ToolExecutionError",
+        "ToolResult",
+        "ToolwireError",
+        "UnsupportedCapabilityError",
+        "__version__",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'toolwire' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,224 @@
+"""`ToolDefinition`, the `@tool` decorator and `function_to_tool_definition`.
+
+A tool is defined once, provider-neutrally (name, description, JSON Schema parameters); each provider
+asks for the parameters in its own schema dialect with `parameters_for(dialect)`, compiled once and
+cached on the definition.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, overload
+
+__all__ = ["ToolDefinition", "function_to_tool_definition", "tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TOOL_ATTRIBUTE = "__toolwire_tool__"
+_definitions: weakref.WeakKeyDictionary[Any, ToolDefinition] = weakref.WeakKeyDictionary()
+
+
+@dataclass(eq=False)
+class ToolDefinition:
+    """A tool the model may call.
+
+    `parameters` is a JSON Schema object. `function` (optional) is what runs when the model calls
+    the tool; `strict` asks providers that support it (OpenAI, Azure) for strict schema adherence.
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    function: Callable[..., Any] | None = None
+    strict: bool | None = None
+    requires_approval: bool = False
+    timeout: float | None = None
+    validator: Any = field(default=None, repr=False)
+    _dialects: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("a tool needs a non-empty name")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The provider-neutral form: `{"name", "description", "parameters"}`."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+    def parameters_for(self, dialect: str, *, strict: bool | None = None) -> dict[str, Any]:
+        """The parameters schema rewritten for one provider's dialect (cached)."""
+        use_strict = bool(self.strict if strict is None else strict)
+        key = (dialect, use_strict)
+        compiled = self._dialects.get(key)
+        if compiled is None:
+            from .dialects import compile_schema
+
+            compiled = compile_schema(self.parameters, dialect, strict=use_strict)
+            self._dialects[key] = compiled
+        return compiled
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the model's arguments; return the keyword arguments to call `function` with.
+
+        Raises `pydantic.ValidationError` (or `ValueError`) with a message meant for the model.
+        """
+        if self.validator is None:
+            return dict(arguments)
+        result: dict[str, Any] = self.validator.validate(dict(arguments))
+        return result
+
+    @classmethod
+    def coerce(cls, value: Any) -> ToolDefinition:
+        """Accept a ToolDefinition, a function, a Pydantic model class, or a tool dict
+        (OpenAI `{"type": "function", "function": {...}}`, neutral `{"name", "parameters"}`,
+        or Anthropic `{"name", "input_schema"}`)."""
+        if isinstance(value, ToolDefinition):
+            return value
+        if isinstance(value, Mapping):
+            return _from_mapping(value)
+        if isinstance(value, type) and hasattr(value, "model_json_schema"):
+            cached = _cached(value)
+            if cached is None:
+                from .schema import model_schema
+
+                spec = model_schema(value)
+                cached = cls(
+                    name=spec.name,
+                    description=spec.description,
+                    parameters=spec.parameters,
+                    validator=spec.validator,
+                )
+                _remember(value, cached)
+            return cached
+        if callable(value):
+            return function_to_tool_definition(value)
+        raise TypeError(
+            f"cannot use {value!r} as a tool: pass a function, a Pydantic model class, a "
+            "ToolDefinition or a tool dict"
+        )
+
+
+def _from_mapping(value: Mapping[str, Any]) -> ToolDefinition:
+    spec: Mapping[str, Any] = value
+    if value.get("type") == "function" and isinstance(value.get("function"), Mapping):
+        spec = value["function"]
+    name = spec.get("name")
+    if not name:
+        raise ValueError(f"tool dict without a name: {dict(value)!r}")
+    parameters = spec.get("parameters", spec.get("input_schema", spec.get("parameters_json_schema")))
+    return ToolDefinition(
+        name=str(name),
+        description=str(spec.get("description") or ""),
+        parameters=dict(parameters) if parameters else {"type": "object", "properties": {}},
+        strict=spec.get("strict"),
+    )
+
+
+def _cached(obj: Any) -> ToolDefinition | None:
+    found = getattr(obj, _TOOL_ATTRIBUTE, None)
+    if isinstance(found, ToolDefinition):
+        return found
+    try:
+        return _definitions.get(obj)
+    except TypeError:
+        return None
+
+
+def _remember(obj: Any, definition: ToolDefinition) -> None:
+    try:
+        _definitions[obj] = definition
+    except TypeError:
+        pass
+
+
+def function_to_tool_definition(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+    requires_approval: bool = False,
+    timeout: float | None = None,
+) -> ToolDefinition:
+    """Build a `ToolDefinition` from a typed, documented function.
+
+    Name from the function, description from the docstring's summary, parameters as JSON Schema from
+    the type hints, each parameter's description from the docstring (Google, NumPy or Sphinx) or
+    `Annotated[..., Field(description=...)]`, defaults, and `required`.
+    """
+    plain = name is None and description is None and strict is None and not requires_approval
+    if plain and timeout is None:
+        cached = _cached(func)
+        if cached is not None:
+            return cached
+    from .schema import function_schema
+
+    spec = function_schema(func, name=name, description=description)
+    definition = ToolDefinition(
+        name=spec.name,
+        description=spec.description,
+        parameters=spec.parameters,
+        function=func,
+        strict=strict,
+        requires_approval=requires_approval,
+        timeout=timeout,
+        validator=spec.validator,
+    )
+    if plain and timeout is None:
+        _remember(func, definition)
+    return definition
+
+
+@overload
+def tool(func: F, /) -> F: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+    requires_approval: bool = False,
+    timeout: float | None = None,
+) -> Callable[[F], F]: ...
+
+
+def tool(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+    requires_approval: bool = False,
+    timeout: float | None = None,
+) -> F | Callable[[F], F]:
+    """Mark a function as a tool. The function stays callable exactly as before.
+
+        @tool
+        def get_weather(city: str) -> str: ...
+
+        @tool(strict=True, requires_approval=True)
+        def delete_file(path: str) -> None: ...
+    """
+
+    def mark(target: F) -> F:
+        definition = function_to_tool_definition(
+            target,
+            name=name,
+            description=description,
+            strict=strict,
+            requires_approval=requires_approval,
+            timeout=timeout,
+        )
+        try:
+            setattr(target, _TOOL_ATTRIBUTE, definition)
+        except (AttributeError, TypeError):
+            _remember(target, definition)
+        return target
+
+    if func is not None:
+        return mark(func)
+    return mark

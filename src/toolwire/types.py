@@ -1,0 +1,334 @@
+"""Provider-neutral messages and responses.
+
+Plain dataclasses on purpose: `import toolwire` must stay light (no pydantic until a schema is built),
+and these objects are created on every call, where dataclass construction is the cheapest option.
+Provider-only details (Anthropic thinking blocks, Gemini thought signatures, Azure filter results)
+ride in `provider_data`, keyed by provider name, so a history can move between providers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+__all__ = [
+    "Capability",
+    "FinishReason",
+    "GenerateResponse",
+    "Message",
+    "ResponseFormat",
+    "Role",
+    "StreamChunk",
+    "ToolCall",
+    "ToolCallRequest",
+    "ToolResult",
+    "coerce_message",
+    "coerce_messages",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "tool_calls", "length", "content_filter"]
+
+
+class Capability(str, Enum):
+    """What a provider (or one of its models) can do. Checked before any request is sent."""
+
+    FUNCTION_CALLING = "function_calling"
+    PARALLEL_TOOL_CALLS = "parallel_tool_calls"
+    STREAMING = "streaming"
+    STREAMING_TOOLS = "streaming_tools"
+    STRUCTURED_OUTPUT = "structured_output"
+    JSON_MODE = "json_mode"
+    STRICT_TOOLS = "strict_tools"
+    VISION = "vision"
+    SYSTEM_PROMPT = "system_prompt"
+    ASYNC = "async"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ResponseFormat(str, Enum):
+    """Plain text or any JSON object. Pass a Pydantic model class instead for structured output."""
+
+    TEXT = "text"
+    JSON = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class ToolCall:
+    """One tool call the model asked for.
+
+    `arguments` is always a dict. When the model's arguments did not parse (truncated or garbled
+    JSON), `arguments` is empty, `raw_arguments` keeps exactly what the model produced and
+    `arguments_error` says why: such a call must never be run as if it had no arguments.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    raw_arguments: str | None = None
+    arguments_error: str | None = None
+    provider_data: dict[str, Any] | None = None
+
+    @classmethod
+    def from_raw(
+        cls, id: str, name: str, raw: str | Mapping[str, Any] | None, **extra: Any
+    ) -> ToolCall:
+        """Build a call from the model's argument text (or an already-decoded object)."""
+        if raw is None or isinstance(raw, Mapping):
+            arguments = dict(raw or {})
+            return cls(id, name, arguments, json.dumps(arguments), None, **extra)
+        arguments, error = parse_arguments(raw)
+        return cls(id, name, arguments, raw, error, **extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        if self.raw_arguments is not None:
+            data["raw_arguments"] = self.raw_arguments
+        if self.arguments_error is not None:
+            data["arguments_error"] = self.arguments_error
+        if self.provider_data:
+            data["provider_data"] = self.provider_data
+        return data
+
+
+def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """Decode a model's JSON argument string; never guess, never turn garbage into `{}` silently."""
+    if not raw.strip():
+        # Servers send "" for tools without parameters (vLLM, OpenRouter, Anthropic's empty delta).
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"arguments are not valid JSON ({exc.msg} at position {exc.pos}): {_clip(raw)}"
+    if not isinstance(value, dict):
+        return {}, f"arguments must be a JSON object, got {type(value).__name__}: {_clip(raw)}"
+    return value, None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+@dataclass
+class ToolCallRequest:
+    """Every tool call of one model turn, in the order the model produced them."""
+
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    content: str | None = None
+
+    def __iter__(self) -> Iterator[ToolCall]:
+        return iter(self.tool_calls)
+
+    def __len__(self) -> int:
+        return len(self.tool_calls)
+
+    def __getitem__(self, index: int) -> ToolCall:
+        return self.tool_calls[index]
+
+
+@dataclass
+class ToolResult:
+    """The outcome of one tool call, paired to it by `call_id` (and `name`, for Gemini)."""
+
+    call_id: str
+    name: str
+    output: Any = None
+    error: str | None = None
+    duration: float | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.error is None
+
+    def output_text(self) -> str:
+        """What the model receives: the error message, or the output serialized."""
+        if self.error is not None:
+            return self.error
+        return serialize_output(self.output)
+
+    @classmethod
+    def coerce(cls, value: ToolResult | Mapping[str, Any]) -> ToolResult:
+        if isinstance(value, ToolResult):
+            return value
+        try:
+            call_id = value.get("call_id", value.get("tool_call_id"))
+            return cls(
+                call_id=str(call_id),
+                name=str(value.get("name", "")),
+                output=value.get("output", value.get("content")),
+                error=value.get("error"),
+            )
+        except AttributeError as exc:
+            raise TypeError(f"a tool result must be a ToolResult or a dict, got {value!r}") from exc
+
+
+def serialize_output(output: Any) -> str:
+    """str as is; dict/list/Pydantic/dataclass as JSON; anything else through str()."""
+    if isinstance(output, str):
+        return output
+    if output is None:
+        return ""
+    dump = getattr(output, "model_dump", None)
+    if callable(dump):
+        output = dump(mode="json")
+    elif hasattr(output, "__dataclass_fields__") and not isinstance(output, type):
+        from dataclasses import asdict
+
+        output = asdict(output)
+    if isinstance(output, (dict, list, tuple, int, float, bool)):
+        try:
+            return json.dumps(output, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return str(output)
+    return str(output)
+
+
+@dataclass
+class Message:
+    """One message of a conversation, in the provider-neutral form.
+
+    A tool turn is `Message(role="tool", tool_results=[...])`: one message may carry every result of
+    a turn, and each provider receives them in its own format (one `tool` message per result for
+    OpenAI, one user message of `tool_result` blocks for Anthropic, `functionResponse` parts for
+    Gemini).
+    """
+
+    role: Role
+    content: str | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_results: list[ToolResult] | None = None
+    provider_data: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ("system", "user", "assistant", "tool"):
+            raise ValueError(f"unknown message role {self.role!r}: use system, user, assistant or tool")
+        if self.tool_results is not None:
+            self.tool_results = [ToolResult.coerce(r) for r in self.tool_results]
+        if self.tool_calls is not None and isinstance(self.tool_calls, ToolCallRequest):
+            self.tool_calls = list(self.tool_calls.tool_calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            data["name"] = self.name
+        if self.tool_calls:
+            data["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.tool_results:
+            data["tool_results"] = [
+                {"call_id": r.call_id, "name": r.name, "output": r.output_text(), "error": r.error}
+                for r in self.tool_results
+            ]
+        if self.provider_data:
+            data["provider_data"] = self.provider_data
+        return data
+
+
+def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
+    """Accept a `Message`, a plain string (a user message), or a dict.
+
+    Dicts may be neutral (`tool_results`, `tool_calls` with `arguments`) or OpenAI-shaped
+    (`tool_calls[].function`, `{"role": "tool", "tool_call_id": ...}`), so histories written for the
+    openai SDK work unchanged.
+    """
+    if isinstance(value, Message):
+        return value
+    if isinstance(value, str):
+        return Message(role="user", content=value)
+    if not isinstance(value, Mapping):
+        raise TypeError(f"a message must be a Message, a dict or a str, got {type(value).__name__}")
+    role = value.get("role")
+    if role is None:
+        raise ValueError(f"message dict without a 'role': {dict(value)!r}")
+    content = value.get("content")
+    if isinstance(content, list):
+        content = "".join(
+            part.get("text", "") for part in content if isinstance(part, Mapping) and "text" in part
+        )
+    tool_calls = value.get("tool_calls") or None
+    calls: list[ToolCall] | None = None
+    if tool_calls:
+        calls = []
+        for raw in tool_calls:
+            if isinstance(raw, ToolCall):
+                calls.append(raw)
+                continue
+            fn = raw.get("function")
+            if isinstance(fn, Mapping):
+                calls.append(ToolCall.from_raw(str(raw.get("id", "")), fn.get("name", ""), fn.get("arguments")))
+            else:
+                calls.append(
+                    ToolCall.from_raw(str(raw.get("id", "")), raw.get("name", ""), raw.get("arguments"))
+                )
+    results = value.get("tool_results")
+    if role == "tool" and results is None and "tool_call_id" in value:
+        results = [
+            ToolResult(
+                call_id=str(value["tool_call_id"]), name=str(value.get("name") or ""), output=content
+            )
+        ]
+        content = None
+    return Message(
+        role=role,
+        content=content,
+        name=value.get("name") if role != "tool" else None,
+        tool_calls=calls,
+        tool_results=results,
+        provider_data=value.get("provider_data"),
+    )
+
+
+def coerce_messages(
+    messages: str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any] | str],
+) -> list[Message]:
+    if isinstance(messages, (str, Message, Mapping)):
+        return [coerce_message(messages)]
+    return [coerce_message(m) for m in messages]
+
+
+@dataclass
+class GenerateResponse:
+    """One model turn, identical in shape whether it was streamed or not."""
+
+    content: str | None = None
+    tool_calls: ToolCallRequest | None = None
+    usage: dict[str, int] | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    raw_response: Any = None
+    parsed: Any = None
+    provider: str | None = None
+    refusal: str | None = None
+    id: str | None = None
+    provider_data: dict[str, Any] | None = None
+
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    def to_message(self) -> Message:
+        """The assistant message to append to the history (with its tool calls and provider data)."""
+        return Message(
+            role="assistant",
+            content=self.content,
+            tool_calls=list(self.tool_calls.tool_calls) if self.tool_calls else None,
+            provider_data=dict(self.provider_data) if self.provider_data else None,
+        )
+
+
+@dataclass
+class StreamChunk:
+    """One piece of a streamed turn: a text delta, and/or news about tool calls."""
+
+    content: str | None = None
+    tool_call_deltas: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    raw: Any = None
