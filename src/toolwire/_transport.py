@@ -15,6 +15,7 @@ httpx2 rather than httpx: same API, but its connection pool does not degrade wit
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import logging
 import random
@@ -41,6 +42,20 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 
 ErrorMapper = Callable[[int, Mapping[str, str], bytes], ProviderError]
+
+
+@dataclass
+class ClientOverride:
+    """Clients every provider uses instead of its own while set (see `toolwire.testing`)."""
+
+    client: httpx2.Client
+    async_client: httpx2.AsyncClient
+
+
+# Set by toolwire.testing.record()/replay(): reroutes every provider's HTTP for the duration.
+client_override: contextvars.ContextVar[ClientOverride | None] = contextvars.ContextVar(
+    "toolwire_client_override", default=None
+)
 
 
 @dataclass
@@ -153,12 +168,18 @@ class Transport:
     # -- clients -------------------------------------------------------------------------------
     @property
     def client(self) -> httpx2.Client:
+        override = client_override.get()
+        if override is not None:
+            return override.client
         if self._client is None:
             self._client = httpx2.Client(timeout=_timeout(self.timeout))
         return self._client
 
     @property
     def async_client(self) -> httpx2.AsyncClient:
+        override = client_override.get()
+        if override is not None:
+            return override.async_client
         loop = asyncio.get_running_loop()
         if self._async_client is None or (self._owns_async_client and self._async_loop is not loop):
             # Pooled connections belong to the loop that opened them: a new loop (e.g. a second
