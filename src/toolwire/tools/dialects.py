@@ -1,0 +1,447 @@
+"""Rewrite a neutral JSON Schema (a tool's parameters) into what one provider accepts.
+
+`compile_schema(parameters, dialect, strict=...)` is pure: it never mutates its input and returns a
+new dict. Dialects:
+
+- ``"openai"`` (also Azure OpenAI, OpenAI-compatible servers, Ollama): JSON Schema as is; with
+  ``strict=True`` the Structured Outputs subset (every object closed, every property required,
+  optional properties made nullable, unsupported keywords removed).
+- ``"anthropic"``: JSON Schema as is (``$ref``/``$defs`` allowed); only the root is normalized.
+- ``"gemini"``: the OpenAPI 3.0 subset of ``FunctionDeclaration.parameters``: references inlined,
+  ``nullable`` instead of null unions, string enums, no ``additionalProperties``/``title``/``default``.
+  A schema without properties compiles to ``{}``, meaning "send no ``parameters``".
+- ``"mistral"``: JSON Schema with references inlined.
+
+No third-party import here: this runs on every request that carries tools.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["DIALECTS", "compile_schema", "strict_compatible", "strip_titles", "walk_schemas"]
+
+DIALECTS = ("openai", "anthropic", "gemini", "mistral")
+
+Schema = dict[str, Any]
+Path = tuple[str, ...]
+
+# Keywords whose value is a map of name -> subschema, a single subschema, or a list of subschemas.
+_MAP_KEYS = frozenset({"properties", "$defs", "definitions", "patternProperties", "dependentSchemas"})
+_ONE_KEYS = frozenset(
+    {
+        "items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames",
+        "unevaluatedItems", "unevaluatedProperties", "additionalItems",
+    }
+)  # fmt: skip
+_LIST_KEYS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+
+# OpenAI Structured Outputs, "Supported schemas" (platform.openai.com/docs/guides/structured-outputs):
+# strings support `pattern` and `format` (the formats below), numbers `multipleOf`, `maximum`,
+# `exclusiveMaximum`, `minimum`, `exclusiveMinimum`, arrays `minItems`, `maxItems`; `anyOf`, `$ref`,
+# `$defs` and `enum`/`const` are allowed; `allOf`, `not`, `if/then/else`, `dependent*`, `oneOf`,
+# `default`, `minLength`/`maxLength`, `uniqueItems`, `patternProperties`... are not.
+_OPENAI_STRICT_KEYS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf",
+        "$ref", "$defs", "definitions", "description", "title", "pattern", "format", "multipleOf",
+        "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "minItems", "maxItems",
+    }
+)  # fmt: skip
+OPENAI_STRICT_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+)
+
+# Gemini `Schema` (OpenAPI 3.0 subset) fields we emit. `title`/`default` are dropped on purpose: older
+# Gemini models rejected them and they carry nothing the model needs.
+_GEMINI_KEYS = frozenset(
+    {
+        "type", "format", "description", "nullable", "enum", "items", "properties", "required", "anyOf",
+        "minItems", "maxItems", "minimum", "maximum", "minLength", "maxLength", "pattern",
+        "minProperties", "maxProperties", "propertyOrdering",
+    }
+)  # fmt: skip
+# Gemini only documents these formats; anything else (email, uuid...) is a 400 on some models.
+_GEMINI_FORMATS = {
+    "string": frozenset({"enum", "date-time"}),
+    "number": frozenset({"float", "double"}),
+    "integer": frozenset({"int32", "int64"}),
+}
+
+
+class _Recursive(ValueError):
+    pass
+
+
+def compile_schema(parameters: Schema, dialect: str, *, strict: bool = False) -> Schema:
+    """Return a new schema for `dialect` (``openai``, ``anthropic``, ``gemini`` or ``mistral``).
+
+    Raises `ValueError` for an unknown dialect, for a schema the dialect cannot express (a recursive
+    schema for Gemini; an open `dict[str, X]`, an untyped value or an untyped array in OpenAI strict
+    mode), or when `parameters` is not an object schema.
+    """
+    if dialect == "openai":
+        root = _root(parameters)
+        return _openai_strict(root) if strict else root
+    if dialect == "anthropic":
+        return _root(parameters)
+    if dialect == "gemini":
+        return _gemini(_root(parameters))
+    if dialect == "mistral":
+        root = _root(parameters)
+        try:
+            return _inline_refs(root)
+        except _Recursive:
+            # Mistral accepts JSON Schema references; a recursive model is sent as written.
+            return root
+    raise ValueError(f"unknown schema dialect {dialect!r}; known dialects: {', '.join(DIALECTS)}")
+
+
+def strict_compatible(parameters: Schema) -> bool:
+    """Whether `parameters` can be sent with OpenAI strict mode without losing meaning.
+
+    False for open maps (`dict[str, X]`, bare `dict`), untyped values (`Any`, unannotated
+    parameters), arrays without `items` and multi-schema `allOf`.
+    """
+    try:
+        compile_schema(parameters, "openai", strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+def strip_titles(schema: Schema) -> Schema:
+    """A copy of `schema` without `title` keywords (Pydantic's auto titles), structure-aware so a
+    property *named* ``title`` survives."""
+
+    def visit(node: Any, path: Path) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        trimmed = {k: v for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+        return _map_children(trimmed, visit, path)
+
+    result: Schema = visit(schema, ())
+    return result
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _map_children(node: Schema, visit: Callable[[Any, Path], Any], path: Path) -> Schema:
+    """Rebuild `node`, applying `visit` to every direct subschema and deep-copying everything else."""
+    out: Schema = {}
+    for key, value in node.items():
+        if key in _MAP_KEYS and isinstance(value, dict):
+            out[key] = {name: visit(sub, (*path, key, name)) for name, sub in value.items()}
+        elif key in _ONE_KEYS and isinstance(value, dict):
+            out[key] = visit(value, (*path, key))
+        elif (key in _LIST_KEYS or key == "items") and isinstance(value, list):
+            out[key] = [visit(sub, (*path, key, str(i))) for i, sub in enumerate(value)]
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _where(path: Path) -> str:
+    names = [part for i, part in enumerate(path) if i > 0 and path[i - 1] in ("properties", "$defs")]
+    return ".".join(names) if names else "the root"
+
+
+def _root(parameters: Schema) -> Schema:
+    if not isinstance(parameters, dict):
+        raise TypeError(f"tool parameters must be a JSON Schema dict, got {type(parameters).__name__}")
+    root = copy.deepcopy(parameters)
+    kind = root.setdefault("type", "object")
+    if kind != "object":
+        raise ValueError(f"tool parameters must be an object schema (type 'object'), got type {kind!r}")
+    root.setdefault("properties", {})
+    return root
+
+
+def _resolve(root: Schema, ref: str) -> Schema:
+    if ref == "#":
+        return root
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local JSON Schema references are supported, got {ref!r}")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"unresolvable JSON Schema reference {ref!r}")
+        node = node[part]
+    if not isinstance(node, dict):
+        raise ValueError(f"JSON Schema reference {ref!r} does not point to a schema")
+    return node
+
+
+def _inline_refs(root: Schema) -> Schema:
+    """A copy of `root` with every `$ref` replaced by its target and `$defs`/`definitions` removed.
+
+    Sibling keywords of a `$ref` (a description, say) win over the target's. Raises `_Recursive`
+    (a `ValueError`) when a reference is reached again while it is being expanded."""
+
+    def visit(node: Any, path: Path, expanding: frozenset[str]) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        if "$ref" in node:
+            ref = node["$ref"]
+            if ref in expanding:
+                raise _Recursive(
+                    f"the schema is recursive ({ref!r} refers to itself, at {_where(path)}); "
+                    "inline it into a finite structure"
+                )
+            target = visit(_resolve(root, ref), path, expanding | {ref})
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return {**target, **_map_children(siblings, lambda n, p: visit(n, p, expanding), path)}
+        return _map_children(node, lambda n, p: visit(n, p, expanding), path)
+
+    body = {k: v for k, v in root.items() if k not in ("$defs", "definitions")}
+    result: Schema = visit(body, (), frozenset())
+    return result
+
+
+def _merge_all_of(node: Schema, root: Schema, path: Path) -> Schema:
+    """Fold `allOf` into `node`: object parts merge their properties/required; anything else must not
+    conflict with what is already there."""
+    parts = node.pop("allOf")
+    for part in parts:
+        while isinstance(part, dict) and "$ref" in part:
+            rest = {k: v for k, v in part.items() if k != "$ref"}
+            part = {**_resolve(root, part["$ref"]), **rest}
+        if not isinstance(part, dict):
+            raise ValueError(f"allOf at {_where(path)} holds a non-schema {part!r}")
+        for key, value in part.items():
+            if key == "properties":
+                node.setdefault("properties", {}).update(value)
+            elif key == "required":
+                node["required"] = list(dict.fromkeys([*node.get("required", []), *value]))
+            elif key in node and node[key] != value and key not in ("title", "description"):
+                raise ValueError(
+                    f"allOf at {_where(path)} combines conflicting {key!r} values; this dialect "
+                    "cannot express an intersection of schemas"
+                )
+            else:
+                node.setdefault(key, copy.deepcopy(value))
+    return node
+
+
+def _types(node: Schema) -> list[str]:
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return [kind]
+    if isinstance(kind, list):
+        return [k for k in kind if isinstance(k, str)]
+    return []
+
+
+def _tuple_items(prefix: list[Any]) -> Any:
+    """`prefixItems` (a Python tuple) → one `items` schema: the positions are kept by validation on
+    our side; the model sees the union of item types."""
+    unique: list[Any] = []
+    for sub in prefix:
+        if sub not in unique:
+            unique.append(sub)
+    if len(unique) == 1:
+        return unique[0]
+    return {"anyOf": unique}
+
+
+# -------------------------------------------------------------------------------------- openai strict
+
+
+def _is_nullable(node: Schema) -> bool:
+    if "null" in _types(node):
+        return True
+    if any(isinstance(m, dict) and _is_nullable(m) for m in node.get("anyOf", [])):
+        return True
+    return None in node.get("enum", [object()])
+
+
+def _nullable(node: Schema) -> Schema:
+    """`node` or null: how strict mode spells an optional property (all properties are required)."""
+    if _is_nullable(node):
+        return node
+    if "anyOf" in node:
+        return {**node, "anyOf": [*node["anyOf"], {"type": "null"}]}
+    kind = node.get("type")
+    plain = "enum" not in node and "const" not in node and "$ref" not in node
+    if isinstance(kind, str) and plain:
+        return {**node, "type": [kind, "null"]}
+    if isinstance(kind, list) and plain:
+        return {**node, "type": [*kind, "null"]}
+    outer: Schema = {}
+    inner = dict(node)
+    if "description" in inner:
+        outer["description"] = inner.pop("description")
+    return {"anyOf": [inner, {"type": "null"}], **outer}
+
+
+def _openai_strict(root: Schema) -> Schema:
+    defs_root = root
+
+    def visit(node: Any, path: Path) -> Schema:
+        if not isinstance(node, dict):
+            raise ValueError(f"strict mode: {_where(path)} is not a schema object ({node!r})")
+        node = dict(node)
+        # A `$ref` with siblings is not allowed: inline the target under the siblings.
+        while "$ref" in node and len(node) > 1:
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            node = {**_resolve(defs_root, node["$ref"]), **rest}
+        if "$ref" in node:
+            return {"$ref": node["$ref"]}
+        if "oneOf" in node:
+            if "anyOf" in node:
+                raise ValueError(f"strict mode: {_where(path)} has both oneOf and anyOf")
+            node["anyOf"] = node.pop("oneOf")
+        if "allOf" in node:
+            node = _merge_all_of(node, defs_root, path)
+            return visit(node, path)
+        if "prefixItems" in node and "items" not in node:
+            node["items"] = _tuple_items(node["prefixItems"])
+        types = _types(node)
+        if "object" in types or "properties" in node:
+            extra = node.get("additionalProperties")
+            if "properties" not in node or extra not in (None, False, {}):
+                raise ValueError(
+                    f"strict mode cannot express {_where(path)}: an object with free-form keys "
+                    "(dict[str, X] or dict); use a model with named fields, or strict=False"
+                )
+            originally = set(node.get("required", []))
+            properties: Schema = {}
+            for name, sub in node["properties"].items():
+                compiled = visit(sub, (*path, "properties", name))
+                properties[name] = compiled if name in originally else _nullable(compiled)
+            node["properties"] = properties
+            node["required"] = list(properties)
+            node["additionalProperties"] = False
+        if "array" in types:
+            items = node.get("items")
+            if not isinstance(items, dict) or not items:
+                raise ValueError(
+                    f"strict mode cannot express {_where(path)}: an array without a typed `items` "
+                    "schema (use list[T])"
+                )
+            node["items"] = visit(items, (*path, "items"))
+        if "anyOf" in node:
+            node["anyOf"] = [visit(m, (*path, "anyOf", str(i))) for i, m in enumerate(node["anyOf"])]
+        if not types and not any(k in node for k in ("anyOf", "enum", "const")):
+            raise ValueError(
+                f"strict mode cannot express {_where(path)}: a value without a type (Any or an "
+                "unannotated parameter); annotate it, or use strict=False"
+            )
+        if node.get("format") not in (None, *OPENAI_STRICT_FORMATS):
+            del node["format"]
+        return {k: v for k, v in node.items() if k in _OPENAI_STRICT_KEYS}
+
+    result = visit({k: v for k, v in root.items() if k not in ("$defs", "definitions")}, ())
+    for key in ("$defs", "definitions"):
+        if isinstance(root.get(key), dict):
+            result[key] = {name: visit(sub, (key, name)) for name, sub in root[key].items()}
+    return result
+
+
+# --------------------------------------------------------------------------------------------- gemini
+
+
+def _gemini(root: Schema) -> Schema:
+    try:
+        inlined = _inline_refs(root)
+    except _Recursive as exc:
+        raise ValueError(f"gemini cannot express this tool schema: {exc}") from None
+
+    def visit(node: Any, path: Path) -> Schema:
+        if not isinstance(node, dict):
+            raise ValueError(f"gemini: {_where(path)} is not a schema object ({node!r})")
+        node = dict(node)
+        if "oneOf" in node:
+            node["anyOf"] = [*node.get("anyOf", []), *node.pop("oneOf")]
+        if "allOf" in node:
+            node = _merge_all_of(node, inlined, path)
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        if "prefixItems" in node and "items" not in node:
+            node["items"] = _tuple_items(node["prefixItems"])
+        nullable = bool(node.get("nullable"))
+        types = _types(node)
+        if "null" in types:
+            nullable = True
+            types = [t for t in types if t != "null"]
+        if "anyOf" in node:
+            real = []
+            for i, member in enumerate(node.pop("anyOf")):
+                if isinstance(member, dict) and _types(member) == ["null"]:
+                    nullable = True
+                    continue
+                compiled = visit(member, (*path, "anyOf", str(i)))
+                if compiled.pop("nullable", False):
+                    nullable = True
+                real.append(compiled)
+            if len(real) == 1:
+                for key, value in real[0].items():
+                    node.setdefault(key, value)
+                types = _types(node)
+            elif real:
+                node["anyOf"] = real
+        if len(types) > 1:
+            node["anyOf"] = [{"type": t} for t in types]
+            node.pop("type", None)
+            types = []
+        elif types:
+            node["type"] = types[0]
+        if "enum" in node:
+            values = node["enum"]
+            if None in values:
+                nullable = True
+            node["enum"] = [v if isinstance(v, str) else _enum_text(v) for v in values if v is not None]
+            node["type"] = "string"
+        if "properties" in node:
+            node["properties"] = {
+                name: visit(sub, (*path, "properties", name)) for name, sub in node["properties"].items()
+            }
+            node["required"] = [r for r in node.get("required", []) if r in node["properties"]]
+            if not node["required"]:
+                del node["required"]
+            node.setdefault("type", "object")
+        if "items" in node or node.get("type") == "array":
+            items = node.get("items")
+            node["items"] = visit(items if isinstance(items, dict) else {}, (*path, "items"))
+            node["type"] = "array"
+        if "type" not in node and "anyOf" not in node:
+            # Gemini has no "any" type (an unspecified type is a 400 on newer models): such a value
+            # travels as a string.
+            node["type"] = "string"
+        allowed = _GEMINI_FORMATS.get(node.get("type", ""), frozenset())
+        if "format" in node and node["format"] not in allowed:
+            del node["format"]
+        if nullable:
+            node["nullable"] = True
+        return {k: v for k, v in node.items() if k in _GEMINI_KEYS}
+
+    result = visit(inlined, ())
+    if not result.get("properties"):
+        return {}
+    return result
+
+
+def _enum_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def walk_schemas(schema: Any) -> Iterable[Schema]:
+    """Every schema node in `schema`, itself first (for checks over a compiled schema)."""
+    if not isinstance(schema, dict):
+        return
+    yield schema
+    for key, value in schema.items():
+        if key in _MAP_KEYS and isinstance(value, dict):
+            for sub in value.values():
+                yield from walk_schemas(sub)
+        elif key in _ONE_KEYS and isinstance(value, dict):
+            yield from walk_schemas(value)
+        elif (key in _LIST_KEYS or key == "items") and isinstance(value, list):
+            for sub in value:
+                yield from walk_schemas(sub)
