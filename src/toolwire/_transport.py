@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx2
 
@@ -95,9 +94,9 @@ class RetryPolicy:
         if attempt >= self.max_retries or not error.retryable:
             return None
         delay: float | None = None
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            if error.retry_after <= self.max_retry_after:
-                delay = max(0.0, error.retry_after)
+        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        if retry_after is not None and retry_after <= self.max_retry_after:
+            delay = max(0.0, retry_after)
         if delay is None:
             base = min(self.initial_delay * (2**attempt), self.max_delay)
             delay = base * (0.5 + 0.5 * self.jitter())

@@ -78,9 +78,7 @@ class ToolCall:
     provider_data: dict[str, Any] | None = None
 
     @classmethod
-    def from_raw(
-        cls, id: str, name: str, raw: str | Mapping[str, Any] | None, **extra: Any
-    ) -> ToolCall:
+    def from_raw(cls, id: str, name: str, raw: str | Mapping[str, Any] | None, **extra: Any) -> ToolCall:
         """Build a call from the model's argument text (or an already-decoded object)."""
         if raw is None or isinstance(raw, Mapping):
             arguments = dict(raw or {})
@@ -263,7 +261,9 @@ def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
                 continue
             fn = raw.get("function")
             if isinstance(fn, Mapping):
-                calls.append(ToolCall.from_raw(str(raw.get("id", "")), fn.get("name", ""), fn.get("arguments")))
+                calls.append(
+                    ToolCall.from_raw(str(raw.get("id", "")), fn.get("name", ""), fn.get("arguments"))
+                )
             else:
                 calls.append(
                     ToolCall.from_raw(str(raw.get("id", "")), raw.get("name", ""), raw.get("arguments"))
@@ -271,9 +271,7 @@ def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
     results = value.get("tool_results")
     if role == "tool" and results is None and "tool_call_id" in value:
         results = [
-            ToolResult(
-                call_id=str(value["tool_call_id"]), name=str(value.get("name") or ""), output=content
-            )
+            ToolResult(call_id=str(value["tool_call_id"]), name=str(value.get("name") or ""), output=content)
         ]
         content = None
     return Message(

@@ -197,11 +197,11 @@ def tool(
 ) -> F | Callable[[F], F]:
     """Mark a function as a tool. The function stays callable exactly as before.
 
-        @tool
-        def get_weather(city: str) -> str: ...
+    @tool
+    def get_weather(city: str) -> str: ...
 
-        @tool(strict=True, requires_approval=True)
-        def delete_file(path: str) -> None: ...
+    @tool(strict=True, requires_approval=True)
+    def delete_file(path: str) -> None: ...
     """
 
     def mark(target: F) -> F:

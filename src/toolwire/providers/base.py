@@ -1,0 +1,578 @@
+"""`BaseProvider`: what every provider shares; the provider-specific parts are pure translation hooks.
+
+A call goes: neutral arguments → `ChatRequest` (capability checks, tools coerced and translated once
+per tool set) → `build_body` / `endpoint` / headers (the provider's pure translation) → the shared
+transport → `parse_response` or a stream state fed with SSE events → `GenerateResponse`.
+`generate` and `agenerate` differ only in the transport call and the auth-header hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .._transport import HttpCall, SSEEvent, Transport
+from ..errors import (
+    ConfigurationError,
+    ContentFilterError,
+    ResponseParseError,
+    UnsupportedCapabilityError,
+)
+from ..interface import AbstractLLMInterface
+from ..tools.definition import ToolDefinition
+from ..types import (
+    Capability,
+    GenerateResponse,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    coerce_messages,
+)
+
+if TYPE_CHECKING:
+    import httpx2
+
+
+__all__ = ["BaseProvider", "ChatRequest", "StreamState", "mask_secret"]
+
+_CAPABILITY_ORDER = {cap: i for i, cap in enumerate(Capability)}
+_TOOL_CACHE_SIZE = 64
+_SAMPLING = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
+
+
+@dataclass
+class ChatRequest:
+    """One call, provider-neutral, after validation. Translation functions read only this."""
+
+    messages: list[Message]
+    model: str
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_payload: Any = None
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    response_model: type[Any] | None = None
+    stream: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    max_retries: int | None = None
+    extra_headers: dict[str, str] | None = None
+
+
+class StreamState(Protocol):
+    """Assembles one streamed turn from SSE events (sans-I/O; one per stream)."""
+
+    done: bool
+
+    def feed(self, event: SSEEvent) -> list[StreamChunk]: ...
+
+    def result(self) -> GenerateResponse: ...
+
+    def partial(self) -> tuple[str | None, list[ToolCall]]: ...
+
+
+def mask_secret(secret: str | None) -> str | None:
+    """`sk-…abcd`: enough to tell keys apart in a repr, never enough to use one."""
+    if not secret:
+        return None
+    if len(secret) <= 8:
+        return "…"
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
+def first_env(names: Iterable[str]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class BaseProvider(AbstractLLMInterface):
+    """Shared behaviour of every provider. Subclasses set the class attributes and implement the
+    translation hooks (`build_body`, `endpoint`, `translate_tools`, `parse_response`,
+    `new_stream_state`, `map_error`, `auth_headers`)."""
+
+    name: ClassVar[str] = ""
+    default_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # (fnmatch pattern on the model name, capabilities added, capabilities removed), applied in order
+    model_capability_rules: ClassVar[
+        tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...]
+    ] = ()
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    requires_api_key: ClassVar[bool] = True
+    base_url_env: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str | None] = None
+    default_model: ClassVar[str | None] = None
+    tool_dialect: ClassVar[str] = "openai"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        http_client: httpx2.Client | None = None,
+        async_http_client: httpx2.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        capabilities: Iterable[Capability | str] | None = None,
+        capability_overrides: Mapping[Capability | str, bool] | None = None,
+        raise_on_content_filter: bool = False,
+        **options: Any,
+    ) -> None:
+        self.model = model or self.default_model
+        self._api_key = api_key or first_env(self.api_key_env)
+        resolved_url = base_url or first_env(self.base_url_env) or self.default_base_url
+        self.base_url = resolved_url.rstrip("/") if resolved_url else None
+        self.default_headers = dict(default_headers or {})
+        self.raise_on_content_filter = raise_on_content_filter
+        self._capabilities = (
+            frozenset(Capability(c) for c in capabilities) if capabilities is not None else None
+        )
+        self._capability_overrides: dict[Capability, bool] = {
+            Capability(k): bool(v) for k, v in (capability_overrides or {}).items()
+        }
+        self._tool_cache: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[ToolDefinition, ...], Any]] = {}
+        self.configure(**options)
+        self._check_credentials()
+        self.transport = Transport(
+            provider=self.name,
+            error_mapper=self.map_error,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+
+    # -- configuration hooks -------------------------------------------------------------------
+    def configure(self, **options: Any) -> None:
+        """Provider-specific options. The base accepts none: a typo must not pass silently."""
+        if options:
+            names = ", ".join(sorted(options))
+            raise ConfigurationError(f"{self.name}: unknown option(s) {names}")
+
+    def _check_credentials(self) -> None:
+        if self.requires_api_key and not self._api_key:
+            env = " or ".join(self.api_key_env) or "an environment variable"
+            raise ConfigurationError(f"{self.name}: no API key; pass api_key=... or set {env}")
+        if self.base_url is None:
+            env = " or ".join(self.base_url_env)
+            hint = f" or set {env}" if env else ""
+            raise ConfigurationError(f"{self.name}: no base URL; pass base_url=...{hint}")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"api_key={mask_secret(self._api_key)!r})"
+        )
+
+    # -- capabilities --------------------------------------------------------------------------
+    @property
+    def capabilities(self) -> list[Capability]:
+        return self.capabilities_for(self.model)
+
+    @classmethod
+    def default_capabilities_for(cls, model: str | None = None) -> list[Capability]:
+        """The class's declared capabilities, with its per-model rules applied."""
+        caps = set(cls.default_capabilities)
+        for pattern, added, removed in cls.model_capability_rules:
+            if fnmatchcase(model or "", pattern):
+                caps |= added
+                caps -= removed
+        return sorted(caps, key=_CAPABILITY_ORDER.__getitem__)
+
+    def capabilities_for(self, model: str | None = None) -> list[Capability]:
+        if self._capabilities is not None:
+            caps = set(self._capabilities)
+        else:
+            caps = set(self.default_capabilities_for(model or self.model))
+        for capability, enabled in self._capability_overrides.items():
+            if enabled:
+                caps.add(capability)
+            else:
+                caps.discard(capability)
+        return sorted(caps, key=_CAPABILITY_ORDER.__getitem__)
+
+    def set_capability(self, capability: Capability | str, enabled: bool = True) -> None:
+        """Override one capability for this instance (e.g. a fine-tuned model that does call tools)."""
+        self._capability_overrides[Capability(capability)] = enabled
+
+    def _require(self, capability: Capability, model: str, what: str) -> None:
+        if capability not in self.capabilities_for(model):
+            raise UnsupportedCapabilityError(
+                f"{self.name} model {model!r} does not support {what} (capability "
+                f"{capability.value!r}); if it does, enable it with "
+                f"capability_overrides={{Capability.{capability.name}: True}} or "
+                f"llm.set_capability(Capability.{capability.name})",
+                provider=self.name,
+                capability=capability,
+            )
+
+    # -- translation hooks (pure) --------------------------------------------------------------
+    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
+        raise NotImplementedError
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def endpoint(self, request: ChatRequest) -> str:
+        raise NotImplementedError
+
+    def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
+        raise NotImplementedError
+
+    def new_stream_state(self, request: ChatRequest) -> StreamState:
+        raise NotImplementedError
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+        raise NotImplementedError
+
+    def auth_headers(self) -> dict[str, str]:
+        """Per-request auth headers (sync path)."""
+        return {}
+
+    async def aauth_headers(self) -> dict[str, str]:
+        """Per-request auth headers (async path); token providers may be coroutines here."""
+        return self.auth_headers()
+
+    def static_headers(self) -> dict[str, str]:
+        return {"content-type": "application/json", "accept": "application/json"}
+
+    def request_id(self, headers: Mapping[str, str]) -> str | None:
+        for name in self.request_id_headers:
+            value = headers.get(name)
+            if value:
+                return value
+        return None
+
+    # -- request preparation (shared by sync and async) ----------------------------------------
+    def _translated_tools(self, tools: Sequence[Any]) -> tuple[tuple[ToolDefinition, ...], Any]:
+        """Coerce and translate a tool list once per tool set: a hot loop calling generate() with
+        the same list pays a dict lookup, not a schema walk."""
+        key = tuple(map(id, tools))
+        hit = self._tool_cache.get(key)
+        if hit is not None and len(hit[0]) == len(tools) and all(a is b for a, b in zip(hit[0], tools)):
+            return hit[1], hit[2]
+        definitions = tuple(ToolDefinition.coerce(t) for t in tools)
+        seen: set[str] = set()
+        for definition in definitions:
+            if definition.name in seen:
+                raise ValueError(f"two tools are named {definition.name!r}: tool names must be unique")
+            seen.add(definition.name)
+        payload = self.translate_tools(definitions)
+        if len(self._tool_cache) >= _TOOL_CACHE_SIZE:
+            self._tool_cache.clear()
+        self._tool_cache[key] = (tuple(tools), definitions, payload)
+        return definitions, payload
+
+    def _prepare(
+        self,
+        messages: Any,
+        *,
+        model: str | None,
+        stream: bool,
+        tools: Sequence[Any] | None,
+        tool_choice: Any,
+        parallel_tool_calls: bool | None,
+        response_format: Any,
+        sampling: dict[str, Any],
+        kwargs: dict[str, Any],
+    ) -> ChatRequest:
+        use_model = model or self.model
+        if not use_model:
+            raise ConfigurationError(f"{self.name}: no model; pass model=... to create() or generate()")
+        request = ChatRequest(messages=coerce_messages(messages), model=use_model, stream=stream)
+        if tools:
+            self._require(Capability.FUNCTION_CALLING, use_model, "tools (function calling)")
+            request.tools, request.tool_payload = self._translated_tools(tools)
+            if stream:
+                self._require(Capability.STREAMING_TOOLS, use_model, "tools while streaming")
+            request.tool_choice = _normalize_tool_choice(tool_choice, request.tools)
+            request.parallel_tool_calls = parallel_tool_calls
+        elif tool_choice not in (None, "none", "auto"):
+            raise ValueError(f"tool_choice={tool_choice!r} needs tools")
+        if stream:
+            self._require(Capability.STREAMING, use_model, "streaming")
+        if response_format is not None:
+            if isinstance(response_format, type) and hasattr(response_format, "model_json_schema"):
+                self._require(Capability.STRUCTURED_OUTPUT, use_model, "structured output")
+                request.response_model = response_format
+            else:
+                try:
+                    request.response_format = ResponseFormat(response_format)
+                except ValueError:
+                    raise ValueError(
+                        "response_format must be ResponseFormat.TEXT, ResponseFormat.JSON or a "
+                        f"Pydantic model class, got {response_format!r}"
+                    ) from None
+                if request.response_format is ResponseFormat.JSON:
+                    self._require(Capability.JSON_MODE, use_model, "JSON mode")
+        request.params = {k: v for k, v in sampling.items() if v is not None}
+        request.timeout = kwargs.pop("timeout", None)
+        request.max_retries = kwargs.pop("max_retries", None)
+        request.extra_headers = kwargs.pop("extra_headers", None)
+        extra_body = kwargs.pop("extra_body", None)
+        request.extra = {**kwargs, **(extra_body or {})}
+        return request
+
+    def _http_call(self, request: ChatRequest, auth: dict[str, str]) -> HttpCall:
+        headers = self.static_headers()
+        if self.default_headers:
+            headers.update(self.default_headers)
+        headers.update(auth)
+        if request.extra_headers:
+            headers.update(request.extra_headers)
+        if request.stream:
+            headers["accept"] = "text/event-stream"
+        body = json.dumps(self.build_body(request), separators=(",", ":"), ensure_ascii=False)
+        return HttpCall(
+            "POST",
+            self.endpoint(request),
+            headers,
+            body.encode(),
+            timeout=request.timeout,
+            max_retries=request.max_retries,
+        )
+
+    def _decode(self, response: httpx2.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ResponseParseError(
+                f"{self.name} answered HTTP {response.status_code} with a body that is not JSON: {exc}",
+                provider=self.name,
+                body=response.content[:2000],
+            ) from exc
+
+    def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
+        """Shared post-processing of a parsed (or assembled) response."""
+        response.provider = self.name
+        if request.response_model is not None and response.content and response.refusal is None:
+            response.parsed = parse_structured(request.response_model, response.content, self.name)
+        if self.raise_on_content_filter and response.finish_reason == "content_filter":
+            raise ContentFilterError(
+                f"{self.name}: the completion was stopped by a content filter",
+                provider=self.name,
+                model=response.model,
+                filter_results=(response.provider_data or {}).get("content_filter_results"),
+                response=response,
+            )
+        return response
+
+    # -- the interface -------------------------------------------------------------------------
+    def generate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        request = self._prepare(
+            messages,
+            model=model,
+            stream=stream,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            sampling={
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "top_p": top_p,
+                "frequency_penalty": frequency_penalty,
+                "presence_penalty": presence_penalty,
+            },
+            kwargs=kwargs,
+        )
+        call = self._http_call(request, self.auth_headers())
+        if stream:
+            from .._streaming import Stream
+
+            return Stream(self, request, self.transport.open_stream(call))
+        response = self.transport.send(call)
+        return self.finish(request, self.parse_response(self._decode(response), request))
+
+    async def agenerate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        request = self._prepare(
+            messages,
+            model=model,
+            stream=stream,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            sampling={
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "top_p": top_p,
+                "frequency_penalty": frequency_penalty,
+                "presence_penalty": presence_penalty,
+            },
+            kwargs=kwargs,
+        )
+        call = self._http_call(request, await self.aauth_headers())
+        if stream:
+            from .._streaming import AsyncStream
+
+            return AsyncStream(self, request, await self.transport.aopen_stream(call))
+        response = await self.transport.asend(call)
+        return self.finish(request, self.parse_response(self._decode(response), request))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def __enter__(self) -> BaseProvider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> BaseProvider:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> str | None:
+    if choice is None or choice in ("auto", "none", "required"):
+        return choice  # type: ignore[no-any-return]
+    if choice == "any":
+        return "required"
+    if isinstance(choice, Mapping):
+        fn = choice.get("function")
+        name = fn.get("name") if isinstance(fn, Mapping) else choice.get("name")
+        if not name:
+            raise ValueError(f"cannot read a tool name from tool_choice={dict(choice)!r}")
+        choice = name
+    if isinstance(choice, str):
+        if not any(t.name == choice for t in tools):
+            names = ", ".join(t.name for t in tools)
+            raise ValueError(f"tool_choice={choice!r} is not one of the tools ({names})")
+        return choice
+    raise ValueError(f"tool_choice must be 'auto', 'none', 'required' or a tool name, got {choice!r}")
+
+
+_model_schemas: dict[type[Any], Any] = {}
+
+
+def parse_structured(model: type[Any], content: str, provider: str) -> Any:
+    """Validate a structured-output answer into the requested Pydantic model."""
+    import pydantic
+
+    try:
+        return model.model_validate_json(content)  # type: ignore[attr-defined]
+    except pydantic.ValidationError as exc:
+        raise ResponseParseError(
+            f"{provider}: the answer does not match {model.__name__}: {exc}", provider=provider, body=content
+        ) from exc
+
+
+def structured_schema(model: type[Any], dialect: str, *, strict: bool) -> dict[str, Any]:
+    """The JSON Schema of a response model for one dialect (cached per model class)."""
+    key = (model, dialect, strict)
+    schema = _model_schemas.get(key)  # type: ignore[call-overload]
+    if schema is None:
+        from ..tools.dialects import compile_schema
+
+        schema = compile_schema(model.model_json_schema(), dialect, strict=strict)  # type: ignore[attr-defined]
+        _model_schemas[key] = schema  # type: ignore[index]
+    return schema  # type: ignore[no-any-return]
+
+
+def build_provider_error(
+    status: int,
+    message: str,
+    *,
+    provider: str,
+    headers: Mapping[str, str],
+    body: Any,
+    request_id: str | None = None,
+    code: str | None = None,
+    filter_results: Any = None,
+    model: str | None = None,
+) -> Any:
+    """Map an HTTP failure onto the error tree by meaning (status, then the provider's error code).
+
+    Providers read their own error body shape and call this with what they found.
+    """
+    from .._transport import parse_retry_after
+    from ..errors import (
+        AuthenticationError,
+        ContextLengthError,
+        InvalidRequestError,
+        ProviderError,
+        ProviderTimeoutError,
+        RateLimitError,
+        ServerError,
+    )
+
+    kwargs: dict[str, Any] = {
+        "provider": provider,
+        "status_code": status,
+        "request_id": request_id,
+        "body": body,
+        "model": model,
+        "code": code,
+    }
+    lowered = (code or "").lower()
+    text = message or f"HTTP {status}"
+    if filter_results is not None or lowered in ("content_filter", "content_policy_violation", "safety"):
+        return ContentFilterError(text, filter_results=filter_results, **kwargs)
+    if lowered in ("context_length_exceeded", "string_above_max_length") or (
+        status == 400 and ("maximum context length" in text or "prompt is too long" in text)
+    ):
+        return ContextLengthError(text, **kwargs)
+    error: ProviderError
+    if status in (401, 403):
+        error = AuthenticationError(text, **kwargs)
+    elif status == 429:
+        error = RateLimitError(text, retry_after=parse_retry_after(headers), **kwargs)
+        if lowered == "insufficient_quota":
+            error.retryable = False  # an empty balance does not refill by waiting
+    elif status == 408:
+        error = ProviderTimeoutError(text, **kwargs)
+    elif status >= 500 or status == 409:
+        error = ServerError(text, **kwargs)
+    else:
+        error = InvalidRequestError(text, **kwargs)
+    return error

@@ -1,0 +1,672 @@
+"""OpenAI Chat Completions: pure translation functions, and the providers that speak it.
+
+`openai`, `openai_compatible` (vLLM, llama.cpp, LM Studio, Groq, OpenRouter, ...) and `ollama` are
+this file; `azure_openai` and `mistral` reuse its functions. Everything here is a pure function of
+its inputs (neutral request → JSON body; JSON body or SSE event → toolwire types), so it is tested
+offline against recorded traffic and reused by `standardize_tool_response`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._transport import SSEEvent
+from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
+from ..tools.definition import ToolDefinition
+from ..types import (
+    Capability,
+    GenerateResponse,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    ToolCallRequest,
+)
+from .base import BaseProvider, ChatRequest, build_provider_error, structured_schema
+
+__all__ = [
+    "ChatCompletionStreamState",
+    "OllamaProvider",
+    "OpenAICompatibleProvider",
+    "OpenAIProvider",
+    "chat_body",
+    "chat_messages",
+    "chat_tools",
+    "normalize_finish_reason",
+    "normalize_usage",
+    "openai_error",
+    "parse_chat_completion",
+]
+
+_FINISH_REASONS = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+}
+
+# Reasoning models take max_completion_tokens and reject max_tokens.
+_COMPLETION_TOKENS_MODELS = ("o1", "o3", "o4", "gpt-5")
+
+
+# -- request ---------------------------------------------------------------------------------
+def chat_tools(tools: Sequence[ToolDefinition], *, dialect: str = "openai") -> list[dict[str, Any]]:
+    out = []
+    for tool in tools:
+        function: dict[str, Any] = {
+            "name": tool.name,
+            # always present: llama.cpp answers 500 when a tool has no description
+            "description": tool.description,
+            "parameters": tool.parameters_for(dialect),
+        }
+        if tool.strict:
+            function["strict"] = True
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _arguments_text(call: ToolCall) -> str:
+    # A call whose arguments did not parse is sent back exactly as the model wrote it.
+    if call.arguments_error is not None and call.raw_arguments is not None:
+        return call.raw_arguments
+    return json.dumps(call.arguments, ensure_ascii=False)
+
+
+def chat_messages(
+    messages: Sequence[Message], *, empty_assistant_content: Any = None
+) -> list[dict[str, Any]]:
+    """Neutral messages → Chat Completions messages (one `tool` message per tool result)."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.role
+        if role == "tool":
+            if not message.tool_results:
+                raise ValueError("a tool message needs tool_results (call_id, name, output)")
+            for result in message.tool_results:
+                out.append({"role": "tool", "tool_call_id": result.call_id, "content": result.output_text()})
+            continue
+        if role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+            if message.tool_calls:
+                if message.content is None:
+                    entry["content"] = empty_assistant_content
+                entry["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": _arguments_text(call)},
+                    }
+                    for call in message.tool_calls
+                ]
+            elif message.content is None:
+                entry["content"] = ""
+        else:
+            entry = {"role": role, "content": message.content if message.content is not None else ""}
+        if message.name:
+            entry["name"] = message.name
+        out.append(entry)
+    return out
+
+
+def chat_body(
+    request: ChatRequest,
+    *,
+    model: str | None = None,
+    send_parallel_tool_calls: bool = True,
+    max_tokens_field: str | None = None,
+    include_usage: bool = True,
+    required_choice: str = "required",
+    empty_assistant_content: Any = None,
+) -> dict[str, Any]:
+    """The JSON body of a Chat Completions request."""
+    use_model = model or request.model
+    body: dict[str, Any] = {
+        "model": use_model,
+        "messages": chat_messages(request.messages, empty_assistant_content=empty_assistant_content),
+    }
+    params = request.params
+    if params:
+        for key, value in params.items():
+            if key == "max_tokens":
+                if max_tokens_field is None:
+                    field_name = (
+                        "max_completion_tokens"
+                        if use_model.startswith(_COMPLETION_TOKENS_MODELS)
+                        else "max_tokens"
+                    )
+                else:
+                    field_name = max_tokens_field
+                body[field_name] = value
+            else:
+                body[key] = value
+    if request.tools:
+        body["tools"] = request.tool_payload
+        choice = request.tool_choice
+        if choice is not None:
+            if choice in ("auto", "none"):
+                body["tool_choice"] = choice
+            elif choice == "required":
+                body["tool_choice"] = required_choice
+            else:
+                body["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        parallel = request.parallel_tool_calls
+        if parallel is None and any(t.strict for t in request.tools):
+            # OpenAI: strict schemas are not guaranteed for parallel calls; ask for one at a time.
+            parallel = False
+        # never sent without tools: "'parallel_tool_calls' is only allowed when 'tools' are specified"
+        if parallel is not None and send_parallel_tool_calls:
+            body["parallel_tool_calls"] = parallel
+    if request.response_model is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": request.response_model.__name__,
+                "schema": structured_schema(request.response_model, "openai", strict=True),
+                "strict": True,
+            },
+        }
+    elif request.response_format is ResponseFormat.JSON:
+        body["response_format"] = {"type": "json_object"}
+    if request.stream:
+        body["stream"] = True
+        if include_usage:
+            body["stream_options"] = {"include_usage": True}
+    if request.extra:
+        for key, value in request.extra.items():
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = value
+    return body
+
+
+# -- response --------------------------------------------------------------------------------
+def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> str | None:
+    if has_tool_calls and reason in (None, "stop", "tool_calls", "function_call", "eos", "end_turn"):
+        # Ollama/vLLM say "stop" for a turn that called tools; some servers say nothing.
+        return "tool_calls"
+    if reason is None:
+        return None
+    return _FINISH_REASONS.get(str(reason).lower(), str(reason))
+
+
+def normalize_usage(usage: Any) -> dict[str, int] | None:
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+    completion = usage.get("completion_tokens", usage.get("output_tokens"))
+    total = usage.get("total_tokens")
+    if prompt is None and completion is None and total is None:
+        return None
+    prompt_i = int(prompt or 0)
+    completion_i = int(completion or 0)
+    return {
+        "prompt_tokens": prompt_i,
+        "completion_tokens": completion_i,
+        "total_tokens": int(total) if total is not None else prompt_i + completion_i,
+    }
+
+
+def generated_call_id(seed: str | None, index: int, name: str) -> str:
+    """A stable id for servers that give none (Gemini's compatible endpoint sends "")."""
+    digest = hashlib.sha1(f"{seed}:{index}:{name}".encode()).hexdigest()
+    return f"call_{digest[:24]}"
+
+
+def _text(content: Any) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping)) or None
+    return str(content)
+
+
+def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall:
+    function = raw.get("function")
+    if not isinstance(function, Mapping):
+        function = raw
+    name = str(function.get("name") or "")
+    call_id = raw.get("id") or generated_call_id(seed, index, name)
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, (str, Mapping)):
+        arguments = json.dumps(arguments)
+    return ToolCall.from_raw(str(call_id), name, arguments)
+
+
+_FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
+
+
+def parse_chat_completion(payload: Any, *, provider: str = "openai") -> GenerateResponse:
+    """A Chat Completions response body → `GenerateResponse` (every tool call of the turn)."""
+    try:
+        return _parse_chat_completion(payload, provider)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ResponseParseError(
+            f"{provider}: unexpected chat completion shape ({type(exc).__name__}: {exc})",
+            provider=provider,
+            body=payload,
+        ) from exc
+
+
+def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
+    if not isinstance(payload, Mapping):
+        raise ResponseParseError(
+            f"{provider}: expected a JSON object, got {type(payload).__name__}",
+            provider=provider,
+            body=payload,
+        )
+    choices = payload.get("choices")
+    if "error" in payload and not choices:
+        raise ResponseParseError(
+            f"{provider}: the response carries an error: {payload['error']!r}",
+            provider=provider,
+            body=payload,
+        )
+    if not isinstance(choices, list) or not choices:
+        raise ResponseParseError(f"{provider}: the response has no choices", provider=provider, body=payload)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    seed = payload.get("id")
+    calls = [_tool_call(raw, i, seed) for i, raw in enumerate(message.get("tool_calls") or ())]
+    legacy = message.get("function_call")
+    if not calls and isinstance(legacy, Mapping):
+        calls = [_tool_call({"function": legacy}, 0, seed)]
+    content = _text(message.get("content"))
+    provider_data: dict[str, Any] = {}
+    for key in _FILTER_KEYS:
+        if payload.get(key):
+            provider_data[key] = payload[key]
+    if choice.get("content_filter_results"):
+        provider_data["content_filter_results"] = choice["content_filter_results"]
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning:
+        provider_data["reasoning_content"] = reasoning
+    return GenerateResponse(
+        content=content,
+        tool_calls=ToolCallRequest(calls, content) if calls else None,
+        usage=normalize_usage(payload.get("usage")),
+        model=payload.get("model"),
+        finish_reason=normalize_finish_reason(choice.get("finish_reason"), bool(calls)),
+        raw_response=payload,
+        refusal=message.get("refusal"),
+        id=seed,
+        provider_data=provider_data or None,
+    )
+
+
+# -- streaming -------------------------------------------------------------------------------
+@dataclass
+class _CallBuffer:
+    index: int | None
+    id: str | None
+    name: str = ""
+    parts: list[str] = field(default_factory=list)
+    arguments_object: Mapping[str, Any] | None = None
+
+    def to_call(self, position: int, seed: str | None) -> ToolCall:
+        call_id = self.id or generated_call_id(seed, position, self.name)
+        if self.arguments_object is not None and not self.parts:
+            return ToolCall.from_raw(call_id, self.name, self.arguments_object)
+        return ToolCall.from_raw(call_id, self.name, "".join(self.parts))
+
+
+class ChatCompletionStreamState:
+    """Assembles a streamed Chat Completions turn.
+
+    Tool-call deltas are routed by id first, then by index: a new id opens a new call even at an
+    index already in use (Ollama and others give every parallel call index 0), a repeated id
+    continues its call (OpenRouter repeats id and name), and a delta without id continues the call
+    at its index (or the last call when there is no index, as Mistral sends whole calls).
+    """
+
+    def __init__(self, provider: str = "openai") -> None:
+        self.provider = provider
+        self.done = False
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._calls: list[_CallBuffer] = []
+        self._by_index: dict[int, _CallBuffer] = {}
+        self._by_id: dict[str, _CallBuffer] = {}
+        self._finish_reason: Any = None
+        self._usage: dict[str, int] | None = None
+        self._model: str | None = None
+        self._id: str | None = None
+        self._provider_data: dict[str, Any] = {}
+        self._events = 0
+
+    def feed(self, event: SSEEvent) -> list[StreamChunk]:
+        data = event.data
+        if data == "[DONE]":
+            self.done = True
+            return []
+        if not data:
+            return []
+        try:
+            payload = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ResponseParseError(
+                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+            ) from exc
+        if not isinstance(payload, dict):
+            raise ResponseParseError(
+                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
+            )
+        if event.event == "error" or ("error" in payload and not payload.get("choices")):
+            from .._streaming import stream_error_from_event
+
+            raise stream_error_from_event(self.provider, payload)
+        self._events += 1
+        try:
+            return self._feed(payload)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            raise ResponseParseError(
+                f"{self.provider}: unexpected stream event shape ({type(exc).__name__}: {exc})",
+                provider=self.provider,
+                body=payload,
+            ) from exc
+
+    def _feed(self, payload: dict[str, Any]) -> list[StreamChunk]:
+        if self._id is None and payload.get("id"):
+            self._id = payload["id"]
+        if payload.get("model"):
+            self._model = payload["model"]
+        usage = payload.get("usage")
+        if usage:
+            self._usage = normalize_usage(usage)
+        if payload.get("prompt_filter_results"):
+            self._provider_data["prompt_filter_results"] = payload["prompt_filter_results"]
+        choices = payload.get("choices")
+        if not choices:
+            return [StreamChunk(usage=self._usage, raw=payload)] if usage else []
+        chunks = []
+        for choice in choices:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
+            if text:
+                self._text.append(text)
+            refusal = delta.get("refusal")
+            if refusal:
+                self._refusal.append(refusal)
+            deltas = delta.get("tool_calls")
+            if deltas:
+                for raw in deltas:
+                    self._merge(raw)
+            elif isinstance(delta.get("function_call"), Mapping):
+                self._merge({"index": 0, "function": delta["function_call"]})
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                self._provider_data["reasoning_content"] = (
+                    self._provider_data.get("reasoning_content", "") + reasoning
+                )
+            finish = choice.get("finish_reason")
+            if finish:
+                self._finish_reason = finish
+            if choice.get("content_filter_results"):
+                self._provider_data["content_filter_results"] = choice["content_filter_results"]
+            if text or deltas or finish:
+                chunks.append(
+                    StreamChunk(
+                        content=text or None,
+                        tool_call_deltas=deltas or None,
+                        finish_reason=finish,
+                        usage=self._usage if usage else None,
+                        raw=payload,
+                    )
+                )
+        return chunks
+
+    def _merge(self, raw: Mapping[str, Any]) -> None:
+        index = raw.get("index")
+        call_id = raw.get("id") or None
+        function = raw.get("function") or {}
+        buffer: _CallBuffer | None = None
+        if call_id is not None:
+            buffer = self._by_id.get(call_id)
+            if buffer is None:
+                current = self._by_index.get(index) if index is not None else None
+                if current is not None and current.id is None:
+                    buffer = current  # the id arrived after the first fragment
+                    buffer.id = call_id
+                else:
+                    buffer = self._open(index, call_id)
+                self._by_id[call_id] = buffer
+        elif index is not None:
+            buffer = self._by_index.get(index) or self._open(index, None)
+        else:
+            buffer = self._calls[-1] if self._calls else self._open(None, None)
+        name = function.get("name")
+        if name and not buffer.name:
+            buffer.name = name
+        arguments = function.get("arguments")
+        if isinstance(arguments, Mapping):
+            buffer.arguments_object = arguments
+        elif arguments:
+            buffer.parts.append(arguments)
+
+    def _open(self, index: int | None, call_id: str | None) -> _CallBuffer:
+        buffer = _CallBuffer(index, call_id)
+        self._calls.append(buffer)
+        if index is not None:
+            self._by_index[index] = buffer
+        return buffer
+
+    def _tool_calls(self) -> list[ToolCall]:
+        return [b.to_call(i, self._id) for i, b in enumerate(self._calls)]
+
+    def partial(self) -> tuple[str | None, list[ToolCall]]:
+        calls = [c for c in self._tool_calls() if c.arguments_error is None]
+        return ("".join(self._text) or None), calls
+
+    def result(self) -> GenerateResponse:
+        if not self.done and self._finish_reason is None:
+            content, calls = self.partial()
+            raise StreamInterruptedError(
+                f"{self.provider}: the stream ended without a finish reason or [DONE] "
+                f"after {self._events} event(s)",
+                partial_content=content,
+                tool_calls=calls,
+                provider=self.provider,
+            )
+        calls = self._tool_calls()
+        content = "".join(self._text) or None
+        return GenerateResponse(
+            content=content,
+            tool_calls=ToolCallRequest(calls, content) if calls else None,
+            usage=self._usage,
+            model=self._model,
+            finish_reason=normalize_finish_reason(self._finish_reason, bool(calls)),
+            raw_response=None,
+            refusal="".join(self._refusal) or None,
+            id=self._id,
+            provider_data=self._provider_data or None,
+        )
+
+
+# -- errors ----------------------------------------------------------------------------------
+def openai_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str,
+    request_id: str | None,
+) -> ProviderError:
+    """An error response in the OpenAI shape (also llama.cpp, vLLM, Ollama, Groq, Azure)."""
+    try:
+        payload: Any = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = body[:2000].decode("utf-8", "replace")
+    message = ""
+    code: str | None = None
+    filter_results: Any = None
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(error, Mapping):
+        message = str(error.get("message") or "")
+        raw_code = error.get("code") or error.get("type")
+        code = str(raw_code) if raw_code is not None else None
+        inner = error.get("innererror")
+        if isinstance(inner, Mapping):
+            if inner.get("code") == "ResponsibleAIPolicyViolation":
+                code = "content_filter"
+            filter_results = inner.get("content_filter_result") or inner.get("content_filter_results")
+        if code == "content_filter" and filter_results is None:
+            filter_results = error.get("content_filter_result") or {}
+    elif isinstance(error, str):
+        message = error
+    elif isinstance(payload, Mapping):
+        message = str(payload.get("message") or payload.get("detail") or payload)
+    elif payload:
+        message = str(payload)
+    return build_provider_error(  # type: ignore[no-any-return]
+        status,
+        message or f"HTTP {status}",
+        provider=provider,
+        headers=headers,
+        body=payload,
+        request_id=request_id,
+        code=code,
+        filter_results=filter_results,
+    )
+
+
+# -- providers -------------------------------------------------------------------------------
+_OPENAI_CAPABILITIES = frozenset(
+    {
+        Capability.FUNCTION_CALLING,
+        Capability.PARALLEL_TOOL_CALLS,
+        Capability.STREAMING,
+        Capability.STREAMING_TOOLS,
+        Capability.STRUCTURED_OUTPUT,
+        Capability.JSON_MODE,
+        Capability.STRICT_TOOLS,
+        Capability.VISION,
+        Capability.SYSTEM_PROMPT,
+        Capability.ASYNC,
+    }
+)
+
+
+class OpenAIProvider(BaseProvider):
+    """OpenAI's Chat Completions API (`https://api.openai.com/v1`)."""
+
+    name: ClassVar[str] = "openai"
+    default_capabilities: ClassVar[frozenset[Capability]] = _OPENAI_CAPABILITIES
+    model_capability_rules: ClassVar[tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...]] = (
+        # models that predate function calling or never had it
+        (
+            "gpt-3.5-turbo-instruct*",
+            frozenset(),
+            frozenset({Capability.FUNCTION_CALLING, Capability.STREAMING_TOOLS}),
+        ),
+        (
+            "o1-mini*",
+            frozenset(),
+            frozenset(
+                {Capability.FUNCTION_CALLING, Capability.STREAMING_TOOLS, Capability.STRUCTURED_OUTPUT}
+            ),
+        ),
+        (
+            "o1-preview*",
+            frozenset(),
+            frozenset(
+                {Capability.FUNCTION_CALLING, Capability.STREAMING_TOOLS, Capability.STRUCTURED_OUTPUT}
+            ),
+        ),
+    )
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
+    default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
+    tool_dialect: ClassVar[str] = "openai"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    send_parallel_tool_calls: ClassVar[bool] = True
+    include_stream_usage: ClassVar[bool] = True
+    max_tokens_field: ClassVar[str | None] = None
+
+    def configure(
+        self, *, organization: str | None = None, project: str | None = None, **options: Any
+    ) -> None:
+        super().configure(**options)
+        self.organization = organization
+        self.project = project
+
+    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
+        return chat_tools(tools, dialect=self.tool_dialect)
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        return chat_body(
+            request,
+            send_parallel_tool_calls=self.send_parallel_tool_calls,
+            max_tokens_field=self.max_tokens_field,
+            include_usage=self.include_stream_usage,
+        )
+
+    def endpoint(self, request: ChatRequest) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def static_headers(self) -> dict[str, str]:
+        headers = super().static_headers()
+        if self.organization:
+            headers["openai-organization"] = self.organization
+        if self.project:
+            headers["openai-project"] = self.project
+        return headers
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
+        return parse_chat_completion(payload, provider=self.name)
+
+    def new_stream_state(self, request: ChatRequest) -> ChatCompletionStreamState:
+        return ChatCompletionStreamState(self.name)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        return openai_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """Any server that speaks Chat Completions: vLLM, llama.cpp, LM Studio, Groq, OpenRouter, ...
+
+    `base_url` is required (or `OPENAI_BASE_URL`); an API key is optional because local servers
+    usually need none.
+    """
+
+    name: ClassVar[str] = "openai_compatible"
+    default_capabilities = _OPENAI_CAPABILITIES - {Capability.STRICT_TOOLS}
+    model_capability_rules = ()
+    requires_api_key = False
+    default_base_url: ClassVar[str | None] = None
+    max_tokens_field = "max_tokens"
+
+    def configure(
+        self,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+        send_parallel_tool_calls: bool = True,
+        include_stream_usage: bool = True,
+        **options: Any,
+    ) -> None:
+        super().configure(organization=organization, project=project, **options)
+        # Some servers reject parameters they do not know: both can be switched off per instance.
+        self.send_parallel_tool_calls = send_parallel_tool_calls  # type: ignore[misc]
+        self.include_stream_usage = include_stream_usage  # type: ignore[misc]
+
+
+class OllamaProvider(OpenAICompatibleProvider):
+    """Ollama through its OpenAI-compatible endpoint (default `http://localhost:11434/v1`)."""
+
+    name: ClassVar[str] = "ollama"
+    base_url_env = ("OLLAMA_BASE_URL",)
+    default_base_url = "http://localhost:11434/v1"
+    api_key_env = ("OLLAMA_API_KEY",)
