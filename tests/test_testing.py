@@ -303,3 +303,51 @@ def test_binary_bodies_round_trip_as_base64(tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     with replay(path):
         assert _override().client.get("https://x/blob").content == payload
+
+
+# -- end to end through a provider -------------------------------------------------------------
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+def test_provider_call_recorded_then_replayed(server: str, tmp_path: Path) -> None:
+    from toolwire import AbstractLLM
+
+    path = tmp_path / "provider.json"
+    live = AbstractLLM.create("openai", model="gpt-4o-mini", api_key=SECRETS[0], base_url=f"{server}/v1")
+    with record(path):
+        recorded = live.generate("Weather in Paris?", tools=[get_weather])
+        streamed = "".join(chunk.content or "" for chunk in live.generate("Weather?", stream=True))
+    assert [(c.name, c.arguments) for c in recorded.tool_calls or []] == [("get_weather", {"city": "Paris"})]
+    assert streamed == "Sunny in Paris"
+    assert SECRETS[0] not in path.read_text()
+
+    # Offline: default base URL, a dummy key; the cassette answers.
+    offline = AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test")
+    with replay(path) as cassette:
+        replayed = offline.generate("Weather in Paris?", tools=[get_weather])
+        restreamed = "".join(chunk.content or "" for chunk in offline.generate("Weather?", stream=True))
+    assert replayed.tool_calls is not None
+    assert [(c.id, c.name, c.arguments) for c in replayed.tool_calls] == [
+        ("call_abc", "get_weather", {"city": "Paris"})
+    ]
+    assert restreamed == streamed
+    sent = cassette.requests[0].json
+    assert sent["model"] == "gpt-4o-mini"
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    assert cassette.requests[1].json["stream"] is True
+
+
+async def test_provider_replays_recorded_fixture_async() -> None:
+    from toolwire import AbstractLLM
+
+    llm = AbstractLLM.create("openai", model="gpt-4o", api_key="sk-test")
+    path = fixture_path("openai", "openai_parallel_tool_calls_and_tool_results.yaml")
+    async with replay(path) as cassette:
+        response = await llm.agenerate("What's the weather in Paris and London?", tools=[get_weather])
+    assert response.tool_calls is not None
+    assert len(response.tool_calls) == 2
+    assert all(c.id.startswith("call_") for c in response.tool_calls)
+    assert cassette.requests[0].headers["authorization"] == "Bearer sk-test"
+    assert len(cassette.unused) == 1  # the follow-up turn was not requested
