@@ -312,7 +312,7 @@ def get_weather(city: str) -> str:
 
 
 def test_provider_call_recorded_then_replayed(server: str, tmp_path: Path) -> None:
-    from toolwire import AbstractLLM
+    from toolwire.providers.registry import AbstractLLM
 
     path = tmp_path / "provider.json"
     live = AbstractLLM.create("openai", model="gpt-4o-mini", api_key=SECRETS[0], base_url=f"{server}/v1")
@@ -334,13 +334,17 @@ def test_provider_call_recorded_then_replayed(server: str, tmp_path: Path) -> No
     ]
     assert restreamed == streamed
     sent = cassette.requests[0].json
+    assert sent is not None
     assert sent["model"] == "gpt-4o-mini"
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
-    assert cassette.requests[1].json["stream"] is True
+    stream_sent = cassette.requests[1].json
+    assert stream_sent is not None
+    assert stream_sent["stream"] is True
+    assert stream_sent["messages"] == [{"role": "user", "content": "Weather?"}]
 
 
 async def test_provider_replays_recorded_fixture_async() -> None:
-    from toolwire import AbstractLLM
+    from toolwire.providers.registry import AbstractLLM
 
     llm = AbstractLLM.create("openai", model="gpt-4o", api_key="sk-test")
     path = fixture_path("openai", "openai_parallel_tool_calls_and_tool_results.yaml")
