@@ -21,7 +21,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DIALECTS", "compile_schema", "strict_compatible", "strip_titles", "walk_schemas"]
+__all__ = ["DIALECTS", "compile_schema", "is_nullable", "strict_compatible", "strip_titles", "walk_schemas"]
 
 DIALECTS = ("openai", "anthropic", "gemini", "mistral")
 
@@ -251,17 +251,25 @@ def _tuple_items(prefix: list[Any]) -> Any:
 # -------------------------------------------------------------------------------------- openai strict
 
 
-def _is_nullable(node: Schema) -> bool:
-    if "null" in _types(node):
+def is_nullable(node: Schema, root: Schema | None = None) -> bool:
+    """Whether `node` admits null (following local `$ref`s into `root` when given)."""
+    if "null" in _types(node) or node.get("nullable") is True:
         return True
-    if any(isinstance(m, dict) and _is_nullable(m) for m in node.get("anyOf", [])):
+    if any(isinstance(m, dict) and is_nullable(m, root) for m in node.get("anyOf", node.get("oneOf", []))):
         return True
-    return None in node.get("enum", [object()])
+    if root is not None and isinstance(node.get("$ref"), str):
+        try:
+            target = _resolve(root, node["$ref"])
+        except ValueError:
+            return False
+        if target is not node and is_nullable(target):
+            return True
+    return None in node.get("enum", [object()]) or ("const" in node and node["const"] is None)
 
 
 def _nullable(node: Schema) -> Schema:
     """`node` or null: how strict mode spells an optional property (all properties are required)."""
-    if _is_nullable(node):
+    if is_nullable(node):
         return node
     if "anyOf" in node:
         return {**node, "anyOf": [*node["anyOf"], {"type": "null"}]}

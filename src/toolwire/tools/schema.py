@@ -22,7 +22,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-from .dialects import strip_titles
+from .dialects import is_nullable, strip_titles
 
 __all__ = ["ArgumentValidator", "FunctionSchema", "function_schema", "model_schema"]
 
@@ -44,6 +44,10 @@ class ArgumentValidator:
     model_class: type[BaseModel] | None = None
     """Set for a tool defined by a Pydantic model class: `validate` then returns its fields, and
     `validate_model` returns the instance itself."""
+    null_means_default: frozenset[str] = frozenset()
+    """Optional top-level arguments whose type does not admit null: OpenAI strict mode makes every
+    property required and nullable, so a model sends `null` for "not given"; we drop it so the
+    Python default applies."""
     _model: type[BaseModel] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -60,6 +64,10 @@ class ArgumentValidator:
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Validate `arguments`; return keyword arguments with nested models, dataclasses and enums
         built as real instances and defaults filled in. Raises `pydantic.ValidationError`."""
+        if self.null_means_default:
+            arguments = {
+                k: v for k, v in arguments.items() if not (v is None and k in self.null_means_default)
+            }
         instance = self.validate_model(arguments)
         if self.model_class is not None:
             # Field values as attributes (not model_dump) so nested models stay instances.
@@ -164,6 +172,7 @@ def function_schema(
         prop = properties.get(param_name)
         if prop is not None and "description" not in prop:
             prop["description"] = text
+    validator.null_means_default = _null_means_default(parameters)
     return FunctionSchema(name=tool_name, description=summary, parameters=parameters, validator=validator)
 
 
@@ -185,7 +194,12 @@ def model_schema(model_cls: type[BaseModel]) -> FunctionSchema:
         if prop is not None and text and "description" not in prop:
             prop["description"] = text
     names = {name: name for name in model_cls.model_fields}
-    validator = ArgumentValidator(_build=lambda: model_cls, _names=names, model_class=model_cls)
+    validator = ArgumentValidator(
+        _build=lambda: model_cls,
+        _names=names,
+        model_class=model_cls,
+        null_means_default=_null_means_default(parameters),
+    )
     return FunctionSchema(
         name=model_cls.__name__,
         description=_summary(parsed),
@@ -205,6 +219,15 @@ def _neutral(raw: dict[str, Any]) -> dict[str, Any]:
     if cleaned.get("$defs"):
         result["$defs"] = cleaned["$defs"]
     return result
+
+
+def _null_means_default(parameters: dict[str, Any]) -> frozenset[str]:
+    required = set(parameters.get("required", []))
+    return frozenset(
+        name
+        for name, prop in parameters["properties"].items()
+        if name not in required and prop != {} and not is_nullable(prop, parameters)
+    )
 
 
 def _unwrap(func: Callable[..., Any]) -> tuple[Callable[..., Any], Any]:
@@ -233,10 +256,11 @@ def _callable_name(func: Callable[..., Any]) -> str:
 
 
 def _docstring(func: Callable[..., Any], target: Any) -> str:
-    doc = inspect.getdoc(target) if getattr(target, "__doc__", None) else None
-    if doc is None and not inspect.isroutine(target) and not isinstance(target, type):
-        doc = inspect.getdoc(type(target).__call__) or inspect.getdoc(type(target))  # callable object
-    return doc or ""
+    if not inspect.isroutine(target) and not isinstance(target, type):
+        # A callable object: its __call__ documents the tool; the class docstring is the fallback.
+        call_doc = inspect.getdoc(type(target).__call__)
+        return call_doc or inspect.getdoc(type(target)) or ""
+    return inspect.getdoc(target) or ""
 
 
 def _parse_docstring(doc: str | None) -> Any:
