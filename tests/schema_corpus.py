@@ -39,7 +39,7 @@ class Address(BaseModel):
 
     street: str
     city: str
-    postal_code: Optional[str] = None
+    postal_code: str | None = None
     country: str = Field("US", description="ISO 3166 country code")
 
 
@@ -78,7 +78,7 @@ class Order(BaseModel):
     items: list[LineItem]
     shipping: Address
     express: bool = False
-    note: Optional[str] = None
+    note: str | None = None
 
 
 class Reminder(BaseModel):
@@ -135,7 +135,7 @@ def create_event(
     return title
 
 
-def read_file(path: str, encoding: str = "utf-8", max_bytes: Optional[int] = None) -> str:
+def read_file(path: str, encoding: str = "utf-8", max_bytes: Optional[int] = None) -> str:  # noqa: UP045
     """Read a text file from the workspace."""
     return path
 
@@ -153,7 +153,7 @@ def write_file(path: str, content: str, append: bool = False) -> None:
 
 
 def run_sql(
-    query: str, params: list[Union[str, int, float, None]] | None = None, timeout_s: float = 10.0
+    query: str, params: list[str | int | float | None] | None = None, timeout_s: float = 10.0
 ) -> list[dict[str, Any]]:
     """Run a read-only SQL query.
 
@@ -298,7 +298,7 @@ def with_constant(kind: Literal["fixed"], amount: Annotated[float, Field(ge=0)])
     """A single-value Literal becomes a const."""
 
 
-def optional_union(value: Union[int, str, None] = None) -> None:
+def optional_union(value: Union[int, str, None] = None) -> None:  # noqa: UP007
     """A union with null."""
 
 

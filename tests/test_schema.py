@@ -6,13 +6,13 @@ import enum
 import inspect
 import subprocess
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import pydantic
 import pytest
 from pydantic import BaseModel, Field
-from schema_corpus import CASES, MODEL_TOOLS, Address, Case, Order, Reminder, get_weather
 
+from schema_corpus import CASES, MODEL_TOOLS, Address, Case, Order, Reminder, get_weather
 from toolwire.tools.definition import ToolDefinition, function_to_tool_definition, tool
 from toolwire.tools.dialects import compile_schema
 from toolwire.tools.schema import function_schema, model_schema
@@ -82,7 +82,7 @@ def test_validation_error_names_the_field() -> None:
 
 
 def test_parameter_names_that_shadow_basemodel_attributes() -> None:
-    def lookup(json: str, schema: int = 1, model_config: bool = False, copy: Optional[str] = None) -> None:
+    def lookup(json: str, schema: int = 1, model_config: bool = False, copy: str | None = None) -> None:
         """Look up."""
 
     spec = function_schema(lookup)
@@ -340,7 +340,7 @@ class Lookup(BaseModel):
     """Find a customer."""
 
     email: str
-    name: Optional[str] = None
+    name: str | None = None
     tags: list[str]
     address: Address
 
@@ -378,7 +378,7 @@ def _undo_nullable_for_defaults(
             target = sem["properties"][name]
             if name not in required and prop.get("default", None) is not None:
                 if isinstance(target.get("type"), list):
-                    target["type"] = [t for t in target["type"] if t != "null"][0]
+                    target["type"] = next(t for t in target["type"] if t != "null")
                 elif "anyOf" in target:
                     inner = [s for s in target.pop("anyOf") if s != {"type": "null"}]
                     target.update(inner[0])

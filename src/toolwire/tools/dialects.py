@@ -255,7 +255,8 @@ def is_nullable(node: Schema, root: Schema | None = None) -> bool:
     """Whether `node` admits null (following local `$ref`s into `root` when given)."""
     if "null" in _types(node) or node.get("nullable") is True:
         return True
-    if any(isinstance(m, dict) and is_nullable(m, root) for m in node.get("anyOf", node.get("oneOf", []))):
+    members: list[Any] = node.get("anyOf") or node.get("oneOf") or []
+    if any(isinstance(m, dict) and is_nullable(m, root) for m in members):
         return True
     if root is not None and isinstance(node.get("$ref"), str):
         try:
