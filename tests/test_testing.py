@@ -218,6 +218,41 @@ def test_record_writes_the_file_even_when_the_block_fails(server: str, tmp_path:
     assert client_override.get() is None
 
 
+def test_stream_abandoned_early_is_marked_incomplete(server: str, tmp_path: Path) -> None:
+    path = tmp_path / "early.json"
+    with (
+        record(path),
+        _override().client.stream("POST", f"{server}/v1/chat/completions", json={"stream": True}) as stream,
+    ):
+        first = next(stream.iter_raw())
+    (interaction,) = json.loads(path.read_text())["interactions"]
+    assert interaction["response"]["incomplete"] is True
+    assert first.decode() == interaction["response"]["text"]
+    assert SSE_BODY.startswith(interaction["response"]["text"])
+
+
+async def test_path_mode_for_concurrent_requests(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "two.json"
+    document = {
+        "format": "toolwire-cassette",
+        "version": 1,
+        "interactions": [
+            {
+                "request": {"method": "POST", "url": f"https://x/{name}", "headers": {}},
+                "response": {"status": 200, "headers": {}, "json": {"route": name}},
+            }
+            for name in ("a", "b")
+        ],
+    }
+    path.write_text(json.dumps(document))
+    async with replay(path, match="path"):
+        client = _override().async_client
+        responses = await asyncio.gather(client.post("https://x/b"), client.post("https://x/a"))
+    assert [r.json() for r in responses] == [{"route": "b"}, {"route": "a"}]
+
+
 def test_replay_mismatch_raises_toolwire_error(server: str, tmp_path: Path) -> None:
     path = tmp_path / "session.json"
     _record_session(server, path)
