@@ -49,12 +49,21 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ._streaming import AsyncStream, Stream
-    from .interface import AbstractLLMInterface
-    from .providers.base import BaseProvider
-    from .providers.registry import AbstractLLM, available_providers, provider_capabilities, register_provider
-    from .tools.definition import ToolDefinition, function_to_tool_definition, tool
-    from .tools.standardize import standardize_tool_response
+    from ._streaming import AsyncStream as AsyncStream
+    from ._streaming import Stream as Stream
+    from .interface import AbstractLLMInterface as AbstractLLMInterface
+    from .providers.base import BaseProvider as BaseProvider
+    from .providers.registry import AbstractLLM as AbstractLLM
+    from .providers.registry import available_providers as available_providers
+    from .providers.registry import provider_capabilities as provider_capabilities
+    from .providers.registry import register_provider as register_provider
+    from .session import Session as Session
+    from .tools.definition import ToolDefinition as ToolDefinition
+    from .tools.definition import function_to_tool_definition as function_to_tool_definition
+    from .tools.definition import tool as tool
+    from .tools.execution import aexecute_tool_calls as aexecute_tool_calls
+    from .tools.execution import execute_tool_calls as execute_tool_calls
+    from .tools.standardize import standardize_tool_response as standardize_tool_response
 
 # name -> module that defines it, imported on first attribute access (PEP 562)
 _LAZY: dict[str, str] = {
