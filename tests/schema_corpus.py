@@ -806,7 +806,7 @@ CASES: list[Case] = [
             ["ids", "pair"],
         ),
         "Tag items (sets and tuples).",
-        {"ids": [1, 2, 2], "pair": ["a", 1]},
+        {"ids": [1, 2], "pair": ["a", 1]},
         [{"ids": [1], "pair": ["a"]}],
         {"ids": {1, 2}, "pair": ("a", 1), "many": ()},
     ),

@@ -152,12 +152,38 @@ def _where(path: Path) -> str:
 def _root(parameters: Schema) -> Schema:
     if not isinstance(parameters, dict):
         raise TypeError(f"tool parameters must be a JSON Schema dict, got {type(parameters).__name__}")
-    root = copy.deepcopy(parameters)
+    root = _lower_types(parameters)
     kind = root.setdefault("type", "object")
     if kind != "object":
         raise ValueError(f"tool parameters must be an object schema (type 'object'), got type {kind!r}")
     root.setdefault("properties", {})
     return root
+
+
+_TYPE_NAMES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
+
+
+def _lower_types(schema: Schema) -> Schema:
+    """A copy with Gemini/OpenAPI-style upper-case type names (``"OBJECT"``) in JSON Schema case, so a
+    tool dict taken from a Gemini request compiles for every dialect."""
+
+    def lower(kind: Any) -> Any:
+        if isinstance(kind, str) and kind.lower() in _TYPE_NAMES:
+            return kind.lower()
+        if isinstance(kind, list):
+            return [lower(k) for k in kind]
+        return kind
+
+    def visit(node: Any, path: Path) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        out = _map_children(node, visit, path)
+        if "type" in out:
+            out["type"] = lower(out["type"])
+        return out
+
+    result: Schema = visit(schema, ())
+    return result
 
 
 def _resolve(root: Schema, ref: str) -> Schema:
@@ -399,6 +425,8 @@ def _gemini(root: Schema) -> Schema:
             types = []
         elif types:
             node["type"] = types[0]
+        else:
+            node.pop("type", None)
         if "enum" in node:
             values = node["enum"]
             if None in values:
