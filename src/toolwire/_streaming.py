@@ -13,18 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from . import _instrument
 from ._transport import adrain_and_close, aiter_sse, drain_and_close, iter_sse
 from .errors import ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
 if TYPE_CHECKING:
+    from ._instrument import CallRecord
     from .providers.base import BaseProvider, ChatRequest
 
 __all__ = ["AsyncStream", "Stream"]
 
 
 class _StreamBase:
-    def __init__(self, provider: BaseProvider, request: ChatRequest, response: httpx2.Response) -> None:
+    def __init__(
+        self,
+        provider: BaseProvider,
+        request: ChatRequest,
+        response: httpx2.Response,
+        record: CallRecord | None = None,
+    ) -> None:
+        self._record = record
         self._provider = provider
         self._request = request
         self._http = response
@@ -35,6 +44,10 @@ class _StreamBase:
     @property
     def http_response(self) -> httpx2.Response:
         return self._http
+
+    def _failed(self, exc: BaseException) -> None:
+        record, self._record = self._record, None
+        _instrument.call_finished(record, None, exc)
 
     def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
         content, calls = self._state.partial()
@@ -50,10 +63,12 @@ class _StreamBase:
     def _complete(self) -> None:
         self._consumed = True
         try:
-            assembled = self._state.result()
-        except StreamInterruptedError:
+            self._response = self._provider.finish(self._request, self._state.result())
+        except BaseException as exc:
+            self._failed(exc)
             raise
-        self._response = self._provider.finish(self._request, assembled)
+        record, self._record = self._record, None
+        _instrument.call_finished(record, self._response)
 
 
 class Stream(_StreamBase):
@@ -69,7 +84,12 @@ class Stream(_StreamBase):
                 if state.done:
                     break
         except httpx2.HTTPError as exc:
-            raise self._interrupted(exc) from exc
+            error = self._interrupted(exc)
+            self._failed(error)
+            raise error from exc
+        except ToolwireError as exc:
+            self._failed(exc)
+            raise
         finally:
             drain_and_close(self._http)
         self._complete()
@@ -110,7 +130,12 @@ class AsyncStream(_StreamBase):
                 if state.done:
                     break
         except httpx2.HTTPError as exc:
-            raise self._interrupted(exc) from exc
+            error = self._interrupted(exc)
+            self._failed(error)
+            raise error from exc
+        except ToolwireError as exc:
+            self._failed(exc)
+            raise
         finally:
             await adrain_and_close(self._http)
         self._complete()

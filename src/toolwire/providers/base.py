@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .. import _instrument
 from .._transport import HttpCall, SSEEvent, Transport
 from ..errors import (
     ConfigurationError,
@@ -403,13 +404,20 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
-        call = self._http_call(request, self.auth_headers())
-        if stream:
-            from .._streaming import Stream
+        record = _instrument.call_started(self, request)
+        try:
+            call = self._http_call(request, self.auth_headers())
+            if stream:
+                from .._streaming import Stream
 
-            return Stream(self, request, self.transport.open_stream(call))
-        response = self.transport.send(call)
-        return self.finish(request, self.parse_response(self._decode(response), request))
+                return Stream(self, request, self.transport.open_stream(call), record)
+            response = self.transport.send(call)
+            result = self.finish(request, self.parse_response(self._decode(response), request))
+        except BaseException as exc:
+            _instrument.call_finished(record, None, exc)
+            raise
+        _instrument.call_finished(record, result)
+        return result
 
     async def agenerate(
         self,
@@ -445,13 +453,20 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
-        call = self._http_call(request, await self.aauth_headers())
-        if stream:
-            from .._streaming import AsyncStream
+        record = _instrument.call_started(self, request)
+        try:
+            call = self._http_call(request, await self.aauth_headers())
+            if stream:
+                from .._streaming import AsyncStream
 
-            return AsyncStream(self, request, await self.transport.aopen_stream(call))
-        response = await self.transport.asend(call)
-        return self.finish(request, self.parse_response(self._decode(response), request))
+                return AsyncStream(self, request, await self.transport.aopen_stream(call), record)
+            response = await self.transport.asend(call)
+            result = self.finish(request, self.parse_response(self._decode(response), request))
+        except BaseException as exc:
+            _instrument.call_finished(record, None, exc)
+            raise
+        _instrument.call_finished(record, result)
+        return result
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
