@@ -1,0 +1,677 @@
+"""Anthropic Messages API (`POST /v1/messages`): pure translation functions and the provider.
+
+Our own lean wire layer; the `anthropic` SDK is only a test oracle. What differs from Chat
+Completions and is handled here:
+
+- the system prompt is a top-level `system` field, and roles must alternate user/assistant, so
+  consecutive same-role messages are merged;
+- an assistant turn is a list of content blocks: thinking blocks (echoed unchanged, signature
+  included, or the API rejects the follow-up), text, then one `tool_use` block per call;
+- every result of a turn goes back as `tool_result` blocks in ONE user message right after the
+  assistant turn (tool_result blocks first, any user text after them), `is_error` for failures;
+- tool-call ids must match `^[a-zA-Z0-9_-]+$`: ids from other providers are mapped by a hash,
+  identically for the `tool_use` and its `tool_result`;
+- `tool_choice` is an object (`auto`/`any`/`tool`/`none`) that also carries
+  `disable_parallel_tool_use`;
+- streaming is named SSE events assembled by content-block index; a no-argument tool streams an
+  empty `partial_json` and becomes `{}`;
+- HTTP 529 `overloaded_error` is a retryable `ServerError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._transport import SSEEvent
+from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
+from ..tools.definition import ToolDefinition
+from ..types import (
+    Capability,
+    GenerateResponse,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    ToolCallRequest,
+)
+from .base import BaseProvider, ChatRequest, build_provider_error, structured_schema
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "AnthropicProvider",
+    "AnthropicStreamState",
+    "anthropic_error",
+    "anthropic_tool_id",
+    "messages_body",
+    "messages_payload",
+    "normalize_stop_reason",
+    "normalize_usage",
+    "parse_message",
+    "tool_choice_payload",
+    "tools_payload",
+]
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
+}
+# stop reasons the neutral finish_reason cannot tell apart: the raw value is kept in provider_data
+_KEEP_RAW_STOP = frozenset({"pause_turn", "model_context_window_exceeded", "refusal"})
+
+# error.type -> HTTP status, for errors that arrive inside a 200 stream (no status of their own)
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+_THINKING_TYPES = ("thinking", "redacted_thinking")
+_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+# sampling parameters the Messages API does not have: sending them is a 400, so refuse early
+_UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
+
+
+# -- request ---------------------------------------------------------------------------------
+def anthropic_tool_id(call_id: str) -> str:
+    """An id Anthropic accepts: kept when valid, else a stable hash (same input, same output),
+    so a `call_…:3` from another provider maps identically in `tool_use` and `tool_result`."""
+    if call_id and _ID_PATTERN.match(call_id):
+        return call_id
+    digest = hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:24]
+    return f"toolu_tw{digest}"
+
+
+def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "anthropic") -> list[dict[str, Any]]:
+    out = []
+    for tool in tools:
+        entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters_for(dialect)}
+        if tool.description:
+            entry["description"] = tool.description
+        out.append(entry)
+    return out
+
+
+def _thinking_blocks(message: Message) -> list[dict[str, Any]]:
+    data = (message.provider_data or {}).get("anthropic")
+    if not isinstance(data, Mapping):
+        return []
+    blocks = data.get("thinking") or ()
+    return [dict(b) for b in blocks if isinstance(b, Mapping) and b.get("type") in _THINKING_TYPES]
+
+
+def _call_input(call: ToolCall) -> dict[str, Any]:
+    # A call whose arguments did not parse has `{}` in `arguments`; Anthropic needs an object, so
+    # the empty object is what goes back (the tool_result carries the parse error to the model).
+    return dict(call.arguments)
+
+
+def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+    """Neutral messages → (`system` text, Anthropic `messages`), roles alternating."""
+    system_parts: list[str] = []
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.role
+        blocks: list[dict[str, Any]] = []
+        if role == "system":
+            if message.content:
+                system_parts.append(message.content)
+            continue
+        if role == "tool":
+            if not message.tool_results:
+                raise ValueError("a tool message needs tool_results (call_id, name, output)")
+            for result in message.tool_results:
+                block: dict[str, Any] = {
+                    "type": "tool_result",
+                    "tool_use_id": anthropic_tool_id(result.call_id),
+                }
+                text = result.output_text()
+                if text:
+                    block["content"] = text
+                if result.error is not None:
+                    block["is_error"] = True
+                blocks.append(block)
+            role = "user"
+        elif role == "assistant":
+            blocks.extend(_thinking_blocks(message))
+            if message.content:
+                blocks.append({"type": "text", "text": message.content})
+            for call in message.tool_calls or ():
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": anthropic_tool_id(call.id),
+                        "name": call.name,
+                        "input": _call_input(call),
+                    }
+                )
+        elif message.content:
+            # Anthropic rejects empty text blocks; an empty user message adds nothing.
+            blocks.append({"type": "text", "text": message.content})
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for entry in out:
+        if entry["role"] == "user":
+            # tool_result blocks must lead the user turn; stable sort keeps everything else in order
+            entry["content"].sort(key=lambda b: 0 if b.get("type") == "tool_result" else 1)
+    system = "\n\n".join(system_parts) if system_parts else None
+    return system, out
+
+
+def tool_choice_payload(choice: str | None, parallel: bool | None) -> dict[str, Any] | None:
+    """`tool_choice` with `disable_parallel_tool_use` folded in (it has no top-level field)."""
+    if choice is None and parallel is None:
+        return None
+    if choice == "none":
+        return {"type": "none"}
+    if choice is None or choice == "auto":
+        # parallel_tool_calls alone still needs a tool_choice to ride on: auto is the default
+        payload: dict[str, Any] = {"type": "auto"}
+    elif choice == "required":
+        payload = {"type": "any"}
+    else:
+        payload = {"type": "tool", "name": choice}
+    if parallel is False:
+        payload["disable_parallel_tool_use"] = True
+    return payload
+
+
+def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> dict[str, Any]:
+    """The JSON body of a Messages API request."""
+    system, messages = messages_payload(request.messages)
+    params = dict(request.params)
+    for name in _UNSUPPORTED_PARAMS:
+        if name in params:
+            raise ValueError(f"anthropic: the Messages API has no {name} parameter")
+    max_tokens = params.pop("max_tokens", None)
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": int(max_tokens) if max_tokens is not None else default_max_tokens,
+        "messages": messages,
+    }
+    if system is not None:
+        body["system"] = system
+    body.update(params)
+    tools: list[dict[str, Any]] = list(request.tool_payload or ()) if request.tools else []
+    choice = tool_choice_payload(request.tool_choice, request.parallel_tool_calls) if request.tools else None
+    if request.response_model is not None:
+        # Structured output as a forced tool named after the model; its input is the answer.
+        name = request.response_model.__name__
+        if any(t.get("name") == name for t in tools):
+            raise ValueError(f"anthropic: a tool is already named {name!r}, the response model's name")
+        tools.append(
+            {
+                "name": name,
+                "description": f"Answer with a {name} object.",
+                "input_schema": structured_schema(request.response_model, "anthropic", strict=False),
+            }
+        )
+        choice = {"type": "tool", "name": name}
+    elif request.response_format is ResponseFormat.JSON:
+        raise ValueError("anthropic: JSON mode is not native; pass a Pydantic model as response_format")
+    if tools:
+        body["tools"] = tools
+    if choice is not None:
+        body["tool_choice"] = choice
+    if request.stream:
+        body["stream"] = True
+    for key, value in request.extra.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+# -- response --------------------------------------------------------------------------------
+def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> str | None:
+    if reason is None:
+        return "tool_calls" if has_tool_calls else None
+    normalized = _STOP_REASONS.get(str(reason), str(reason))
+    if has_tool_calls and normalized == "stop":
+        return "tool_calls"
+    return normalized
+
+
+def normalize_usage(usage: Any) -> dict[str, int] | None:
+    """input (+ cache creation + cache read) → prompt, output → completion."""
+    if not isinstance(usage, Mapping):
+        return None
+    keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+    if not any(usage.get(k) is not None for k in keys):
+        return None
+    prompt = sum(int(usage.get(k) or 0) for k in keys[:3])
+    completion = int(usage.get("output_tokens") or 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    if thinking:
+        data["thinking"] = thinking
+    if stop_reason in _KEEP_RAW_STOP:
+        data["stop_reason"] = stop_reason
+    return {"anthropic": data} if data else None
+
+
+def _refusal(stop_reason: Any, content: str | None) -> str | None:
+    if stop_reason != "refusal":
+        return None
+    return content or "the model declined to answer (stop_reason: refusal)"
+
+
+def parse_message(payload: Any, *, provider: str = "anthropic") -> GenerateResponse:
+    """A Messages API response body → `GenerateResponse` (every `tool_use` block of the turn)."""
+    try:
+        return _parse_message(payload, provider)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ResponseParseError(
+            f"{provider}: unexpected message shape ({type(exc).__name__}: {exc})",
+            provider=provider,
+            body=payload,
+        ) from exc
+
+
+def _parse_message(payload: Any, provider: str) -> GenerateResponse:
+    if not isinstance(payload, Mapping):
+        raise ResponseParseError(
+            f"{provider}: expected a JSON object, got {type(payload).__name__}",
+            provider=provider,
+            body=payload,
+        )
+    if payload.get("type") == "error" or ("error" in payload and "content" not in payload):
+        raise ResponseParseError(
+            f"{provider}: the response carries an error: {payload.get('error')!r}",
+            provider=provider,
+            body=payload,
+        )
+    blocks = payload.get("content")
+    if not isinstance(blocks, list):
+        raise ResponseParseError(
+            f"{provider}: the message has no content list", provider=provider, body=payload
+        )
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    thinking: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text") or "")
+        elif kind == "tool_use":
+            raw_input = block.get("input")
+            if raw_input is not None and not isinstance(raw_input, (Mapping, str)):
+                raw_input = json.dumps(raw_input)
+            calls.append(ToolCall.from_raw(str(block["id"]), str(block.get("name") or ""), raw_input))
+        elif kind in _THINKING_TYPES:
+            thinking.append(dict(block))
+    content = "".join(texts) or None
+    stop_reason = payload.get("stop_reason")
+    return GenerateResponse(
+        content=content,
+        tool_calls=ToolCallRequest(calls, content) if calls else None,
+        usage=normalize_usage(payload.get("usage")),
+        model=payload.get("model"),
+        finish_reason=normalize_stop_reason(stop_reason, bool(calls)),
+        raw_response=payload,
+        refusal=_refusal(stop_reason, content),
+        id=payload.get("id"),
+        provider_data=_provider_data(thinking, stop_reason),
+    )
+
+
+# -- streaming -------------------------------------------------------------------------------
+@dataclass
+class _Block:
+    kind: str
+    start: dict[str, Any]
+    parts: list[str] = field(default_factory=list)
+    signature: str | None = None
+    stopped: bool = False
+    call_index: int | None = None
+
+    def tool_call(self) -> ToolCall:
+        # input_json_delta fragments, or the start block's input when no delta came at all
+        if self.parts:
+            raw: str | Mapping[str, Any] | None = "".join(self.parts)
+        else:
+            raw = self.start.get("input") if isinstance(self.start.get("input"), Mapping) else None
+        return ToolCall.from_raw(str(self.start.get("id") or ""), str(self.start.get("name") or ""), raw)
+
+    def thinking_block(self) -> dict[str, Any]:
+        block = dict(self.start)
+        if self.kind == "thinking":
+            block["thinking"] = str(block.get("thinking") or "") + "".join(self.parts)
+            if self.signature is not None:
+                block["signature"] = self.signature
+        return block
+
+
+class AnthropicStreamState:
+    """Assembles a streamed Messages API turn from its named SSE events, by content-block index."""
+
+    def __init__(self, provider: str = "anthropic") -> None:
+        self.provider = provider
+        self.done = False
+        self._blocks: dict[int, _Block] = {}
+        self._order: list[int] = []
+        self._calls = 0
+        self._id: str | None = None
+        self._model: str | None = None
+        self._usage_raw: dict[str, Any] = {}
+        self._stop_reason: Any = None
+        self._stopped = False
+        self._events = 0
+
+    def feed(self, event: SSEEvent) -> list[StreamChunk]:
+        data = event.data
+        if not data:
+            return []
+        try:
+            payload = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ResponseParseError(
+                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+            ) from exc
+        if not isinstance(payload, dict):
+            raise ResponseParseError(
+                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
+            )
+        kind = str(payload.get("type") or event.event or "")
+        if kind == "error" or event.event == "error":
+            raise stream_error(self.provider, payload)
+        self._events += 1
+        try:
+            return self._feed(kind, payload)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            raise ResponseParseError(
+                f"{self.provider}: unexpected stream event shape ({type(exc).__name__}: {exc})",
+                provider=self.provider,
+                body=payload,
+            ) from exc
+
+    def _feed(self, kind: str, payload: dict[str, Any]) -> list[StreamChunk]:
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self._id = message.get("id") or self._id
+            self._model = message.get("model") or self._model
+            self._merge_usage(message.get("usage"))
+            return []
+        if kind == "content_block_start":
+            index = int(payload["index"])
+            start = dict(payload.get("content_block") or {})
+            block = _Block(str(start.get("type")), start)
+            self._blocks[index] = block
+            self._order.append(index)
+            if block.kind == "text" and start.get("text"):
+                return [StreamChunk(content=start["text"], raw=payload)]
+            if block.kind == "tool_use":
+                block.call_index = self._calls
+                self._calls += 1
+                delta = self._call_delta(block, "", with_header=True)
+                return [StreamChunk(tool_call_deltas=[delta], raw=payload)]
+            return []
+        if kind == "content_block_delta":
+            block = self._blocks[int(payload["index"])]
+            delta = payload.get("delta") or {}
+            delta_type = delta.get("type")
+            if delta_type == "text_delta":
+                text = delta.get("text") or ""
+                block.parts.append(text)
+                return [StreamChunk(content=text, raw=payload)] if text else []
+            if delta_type == "input_json_delta":
+                fragment = delta.get("partial_json") or ""
+                block.parts.append(fragment)
+                if not fragment:
+                    return []
+                return [StreamChunk(tool_call_deltas=[self._call_delta(block, fragment)], raw=payload)]
+            if delta_type == "thinking_delta":
+                block.parts.append(delta.get("thinking") or "")
+            elif delta_type == "signature_delta":
+                block.signature = (block.signature or "") + (delta.get("signature") or "")
+            return []
+        if kind == "content_block_stop":
+            self._blocks[int(payload["index"])].stopped = True
+            return []
+        if kind == "message_delta":
+            delta = payload.get("delta") or {}
+            if delta.get("stop_reason") is not None:
+                self._stop_reason = delta["stop_reason"]
+            self._merge_usage(payload.get("usage"))
+            finish = normalize_stop_reason(self._stop_reason, self._calls > 0)
+            return [StreamChunk(finish_reason=finish, usage=self._usage(), raw=payload)]
+        if kind == "message_stop":
+            self._stopped = True
+            self.done = True
+            return []
+        return []  # ping, and event types added later
+
+    def _merge_usage(self, usage: Any) -> None:
+        # message_delta usage is cumulative; later values replace earlier ones key by key
+        if isinstance(usage, Mapping):
+            for key, value in usage.items():
+                if value is not None:
+                    self._usage_raw[key] = value
+
+    def _usage(self) -> dict[str, int] | None:
+        return normalize_usage(self._usage_raw)
+
+    @staticmethod
+    def _call_delta(block: _Block, fragment: str, *, with_header: bool = False) -> dict[str, Any]:
+        function: dict[str, Any] = {"arguments": fragment}
+        delta: dict[str, Any] = {"index": block.call_index, "type": "function", "function": function}
+        if with_header:
+            delta["id"] = block.start.get("id")
+            function["name"] = block.start.get("name")
+        return delta
+
+    def _ordered(self) -> list[_Block]:
+        return [self._blocks[i] for i in sorted(self._order)]
+
+    def _text(self) -> str | None:
+        parts = [
+            str(b.start.get("text") or "") + "".join(b.parts) for b in self._ordered() if b.kind == "text"
+        ]
+        return "".join(parts) or None
+
+    def partial(self) -> tuple[str | None, list[ToolCall]]:
+        calls = []
+        for block in self._ordered():
+            if block.kind == "tool_use" and block.stopped:
+                call = block.tool_call()
+                if call.arguments_error is None:
+                    calls.append(call)
+        return self._text(), calls
+
+    def result(self) -> GenerateResponse:
+        if not self._stopped and self._stop_reason is None:
+            content, calls = self.partial()
+            raise StreamInterruptedError(
+                f"{self.provider}: the stream ended without message_delta/message_stop "
+                f"after {self._events} event(s)",
+                partial_content=content,
+                tool_calls=calls,
+                provider=self.provider,
+            )
+        blocks = self._ordered()
+        calls = [b.tool_call() for b in blocks if b.kind == "tool_use"]
+        thinking = [b.thinking_block() for b in blocks if b.kind in _THINKING_TYPES]
+        content = self._text()
+        return GenerateResponse(
+            content=content,
+            tool_calls=ToolCallRequest(calls, content) if calls else None,
+            usage=self._usage(),
+            model=self._model,
+            finish_reason=normalize_stop_reason(self._stop_reason, bool(calls)),
+            raw_response=None,
+            refusal=_refusal(self._stop_reason, content),
+            id=self._id,
+            provider_data=_provider_data(thinking, self._stop_reason),
+        )
+
+
+# -- errors ----------------------------------------------------------------------------------
+def _read_error(payload: Any) -> tuple[str, str | None]:
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(error, Mapping):
+        code = error.get("type")
+        return str(error.get("message") or ""), str(code) if code is not None else None
+    if isinstance(payload, Mapping):
+        return str(payload.get("message") or payload), None
+    return (str(payload) if payload else ""), None
+
+
+def anthropic_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str = "anthropic",
+    request_id: str | None = None,
+) -> ProviderError:
+    """`{"type": "error", "error": {"type", "message"}, "request_id"}` → the error tree."""
+    try:
+        payload: Any = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = body[:2000].decode("utf-8", "replace")
+    message, code = _read_error(payload)
+    if request_id is None and isinstance(payload, Mapping) and payload.get("request_id"):
+        request_id = str(payload["request_id"])
+    if code == "overloaded_error" and status < 500:
+        status = 529  # the meaning wins over a proxy's rewritten status
+    return build_provider_error(  # type: ignore[no-any-return]
+        status,
+        message or f"HTTP {status}",
+        provider=provider,
+        headers=headers,
+        body=payload,
+        request_id=request_id,
+        code=code,
+    )
+
+
+def stream_error(provider: str, payload: Any) -> ProviderError:
+    """An `event: error` inside a 200 stream, typed by its error.type (overloaded → ServerError)."""
+    message, code = _read_error(payload)
+    status = _ERROR_STATUS.get(code or "", 500)
+    request_id = payload.get("request_id") if isinstance(payload, Mapping) else None
+    return build_provider_error(  # type: ignore[no-any-return]
+        status,
+        f"{provider} reported an error inside the stream: {message}",
+        provider=provider,
+        headers={},
+        body=payload,
+        request_id=str(request_id) if request_id else None,
+        code=code,
+    )
+
+
+# -- provider --------------------------------------------------------------------------------
+_ANTHROPIC_CAPABILITIES = frozenset(
+    {
+        Capability.FUNCTION_CALLING,
+        Capability.PARALLEL_TOOL_CALLS,
+        Capability.STREAMING,
+        Capability.STREAMING_TOOLS,
+        Capability.STRUCTURED_OUTPUT,
+        Capability.VISION,
+        Capability.SYSTEM_PROMPT,
+        Capability.ASYNC,
+    }
+)
+
+
+def _structured_from_tool(name: str, response: GenerateResponse) -> None:
+    """Move the forced structured-output tool call into `content` (its JSON), so the shared
+    `finish` validates it into `parsed` exactly like a native structured-output answer."""
+    if response.tool_calls is None:
+        return
+    forced = [c for c in response.tool_calls if c.name == name]
+    if not forced:
+        return
+    others = [c for c in response.tool_calls if c.name != name]
+    call = forced[0]
+    response.content = call.raw_arguments if call.arguments_error is not None else json.dumps(call.arguments)
+    response.tool_calls = ToolCallRequest(others, response.content) if others else None
+    if not others and response.finish_reason == "tool_calls":
+        response.finish_reason = "stop"
+
+
+class AnthropicProvider(BaseProvider):
+    """Anthropic's Messages API (`https://api.anthropic.com/v1/messages`)."""
+
+    name: ClassVar[str] = "anthropic"
+    default_capabilities: ClassVar[frozenset[Capability]] = _ANTHROPIC_CAPABILITIES
+    api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
+    default_base_url: ClassVar[str | None] = "https://api.anthropic.com"
+    tool_dialect: ClassVar[str] = "anthropic"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("request-id", "x-request-id")
+
+    def configure(
+        self,
+        *,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        anthropic_version: str = ANTHROPIC_VERSION,
+        **options: Any,
+    ) -> None:
+        super().configure(**options)
+        if default_max_tokens < 1:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"anthropic: default_max_tokens must be >= 1, got {default_max_tokens}")
+        # max_tokens is required by the Messages API; this fills it when a call gives none
+        self.default_max_tokens = default_max_tokens
+        self.anthropic_version = anthropic_version
+
+    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
+        return tools_payload(tools, dialect=self.tool_dialect)
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        return messages_body(request, default_max_tokens=self.default_max_tokens)
+
+    def endpoint(self, request: ChatRequest) -> str:
+        return f"{self.base_url}/v1/messages"
+
+    def static_headers(self) -> dict[str, str]:
+        headers = super().static_headers()
+        headers["anthropic-version"] = self.anthropic_version
+        return headers
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self._api_key} if self._api_key else {}
+
+    def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
+        return parse_message(payload, provider=self.name)
+
+    def new_stream_state(self, request: ChatRequest) -> AnthropicStreamState:
+        return AnthropicStreamState(self.name)
+
+    def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
+        if request.response_model is not None:
+            _structured_from_tool(request.response_model.__name__, response)
+        return super().finish(request, response)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        return anthropic_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
