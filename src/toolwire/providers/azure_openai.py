@@ -27,9 +27,10 @@ __all__ = ["AZURE_SCOPE", "AzureOpenAIProvider"]
 
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
-# api-versions before these reject the parameter with 400 "Unrecognized request argument"
+# api-versions before this reject the parameter with 400 "Unrecognized request argument".
+# (`tools` itself is NOT gated: a real 2023-03-15-preview deployment answered tool calls, see
+# fixtures/recorded/azure_openai/azure_parallel_tool_calls_and_tool_results.yaml.)
 _PARALLEL_TOOL_CALLS_SINCE = "2024-08-01"
-_TOOLS_SINCE = "2023-12-01"
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -115,11 +116,6 @@ class AzureOpenAIProvider(OpenAIProvider):
         return self.api_version is not None and self.api_version[:10] < date
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
-        if request.tools and self._dated_before(_TOOLS_SINCE):
-            raise ConfigurationError(
-                f"azure_openai: api_version {self.api_version} does not accept tools; use "
-                f"{_TOOLS_SINCE}-preview or later, or the v1 endpoint (api_version=None)"
-            )
         old_parallel = self._dated_before(_PARALLEL_TOOL_CALLS_SINCE)
         if old_parallel and request.parallel_tool_calls is not None:
             raise ConfigurationError(

@@ -81,9 +81,16 @@ def _arguments_text(call: ToolCall) -> str:
 
 
 def chat_messages(
-    messages: Sequence[Message], *, empty_assistant_content: Any = None
+    messages: Sequence[Message],
+    *,
+    empty_assistant_content: Any = None,
+    echo_reasoning_content: bool = False,
 ) -> list[dict[str, Any]]:
-    """Neutral messages → Chat Completions messages (one `tool` message per tool result)."""
+    """Neutral messages → Chat Completions messages (one `tool` message per tool result).
+
+    `echo_reasoning_content`: send an assistant turn's `reasoning_content` back (DeepSeek's
+    thinking mode answers 400 without it on a turn that called tools; OpenAI and Groq reject it).
+    """
     out: list[dict[str, Any]] = []
     for message in messages:
         role = message.role
@@ -108,6 +115,9 @@ def chat_messages(
                 ]
             elif message.content is None:
                 entry["content"] = ""
+            reasoning = (message.provider_data or {}).get("reasoning_content")
+            if echo_reasoning_content and isinstance(reasoning, str):
+                entry["reasoning_content"] = reasoning
         else:
             entry = {"role": role, "content": message.content if message.content is not None else ""}
         if message.name:
@@ -125,12 +135,17 @@ def chat_body(
     include_usage: bool = True,
     required_choice: str = "required",
     empty_assistant_content: Any = None,
+    echo_reasoning_content: bool = False,
 ) -> dict[str, Any]:
     """The JSON body of a Chat Completions request."""
     use_model = model or request.model
     body: dict[str, Any] = {
         "model": use_model,
-        "messages": chat_messages(request.messages, empty_assistant_content=empty_assistant_content),
+        "messages": chat_messages(
+            request.messages,
+            empty_assistant_content=empty_assistant_content,
+            echo_reasoning_content=echo_reasoning_content,
+        ),
     }
     params = request.params
     if params:
@@ -222,8 +237,10 @@ def generated_call_id(seed: str | None, index: int, name: str) -> str:
 
 
 def _text(content: Any) -> str | None:
+    # "" (Ollama, Hugging Face, Mistral beside tool calls) and null mean the same: no text. A
+    # streamed turn assembles to None too, and one turn must look the same streamed or not.
     if content is None or isinstance(content, str):
-        return content
+        return content or None
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, Mapping)) or None
     return str(content)
@@ -242,6 +259,7 @@ def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall
 
 
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
+_REASONING_KEYS = ("reasoning_content", "reasoning")
 
 
 def parse_chat_completion(payload: Any, *, provider: str = "openai") -> GenerateResponse:
@@ -264,11 +282,16 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
             body=payload,
         )
     choices = payload.get("choices")
-    if "error" in payload and not choices:
-        raise ResponseParseError(
-            f"{provider}: the response carries an error: {payload['error']!r}",
+    if isinstance(payload.get("error"), (Mapping, str)) and not choices:
+        # An error body behind a success status (proxies; Azure's prompt filter as recorded by
+        # openllmetry): read it like any error so a filtered prompt is a ContentFilterError.
+        status = payload["error"].get("status") if isinstance(payload["error"], Mapping) else None
+        raise openai_error(
+            status if isinstance(status, int) and status >= 400 else 200,
+            {},
+            json.dumps(payload).encode(),
             provider=provider,
-            body=payload,
+            request_id=None,
         )
     if not isinstance(choices, list) or not choices:
         raise ResponseParseError(f"{provider}: the response has no choices", provider=provider, body=payload)
@@ -286,9 +309,11 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
             provider_data[key] = payload[key]
     if choice.get("content_filter_results"):
         provider_data["content_filter_results"] = choice["content_filter_results"]
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if reasoning:
-        provider_data["reasoning_content"] = reasoning
+    # Kept under the server's own field name: DeepSeek requires `reasoning_content` back on the
+    # assistant turn that called tools, while Groq rejects that field (it sends `reasoning`).
+    for key in _REASONING_KEYS:
+        if message.get(key):
+            provider_data[key] = message[key]
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -403,11 +428,10 @@ class ChatCompletionStreamState:
                     self._merge(raw)
             elif isinstance(delta.get("function_call"), Mapping):
                 self._merge({"index": 0, "function": delta["function_call"]})
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                self._provider_data["reasoning_content"] = (
-                    self._provider_data.get("reasoning_content", "") + reasoning
-                )
+            for key in _REASONING_KEYS:
+                reasoning = delta.get(key)
+                if reasoning:
+                    self._provider_data[key] = self._provider_data.get(key, "") + reasoning
             finish = choice.get("finish_reason")
             if finish:
                 self._finish_reason = finish
@@ -591,6 +615,7 @@ class OpenAIProvider(BaseProvider):
     send_parallel_tool_calls: ClassVar[bool] = True
     include_stream_usage: ClassVar[bool] = True
     max_tokens_field: ClassVar[str | None] = None
+    echo_reasoning_content: ClassVar[bool] = False
 
     def configure(
         self, *, organization: str | None = None, project: str | None = None, **options: Any
@@ -608,6 +633,7 @@ class OpenAIProvider(BaseProvider):
             send_parallel_tool_calls=self.send_parallel_tool_calls,
             max_tokens_field=self.max_tokens_field,
             include_usage=self.include_stream_usage,
+            echo_reasoning_content=self.echo_reasoning_content,
         )
 
     def endpoint(self, request: ChatRequest) -> str:
@@ -655,12 +681,15 @@ class OpenAICompatibleProvider(OpenAIProvider):
         project: str | None = None,
         send_parallel_tool_calls: bool = True,
         include_stream_usage: bool = True,
+        echo_reasoning_content: bool = True,
         **options: Any,
     ) -> None:
         super().configure(organization=organization, project=project, **options)
-        # Some servers reject parameters they do not know: both can be switched off per instance.
+        # Some servers reject parameters they do not know: each can be switched off per instance.
         self.send_parallel_tool_calls = send_parallel_tool_calls  # type: ignore[misc]
         self.include_stream_usage = include_stream_usage  # type: ignore[misc]
+        # Only DeepSeek-style servers produce `reasoning_content`, and they need it back.
+        self.echo_reasoning_content = echo_reasoning_content  # type: ignore[misc]
 
 
 class OllamaProvider(OpenAICompatibleProvider):
