@@ -78,11 +78,17 @@ class Stream(_StreamBase):
         if self._consumed:
             return
         state = self._state
+        events = iter_sse(self._http)
         try:
-            for event in iter_sse(self._http):
+            for event in events:
                 yield from state.feed(event)
                 if state.done:
                     break
+            # Read to the end of the body (past [DONE]): only a fully read response can hand its
+            # connection back to the pool. An abandoned stream is closed instead, which stops the
+            # generation the caller no longer wants.
+            for _ in events:
+                pass
         except httpx2.HTTPError as exc:
             error = self._interrupted(exc)
             self._failed(error)
@@ -91,7 +97,7 @@ class Stream(_StreamBase):
             self._failed(exc)
             raise
         finally:
-            drain_and_close(self._http)
+            self._http.close()
         self._complete()
 
     @property
@@ -123,12 +129,15 @@ class AsyncStream(_StreamBase):
         if self._consumed:
             return
         state = self._state
+        events = aiter_sse(self._http)
         try:
-            async for event in aiter_sse(self._http):
+            async for event in events:
                 for chunk in state.feed(event):
                     yield chunk
                 if state.done:
                     break
+            async for _ in events:  # to the end of the body: see Stream.__iter__
+                pass
         except httpx2.HTTPError as exc:
             error = self._interrupted(exc)
             self._failed(error)
@@ -137,7 +146,7 @@ class AsyncStream(_StreamBase):
             self._failed(exc)
             raise
         finally:
-            await adrain_and_close(self._http)
+            await self._http.aclose()
         self._complete()
 
     @property
