@@ -1,0 +1,279 @@
+"""`Session`: the automatic tool loop (model → tools → model) with sync, async and streamed drivers.
+
+    session = Session(llm, tools=[get_weather], system_prompt="Be brief.")
+    answer = session.generate("Weather in Paris and Rome?")   # or: await session.agenerate(...)
+    session.messages   # system, user, assistant(tool_calls), tool(results), assistant(answer)
+    session.usage      # tokens summed over every turn
+
+All four drivers share `_Run`, which holds the loop's state and rules (when to commit to the history,
+the per-tool retry budget, `max_turns`); the drivers only do the I/O (provider call, tool batch).
+
+History rules: the history only ever holds complete steps. The prompt is committed together with the
+first model answer; each assistant turn with tool calls is committed together with its tool results.
+A provider call that fails therefore leaves `session.messages` exactly as it was before that call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+from .errors import MaxTurnsExceeded, ToolExecutionError
+from .events import (
+    SessionEvent,
+    SessionFinished,
+    TextDelta,
+    ToolCallStarted,
+    ToolResultEvent,
+    TurnFinished,
+)
+from .tools.definition import ToolDefinition
+from .tools.execution import (
+    VALIDATION_KINDS,
+    ApproveHook,
+    Plan,
+    _aexecute,
+    _execute,
+    coerce_tools,
+)
+from .types import GenerateResponse, Message, ToolCall, coerce_messages
+
+__all__ = [
+    "Session",
+    "SessionEvent",
+    "SessionFinished",
+    "TextDelta",
+    "ToolCallStarted",
+    "ToolResultEvent",
+    "TurnFinished",
+]
+
+
+class Session:
+    """A conversation that runs the model's tool calls automatically until it answers.
+
+    `tools`: functions, ToolDefinitions, Pydantic model classes or tool dicts (or a name -> tool
+    mapping). `max_turns`: model calls per prompt before `MaxTurnsExceeded`. `approve`: hook called
+    before each tool runs (see `toolwire.tools.execution.ApprovalDecision`). `tool_timeout`: seconds
+    per tool call; `tool_deadline`: seconds per batch. `max_validation_retries`: how many times per
+    prompt the model may send unusable arguments to one tool name before the loop stops with
+    `ToolExecutionError`. `max_output_chars`: cap on one tool output sent to the model. Other
+    keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every `generate` call.
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        tools: Any = (),
+        system_prompt: str | None = None,
+        max_turns: int = 10,
+        *,
+        approve: ApproveHook | None = None,
+        tool_timeout: float | None = None,
+        tool_deadline: float | None = None,
+        max_validation_retries: int = 2,
+        max_output_chars: int | None = None,
+        max_workers: int | None = None,
+        **generate_kwargs: Any,
+    ) -> None:
+        if max_turns < 1:
+            raise ValueError("max_turns must be at least 1")
+        if max_validation_retries < 0:
+            raise ValueError("max_validation_retries must be 0 or more")
+        if "stream" in generate_kwargs or "tools" in generate_kwargs:
+            raise TypeError("pass tools= as Session(tools=...) and use session.stream() to stream")
+        self.llm = llm
+        self._registry: dict[str, ToolDefinition] = coerce_tools(tools)
+        # one list object for every turn: the provider translates a tool set once and caches it
+        self._tool_list: list[ToolDefinition] = list(self._registry.values())
+        self.system_prompt = system_prompt
+        self.max_turns = max_turns
+        self.approve = approve
+        self.tool_timeout = tool_timeout
+        self.tool_deadline = tool_deadline
+        self.max_validation_retries = max_validation_retries
+        self.max_output_chars = max_output_chars
+        self.max_workers = max_workers
+        self.generate_kwargs = generate_kwargs
+        self._messages: list[Message] = []
+        self._usage: dict[str, int] = {}
+        self.reset()
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def messages(self) -> list[Message]:
+        """The whole history, provider-neutral (system prompt first)."""
+        return self._messages
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Token usage summed over every model turn of this session (since the last `reset()`)."""
+        return dict(self._usage)
+
+    @property
+    def tools(self) -> list[ToolDefinition]:
+        return list(self._tool_list)
+
+    def reset(self) -> None:
+        """Forget the conversation (the system prompt stays) and the usage."""
+        self._messages = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        self._usage = {}
+
+    def _add_usage(self, response: GenerateResponse) -> None:
+        for key, value in (response.usage or {}).items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self._usage[key] = self._usage.get(key, 0) + value
+
+    def _request_kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self.generate_kwargs)
+        if self._tool_list:
+            kwargs["tools"] = self._tool_list
+        return kwargs
+
+    def _executor_kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self.tool_timeout,
+            "deadline": self.tool_deadline,
+            "max_workers": self.max_workers,
+            "approve": self.approve,
+            "max_output_chars": self.max_output_chars,
+        }
+
+    # -- sync ----------------------------------------------------------------------------------
+    def generate(self, prompt: Any) -> GenerateResponse:
+        """Send `prompt`, run tool calls until the model answers without any; return that answer."""
+        run = _Run(self, prompt)
+        while True:
+            response: GenerateResponse = self.llm.generate(run.request_messages(), **self._request_kwargs())
+            calls = run.on_response(response)
+            if calls is None:
+                return response
+            run.on_results(_execute(calls, self._registry, **self._executor_kwargs()))
+
+    def stream(self, prompt: Any) -> Iterator[SessionEvent]:
+        """Like `generate`, streamed: yields typed events (see `toolwire.events`)."""
+        run = _Run(self, prompt)
+        while True:
+            stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs())
+            try:
+                for chunk in stream:
+                    if chunk.content:
+                        yield TextDelta(chunk.content)
+                response = stream.response
+            finally:
+                stream.close()
+            calls = run.on_response(response)
+            yield TurnFinished(response, run.turn)
+            if calls is None:
+                yield SessionFinished(response)
+                return
+            for call in calls:
+                yield ToolCallStarted(call)
+            plan = _execute(calls, self._registry, **self._executor_kwargs())
+            for result in plan.collected():
+                yield ToolResultEvent(result)
+            run.on_results(plan)
+
+    # -- async ---------------------------------------------------------------------------------
+    async def agenerate(self, prompt: Any) -> GenerateResponse:
+        """The async twin of `generate`: async tools run as tasks, sync tools in the thread pool."""
+        run = _Run(self, prompt)
+        while True:
+            response: GenerateResponse = await self.llm.agenerate(
+                run.request_messages(), **self._request_kwargs()
+            )
+            calls = run.on_response(response)
+            if calls is None:
+                return response
+            run.on_results(await _aexecute(calls, self._registry, **self._executor_kwargs()))
+
+    async def astream(self, prompt: Any) -> AsyncIterator[SessionEvent]:
+        """The async twin of `stream`."""
+        run = _Run(self, prompt)
+        while True:
+            stream = await self.llm.agenerate(run.request_messages(), stream=True, **self._request_kwargs())
+            try:
+                async for chunk in stream:
+                    if chunk.content:
+                        yield TextDelta(chunk.content)
+                response = await stream.aresponse()
+            finally:
+                await stream.aclose()
+            calls = run.on_response(response)
+            yield TurnFinished(response, run.turn)
+            if calls is None:
+                yield SessionFinished(response)
+                return
+            for call in calls:
+                yield ToolCallStarted(call)
+            plan = await _aexecute(calls, self._registry, **self._executor_kwargs())
+            for result in plan.collected():
+                yield ToolResultEvent(result)
+            run.on_results(plan)
+
+    def __repr__(self) -> str:
+        names = ", ".join(self._registry)
+        return f"Session(llm={self.llm!r}, tools=[{names}], messages={len(self._messages)})"
+
+
+class _Run:
+    """The state of one `generate(prompt)` run: pure bookkeeping, no I/O."""
+
+    def __init__(self, session: Session, prompt: Any) -> None:
+        self.session = session
+        self.pending: list[Message] = _prompt_messages(prompt)
+        self.turn = 0
+        self.failures: dict[str, int] = {}
+        self._response: GenerateResponse | None = None
+
+    def request_messages(self) -> list[Message]:
+        return [*self.session.messages, *self.pending]
+
+    def on_response(self, response: GenerateResponse) -> list[ToolCall] | None:
+        """Record a model answer; return the calls to run, or None when it is the final answer."""
+        self.turn += 1
+        self.session._add_usage(response)
+        if not response.has_tool_calls():
+            self._commit(response.to_message())
+            return None
+        self._response = response
+        assert response.tool_calls is not None
+        return list(response.tool_calls.tool_calls)
+
+    def on_results(self, plan: Plan) -> None:
+        """Commit the assistant turn with its results; enforce the retry budget and `max_turns`."""
+        assert self._response is not None
+        results = plan.collected()
+        self._commit(self._response.to_message(), Message(role="tool", tool_results=results))
+        self._response = None
+        for result, kind in zip(results, plan.kinds, strict=True):
+            if kind not in VALIDATION_KINDS:
+                continue
+            count = self.failures[result.name] = self.failures.get(result.name, 0) + 1
+            if count > self.session.max_validation_retries:
+                raise ToolExecutionError(
+                    f"the model sent unusable calls to {result.name!r} {count} times in this run "
+                    f"(max_validation_retries={self.session.max_validation_retries}); last error: "
+                    f"{result.error}",
+                    tool_name=result.name,
+                    call_id=result.call_id,
+                )
+        if self.turn >= self.session.max_turns:
+            raise MaxTurnsExceeded(
+                f"the model still called tools after {self.turn} turns (max_turns={self.session.max_turns}); "
+                "the history is kept in session.messages and on this error",
+                messages=list(self.session.messages),
+                max_turns=self.session.max_turns,
+            )
+
+    def _commit(self, *messages: Message) -> None:
+        self.session._messages.extend([*self.pending, *messages])
+        self.pending = []
+
+
+def _prompt_messages(prompt: Any) -> list[Message]:
+    if isinstance(prompt, (str, Message, Mapping)):
+        return coerce_messages(prompt)
+    if isinstance(prompt, Sequence):
+        return coerce_messages(prompt)
+    raise TypeError(f"prompt must be a str, a Message, a dict or a list of them, got {type(prompt).__name__}")
