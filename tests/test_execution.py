@@ -360,7 +360,7 @@ def test_the_tool_own_timeout_wins_and_the_deadline_bounds_the_batch(execute: Ex
     results = execute([call("1", "short"), call("2", "long")], [short, long], timeout=30, deadline=0.3)
     release.set()
     assert "within its 0.1s timeout" in (results[0].error or "")
-    assert "before the deadline" in (results[1].error or "")
+    assert "before the batch deadline (0.3s)" in (results[1].error or "")
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -340,6 +340,7 @@ def finish_result(
     exc: BaseException | None = None,
     *,
     timed_out: bool = False,
+    deadline: float | None = None,
     duration: float | None = None,
     max_output_chars: int | None = None,
 ) -> None:
@@ -347,10 +348,10 @@ def finish_result(
     name = planned.tool.name
     call = planned.call
     if timed_out:
-        if planned.timeout is not None and (duration is None or duration >= planned.timeout):
+        if planned.timeout is not None and (deadline is None or planned.timeout <= deadline):
             limit = f" within its {planned.timeout:g}s timeout"
         else:
-            limit = " before the deadline" + (f" ({duration:.3g}s)" if duration is not None else "")
+            limit = " before the batch deadline" + (f" ({deadline:g}s)" if deadline is not None else "")
         plan.fail(
             planned.index,
             "timeout",
@@ -605,7 +606,7 @@ def _execute(
                 planned, handle, began = futures[future]
                 exc = future.exception()
                 timed_out = isinstance(exc, _TimedOut)
-                _finish_future(plan, planned, future, exc, timed_out, now - began, max_output_chars)
+                _finish_future(plan, planned, future, exc, timed_out, deadline, now - began, max_output_chars)
             for future in list(pending):
                 planned, handle, began = futures[future]
                 lim = _limit(planned, start, deadline)
@@ -616,7 +617,7 @@ def _execute(
                             handle.cancel()
                         else:
                             pool.abandoned = True
-                    finish_result(plan, planned, timed_out=True, duration=now - began)
+                    finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
     except BaseException:
         # KeyboardInterrupt or similar: stop what has not started, cancel async tools, never wait
         for future, (_, handle, _) in futures.items():
@@ -637,11 +638,12 @@ def _finish_future(
     future: concurrent.futures.Future[Any] | asyncio.Future[Any],
     exc: BaseException | None,
     timed_out: bool,
+    deadline: float | None,
     duration: float,
     max_output_chars: int | None,
 ) -> None:
     if timed_out:
-        finish_result(plan, planned, timed_out=True, duration=duration)
+        finish_result(plan, planned, timed_out=True, deadline=deadline, duration=duration)
     elif exc is not None:
         if not isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):
             raise exc  # KeyboardInterrupt / SystemExit raised inside a tool: not the model's business
@@ -735,7 +737,7 @@ async def _aexecute(
                 exc = None if task.cancelled() else task.exception()
                 if task.cancelled():
                     exc = asyncio.CancelledError()
-                _finish_future(plan, planned, task, exc, False, now - began, max_output_chars)
+                _finish_future(plan, planned, task, exc, False, deadline, now - began, max_output_chars)
             expired = []
             for task in list(pending):
                 planned, began = tasks[task]
@@ -746,7 +748,7 @@ async def _aexecute(
                     if not planned.is_async:
                         pool.abandoned = True  # its thread runs on; the pool must not wait for it
                     task.cancel()
-                    finish_result(plan, planned, timed_out=True, duration=now - began)
+                    finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
             # let cancelled async tools run their cleanup before we return (no orphan tasks)
             await _drain([t for t in expired if tasks[t][0].is_async])
     except BaseException:
