@@ -149,6 +149,7 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
     contents: list[dict[str, Any]] = []
     calls: dict[str, ToolCall] = {}
     turn_calls: list[str] = []
+    positions: dict[int, int] = {}  # functionResponse part (by identity) -> index of its call
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
         if not parts:
@@ -183,12 +184,13 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
             add("model", parts)
             continue
         # role == "tool": every result of the turn in one user content, in the order of the calls
+        # (Gemini pairs responses with calls by name and position), also when the results came as
+        # several tool messages (one per result, as OpenAI-shaped histories do)
         if not message.tool_results:
             raise ValueError("a tool message needs tool_results (call_id, name, output)")
         order = {call_id: i for i, call_id in enumerate(turn_calls)}
-        results = sorted(message.tool_results, key=lambda r: order.get(r.call_id, len(order)))
         parts = []
-        for result in results:
+        for result in message.tool_results:
             answered = calls.get(result.call_id)
             name = result.name or (answered.name if answered is not None else "")
             if not name:
@@ -200,8 +202,13 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
             answered_id = gemini_call_id(answered) if answered is not None else None
             if answered_id:
                 function_response["id"] = answered_id
-            parts.append({"functionResponse": function_response})
+            part = {"functionResponse": function_response}
+            positions[id(part)] = order.get(result.call_id, len(order))
+            parts.append(part)
         add("user", parts)
+        last = contents[-1]["parts"]
+        if all(id(p) in positions for p in last):
+            last.sort(key=lambda p: positions[id(p)])
 
     if contents and contents[0]["role"] == "model":
         # "function call turn comes immediately after a user turn or after a function response
