@@ -259,7 +259,7 @@ def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall
 
 
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
-_REASONING_KEYS = ("reasoning_content", "reasoning")
+_REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
 
 def parse_chat_completion(payload: Any, *, provider: str = "openai") -> GenerateResponse:
@@ -293,6 +293,8 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
             provider=provider,
             request_id=None,
         )
+    if choices is None and isinstance(payload.get("message"), Mapping):
+        return _parse_ollama_native(payload, provider)
     if not isinstance(choices, list) or not choices:
         raise ResponseParseError(f"{provider}: the response has no choices", provider=provider, body=payload)
     choice = choices[0]
@@ -325,6 +327,25 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
         id=seed,
         provider_data=provider_data or None,
     )
+
+
+def _parse_ollama_native(payload: Mapping[str, Any], provider: str) -> GenerateResponse:
+    """Ollama's native `/api/chat` body (arguments are objects, counts are `*_eval_count`), so
+    `standardize_tool_response(body, "ollama")` reads what a user got from the ollama client."""
+    prompt = payload.get("prompt_eval_count")
+    completion = payload.get("eval_count")
+    usage = None
+    if prompt is not None or completion is not None:
+        usage = normalize_usage({"prompt_tokens": prompt or 0, "completion_tokens": completion or 0})
+    wrapped = {
+        "id": payload.get("id"),
+        "model": payload.get("model"),
+        "choices": [{"message": payload["message"], "finish_reason": payload.get("done_reason")}],
+    }
+    parsed = _parse_chat_completion(wrapped, provider)
+    parsed.usage = usage
+    parsed.raw_response = payload
+    return parsed
 
 
 # -- streaming -------------------------------------------------------------------------------
