@@ -1,6 +1,10 @@
 """`Stream` and `AsyncStream`: iterate text/tool-call chunks, then read `.response`.
 
 Both drive the same provider stream state (sans-I/O); they differ only in how SSE events are read.
+A stream that fails before any chunk reached the caller (the connection dropped before the first
+byte, the first read timed out, a retryable error event came first, the body ended empty) is
+re-opened by the transport within the call's one retry budget; once a chunk was handed out, a
+failure raises `StreamInterruptedError` with the partial text and every complete tool call.
 Whatever happens (normal end, early break, error), the HTTP body is drained and closed so the
 connection returns to the pool: the openai SDK's sync stream does not, and pays a new TCP (and TLS)
 connection per streamed call (../shared/research/perf-baseline.md, "Surprises" 1).
@@ -14,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from . import _instrument
-from ._transport import adrain_and_close, aiter_sse, drain_and_close, iter_sse
-from .errors import ProviderError, StreamInterruptedError, ToolwireError
+from ._transport import _transport_error, adrain_and_close, aiter_sse, drain_and_close, iter_sse
+from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
 if TYPE_CHECKING:
@@ -60,10 +64,27 @@ class _StreamBase:
             cause=exc,
         )
 
-    def _complete(self) -> None:
+    def _retryable(self, exc: BaseException) -> ProviderError | None:
+        """The error to retry with when `exc` ended a stream before anything reached the caller."""
+        if isinstance(exc, httpx2.HTTPError):
+            return _transport_error(exc, self._provider.name)
+        if isinstance(exc, StreamInterruptedError):
+            # the body ended (cleanly) before the stream's end: same as a dropped connection
+            return ProviderConnectionError(
+                f"the stream ended before any chunk: {exc}", provider=self._provider.name
+            )
+        if isinstance(exc, ProviderError) and exc.retryable:
+            return exc  # e.g. Anthropic's `overloaded_error` as the first event
+        return None
+
+    def _restart(self, response: httpx2.Response) -> None:
+        self._http = response
+        self._state = self._provider.new_stream_state(self._request)
+
+    def _complete(self, assembled: GenerateResponse) -> None:
         self._consumed = True
         try:
-            self._response = self._provider.finish(self._request, self._state.result())
+            self._response = self._provider.finish(self._request, assembled)
         except BaseException as exc:
             self._failed(exc)
             raise
@@ -77,28 +98,46 @@ class Stream(_StreamBase):
     def __iter__(self) -> Iterator[StreamChunk]:
         if self._consumed:
             return
-        state = self._state
-        events = iter_sse(self._http)
+        yielded = False
         try:
-            for event in events:
-                yield from state.feed(event)
-                if state.done:
-                    break
-            # Read to the end of the body (past [DONE]): only a fully read response can hand its
-            # connection back to the pool. An abandoned stream is closed instead, which stops the
-            # generation the caller no longer wants.
-            for _ in events:
-                pass
-        except httpx2.HTTPError as exc:
-            error = self._interrupted(exc)
-            self._failed(error)
-            raise error from exc
+            while True:
+                events = iter_sse(self._http)
+                try:
+                    for event in events:
+                        for chunk in self._state.feed(event):
+                            yielded = True
+                            yield chunk
+                        if self._state.done:
+                            break
+                    assembled = self._state.result()
+                except (httpx2.HTTPError, ToolwireError) as exc:
+                    if yielded:
+                        if isinstance(exc, httpx2.HTTPError):
+                            raise self._interrupted(exc) from exc
+                        raise
+                    retry_with = self._retryable(exc)
+                    if retry_with is None:
+                        raise
+                    failed = self._http
+                    failed.close()
+                    self._restart(self._provider.transport.retry_stream(failed, retry_with))
+                    continue
+                # Read to the end of the body (past [DONE]): only a fully read response can hand
+                # its connection back to the pool (iter_raw cannot drain a response whose lines
+                # were being iterated). The turn is complete: a failure here loses nothing.
+                try:
+                    for _ in events:
+                        pass
+                except httpx2.HTTPError:
+                    pass
+                break
         except ToolwireError as exc:
             self._failed(exc)
             raise
         finally:
+            # an abandoned stream is closed, which stops the generation the caller no longer wants
             self._http.close()
-        self._complete()
+        self._complete(assembled)
 
     @property
     def response(self) -> GenerateResponse:
@@ -128,26 +167,42 @@ class AsyncStream(_StreamBase):
     async def _iterate(self) -> AsyncIterator[StreamChunk]:
         if self._consumed:
             return
-        state = self._state
-        events = aiter_sse(self._http)
+        yielded = False
         try:
-            async for event in events:
-                for chunk in state.feed(event):
-                    yield chunk
-                if state.done:
-                    break
-            async for _ in events:  # to the end of the body: see Stream.__iter__
-                pass
-        except httpx2.HTTPError as exc:
-            error = self._interrupted(exc)
-            self._failed(error)
-            raise error from exc
+            while True:
+                events = aiter_sse(self._http)
+                try:
+                    async for event in events:
+                        for chunk in self._state.feed(event):
+                            yielded = True
+                            yield chunk
+                        if self._state.done:
+                            break
+                    assembled = self._state.result()
+                except (httpx2.HTTPError, ToolwireError) as exc:
+                    if yielded:
+                        if isinstance(exc, httpx2.HTTPError):
+                            raise self._interrupted(exc) from exc
+                        raise
+                    retry_with = self._retryable(exc)
+                    if retry_with is None:
+                        raise
+                    failed = self._http
+                    await failed.aclose()
+                    self._restart(await self._provider.transport.aretry_stream(failed, retry_with))
+                    continue
+                try:
+                    async for _ in events:  # to the end of the body: see Stream.__iter__
+                        pass
+                except httpx2.HTTPError:
+                    pass
+                break
         except ToolwireError as exc:
             self._failed(exc)
             raise
         finally:
             await self._http.aclose()
-        self._complete()
+        self._complete(assembled)
 
     @property
     def response(self) -> GenerateResponse:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import email.utils
 import logging
 import random
+import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -67,6 +70,7 @@ class HttpCall:
     body: bytes | None = None
     timeout: float | None = None
     max_retries: int | None = None
+    deadline: float | None = None  # total seconds for every attempt of this call (None: the provider's)
 
 
 @dataclass
@@ -77,9 +81,11 @@ class SSEEvent:
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with full jitter that honours `retry-after-ms` and `Retry-After`.
+    """Exponential backoff with jitter that honours `retry-after-ms` and `Retry-After`.
 
-    Sans-I/O: `delay_for` decides, the sync and async drivers sleep.
+    Sans-I/O: `delay_for` decides, the sync and async drivers sleep. The jitter draws the wait
+    between half and all of the exponential step, so a burst of clients that failed together does
+    not come back together, while the wait still grows with each attempt.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -89,20 +95,49 @@ class RetryPolicy:
     deadline: float | None = None  # total seconds for all attempts of one call
     jitter: Callable[[], float] = field(default=random.random, repr=False)
 
-    def delay_for(self, attempt: int, error: ProviderError, started: float) -> float | None:
-        """Seconds to wait before attempt `attempt + 1`, or None to give up and raise `error`."""
+    def delay_for(
+        self,
+        attempt: int,
+        error: ProviderError,
+        started: float,
+        *,
+        now: float | None = None,
+        retry_after: float | None = None,
+    ) -> float | None:
+        """Seconds to wait before attempt `attempt + 1`, or None to give up and raise `error`.
+
+        `retry_after` is what the failed response asked for (any status: Anthropic and Azure send
+        it with 529/503 too); a rate-limit error's own `retry_after` is used when none is given.
+        """
         if attempt >= self.max_retries or not error.retryable:
             return None
+        if retry_after is None and isinstance(error, RateLimitError):
+            retry_after = error.retry_after
         delay: float | None = None
-        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
         if retry_after is not None and retry_after <= self.max_retry_after:
             delay = max(0.0, retry_after)
         if delay is None:
             base = min(self.initial_delay * (2**attempt), self.max_delay)
             delay = base * (0.5 + 0.5 * self.jitter())
-        if self.deadline is not None and time.monotonic() - started + delay > self.deadline:
-            return None
+        if self.deadline is not None:
+            elapsed = (time.monotonic() if now is None else now) - started
+            if elapsed + delay > self.deadline:
+                return None
         return delay
+
+    def with_overrides(self, *, max_retries: int | None, deadline: float | None) -> RetryPolicy:
+        if (max_retries is None or max_retries == self.max_retries) and (
+            deadline is None or deadline == self.deadline
+        ):
+            return self
+        return RetryPolicy(
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            initial_delay=self.initial_delay,
+            max_delay=self.max_delay,
+            max_retry_after=self.max_retry_after,
+            deadline=self.deadline if deadline is None else deadline,
+            jitter=self.jitter,
+        )
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -110,19 +145,28 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after-ms")
     if value:
         try:
-            return float(value) / 1000.0
+            millis = float(value)
         except ValueError:
             pass
+        else:
+            if millis == millis and millis >= 0:
+                return millis / 1000.0
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None  # a malformed header must not turn a 429 into a crash
         if parsed is None:
             return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
         return max(0.0, parsed.timestamp() - time.time())
+    return seconds if seconds == seconds and seconds >= 0 else None  # NaN and negatives: ignore
 
 
 def _timeout(seconds: float | None) -> httpx2.Timeout:
@@ -138,8 +182,76 @@ def _transport_error(exc: Exception, provider: str) -> ProviderError:
     )
 
 
+# Headers and query parameters that carry credentials (OpenAI/Mistral bearer, Azure api-key,
+# Anthropic x-api-key, Gemini x-goog-api-key or ?key=, Entra bearer tokens).
+_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization")
+_SECRET_QUERY = re.compile(r"(?i)[?&](?:key|api[-_]?key|access_token|token|sig)=([^&#]+)")
+_MIN_SECRET = 8  # shorter values ("Bearer", "test") are too common to scrub without mangling text
+
+
+def call_secrets(call: HttpCall) -> tuple[str, ...]:
+    """The credential values one request carries, to scrub from anything derived from it."""
+    found: list[str] = []
+    for name, value in call.headers.items():
+        if name.lower() in _SECRET_HEADERS and value:
+            found.append(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.lower() in ("bearer", "basic", "token"):
+                found.append(token)
+    found.extend(m.group(1) for m in _SECRET_QUERY.finditer(call.url))
+    return tuple(sorted({f for f in found if len(f) >= _MIN_SECRET}, key=len, reverse=True))
+
+
+def _scrub_value(value: object, secrets: tuple[str, ...]) -> object:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        scrubbed = _scrub_value(text, secrets)
+        return scrubbed.encode() if isinstance(scrubbed, str) and scrubbed != text else value
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets) for v in value]
+    return value
+
+
+def scrub_error(error: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
+    """Remove the request's credentials from an error built from a response.
+
+    Errors are built from response bodies, never request headers; but a server may echo what it
+    received (a proxy's 401 quoting the Authorization header, a Gemini URL with `?key=` inside a
+    connection error), and that must not reach a log or a traceback either.
+    """
+    if not secrets:
+        return error
+    message = _scrub_value(error.message, secrets)
+    if message != error.message:
+        error.message = message  # type: ignore[assignment]
+        error.args = (message,)
+    error.body = _scrub_value(error.body, secrets)
+    return error
+
+
+@dataclass
+class _Attempts:
+    """Where one call stands in its retry budget (kept across a stream's re-opening)."""
+
+    call: HttpCall
+    policy: RetryPolicy
+    started: float
+    secrets: tuple[str, ...]
+    attempt: int = 0
+
+
 class Transport:
-    """Sync and async sending for one provider instance, with retries and pooled clients."""
+    """Sync and async sending for one provider instance, with retries and pooled clients.
+
+    `sleep`, `asleep` and `clock` are injectable so that retry behaviour is tested without waiting.
+    """
 
     def __init__(
         self,
@@ -148,21 +260,32 @@ class Transport:
         error_mapper: ErrorMapper,
         timeout: float | None = None,
         max_retries: int | None = None,
+        retry_deadline: float | None = None,
         http_client: httpx2.Client | None = None,
         async_http_client: httpx2.AsyncClient | None = None,
         retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        asleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.provider = provider
         self.error_mapper = error_mapper
         self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy(
-            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            deadline=retry_deadline,
         )
+        self.sleep: Callable[[float], None] = sleep or time.sleep
+        self.asleep: Callable[[float], Awaitable[None]] = asleep or asyncio.sleep
+        self.clock: Callable[[], float] = clock or time.monotonic
         self._client = http_client
         self._owns_client = http_client is None
         self._async_client = async_http_client
         self._owns_async_client = async_http_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        # open streams -> their retry budget, so a stream that fails before its first event
+        # reached the caller is re-opened within the same budget (never retried twice over)
+        self._streams: weakref.WeakKeyDictionary[httpx2.Response, _Attempts] = weakref.WeakKeyDictionary()
 
     # -- clients -------------------------------------------------------------------------------
     @property
@@ -197,97 +320,146 @@ class Transport:
             await self._async_client.aclose()
             self._async_client = None
 
-    def _policy(self, call: HttpCall) -> RetryPolicy:
-        if call.max_retries is None or call.max_retries == self.retry_policy.max_retries:
-            return self.retry_policy
-        return RetryPolicy(
-            max_retries=call.max_retries,
-            initial_delay=self.retry_policy.initial_delay,
-            max_delay=self.retry_policy.max_delay,
-            deadline=self.retry_policy.deadline,
-        )
+    def _start(self, call: HttpCall) -> _Attempts:
+        policy = self.retry_policy.with_overrides(max_retries=call.max_retries, deadline=call.deadline)
+        return _Attempts(call, policy, self.clock(), call_secrets(call))
 
-    def _build(self, client: httpx2.Client | httpx2.AsyncClient, call: HttpCall) -> httpx2.Request:
-        extensions = None
-        if call.timeout is not None:
-            extensions = {"timeout": _timeout(call.timeout).as_dict()}
+    def _build(self, client: httpx2.Client | httpx2.AsyncClient, state: _Attempts) -> httpx2.Request:
+        call = state.call
+        # the provider's timeout applies to clients the user passed in too, not only to ours
+        seconds = call.timeout if call.timeout is not None else self.timeout
+        deadline = state.policy.deadline
+        if deadline is not None:
+            remaining = deadline - (self.clock() - state.started)
+            if remaining <= 0:
+                raise ProviderTimeoutError(
+                    f"the retry deadline of {deadline:g}s passed before attempt {state.attempt + 1}",
+                    provider=self.provider,
+                )
+            # one slow attempt must not outlive the whole call's deadline
+            seconds = min(seconds if seconds is not None else DEFAULT_TIMEOUT, remaining)
+        extensions = {"timeout": _timeout(seconds).as_dict()} if seconds is not None else None
         return client.build_request(
             call.method, call.url, headers=call.headers, content=call.body, extensions=extensions
         )
 
-    def _log_retry(self, attempt: int, error: ProviderError, delay: float) -> None:
-        retry_logger.info(
-            "retrying %s request (attempt %d) in %.2fs after %s%s",
-            self.provider,
-            attempt + 2,
-            delay,
-            type(error).__name__,
-            f" {error.status_code}" if error.status_code else "",
+    def _next_delay(self, state: _Attempts, error: ProviderError, retry_after: float | None) -> float | None:
+        delay = state.policy.delay_for(
+            state.attempt, error, state.started, now=self.clock(), retry_after=retry_after
         )
+        if delay is not None:
+            reason = type(error).__name__
+            if error.status_code:
+                reason += f" {error.status_code}"
+            retry_logger.info(
+                "retrying %s request (attempt %d of %d) in %.2fs after %s%s",
+                self.provider,
+                state.attempt + 2,
+                state.policy.max_retries + 1,
+                delay,
+                reason,
+                f" (server asked to wait {retry_after:g}s)" if retry_after is not None else "",
+            )
+            state.attempt += 1
+        return delay
+
+    def _failed_response(self, response: httpx2.Response, body: bytes) -> tuple[ProviderError, float | None]:
+        error = self.error_mapper(response.status_code, response.headers, body)
+        return error, parse_retry_after(response.headers)
 
     # -- sync ----------------------------------------------------------------------------------
     def send(self, call: HttpCall) -> httpx2.Response:
         """Send and read the whole body; retry what is retryable; raise mapped errors."""
-        return self._send(call, stream=False)
+        return self._run(self._start(call), stream=False)
 
     def open_stream(self, call: HttpCall) -> httpx2.Response:
         """Send and return an open streaming response with a 2xx status (errors raised, retried)."""
-        return self._send(call, stream=True)
+        return self._run(self._start(call), stream=True)
 
-    def _send(self, call: HttpCall, *, stream: bool) -> httpx2.Response:
-        policy = self._policy(call)
-        started = time.monotonic()
-        attempt = 0
+    def retry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
+        """`response` (from `open_stream`) failed before anything reached the caller: wait and open
+        the next attempt within the same budget, or raise `error` when there is none left."""
+        state = self._streams.pop(response, None)
+        if state is None:
+            raise error
+        error = scrub_error(error, state.secrets)
+        delay = self._next_delay(state, error, None)
+        if delay is None:
+            raise error
+        self.sleep(delay)
+        return self._run(state, stream=True)
+
+    def _run(self, state: _Attempts, *, stream: bool) -> httpx2.Response:
         client = self.client
         while True:
+            retry_after: float | None = None
             try:
-                response = client.send(self._build(client, call), stream=stream)
+                response = client.send(self._build(client, state), stream=stream)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
             else:
                 if response.status_code < 400:
+                    if stream:
+                        self._streams[response] = state
                     return response
-                body = response.read()
-                response.close()
-                error = self.error_mapper(response.status_code, response.headers, body)
-            delay = policy.delay_for(attempt, error, started)
+                try:
+                    body = response.read()
+                except httpx2.HTTPError:
+                    body = b""
+                finally:
+                    response.close()
+                error, retry_after = self._failed_response(response, body)
+            error = scrub_error(error, state.secrets)
+            delay = self._next_delay(state, error, retry_after)
             if delay is None:
                 raise error
-            self._log_retry(attempt, error, delay)
-            time.sleep(delay)
-            attempt += 1
+            self.sleep(delay)
 
     # -- async ---------------------------------------------------------------------------------
     async def asend(self, call: HttpCall) -> httpx2.Response:
-        return await self._asend(call, stream=False)
+        return await self._arun(self._start(call), stream=False)
 
     async def aopen_stream(self, call: HttpCall) -> httpx2.Response:
-        return await self._asend(call, stream=True)
+        return await self._arun(self._start(call), stream=True)
 
-    async def _asend(self, call: HttpCall, *, stream: bool) -> httpx2.Response:
-        policy = self._policy(call)
-        started = time.monotonic()
-        attempt = 0
+    async def aretry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
+        state = self._streams.pop(response, None)
+        if state is None:
+            raise error
+        error = scrub_error(error, state.secrets)
+        delay = self._next_delay(state, error, None)
+        if delay is None:
+            raise error
+        await self.asleep(delay)
+        return await self._arun(state, stream=True)
+
+    async def _arun(self, state: _Attempts, *, stream: bool) -> httpx2.Response:
         client = self.async_client
         while True:
+            retry_after: float | None = None
             try:
-                response = await client.send(self._build(client, call), stream=stream)
+                response = await client.send(self._build(client, state), stream=stream)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
             else:
                 if response.status_code < 400:
+                    if stream:
+                        self._streams[response] = state
                     return response
-                body = await response.aread()
-                await response.aclose()
-                error = self.error_mapper(response.status_code, response.headers, body)
-            delay = policy.delay_for(attempt, error, started)
+                try:
+                    body = await response.aread()
+                except httpx2.HTTPError:
+                    body = b""
+                finally:
+                    await response.aclose()
+                error, retry_after = self._failed_response(response, body)
+            error = scrub_error(error, state.secrets)
+            delay = self._next_delay(state, error, retry_after)
             if delay is None:
                 raise error
-            self._log_retry(attempt, error, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
+            await self.asleep(delay)
 
 
 # -- SSE ---------------------------------------------------------------------------------------
