@@ -33,6 +33,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -445,29 +446,99 @@ class _Pool:
             _shared_pool.retire(self.executor)
 
 
-class _LoopHandle:
-    """Lets the sync driver cancel an async tool running on its private loop in a pool thread."""
+class _AsyncGroup:
+    """The async tools of one sync-driver batch, run as tasks on one private event loop in one pool
+    thread (one loop per batch, not per call: starting a loop costs more than a no-op tool).
+
+    Each call reports through its own `concurrent.futures.Future`, so the driver waits on them like
+    on sync calls; `cancel(index)` cancels one task from the driver's thread, `cancel()` all of them.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._cancelled = False
+        self._tasks: dict[int, asyncio.Future[Any]] = {}
+        self._cancelled: set[int] = set()
+        self._all_cancelled = False
+        self.items: list[tuple[int, Callable[..., Any], dict[str, Any], float | None, Future[Any]]] = []
 
-    def bind(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> bool:
-        with self._lock:
-            self._loop, self._task = loop, task
-            return not self._cancelled
+    def add(
+        self, index: int, fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None
+    ) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.items.append((index, fn, kwargs, timeout, future))
+        return future
 
-    def cancel(self) -> None:
+    def cancel(self, index: int | None = None) -> None:
         with self._lock:
-            self._cancelled = True
-            loop, task = self._loop, self._task
-        if loop is not None and task is not None:
+            if index is None:
+                self._all_cancelled = True
+                targets = list(self._tasks.values())
+            else:
+                self._cancelled.add(index)
+                targets = [t for i, t in self._tasks.items() if i == index]
+            loop = self._loop
+        if loop is not None and targets:
             try:
-                loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # the loop already closed: the tool finished
+                loop.call_soon_threadsafe(_cancel_all, targets)
+            except RuntimeError:  # the loop already closed: its tools are finished
                 pass
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            for index, fn, kwargs, timeout, future in self.items:
+                task = asyncio.ensure_future(_one_async(fn, kwargs, timeout, future))
+                self._tasks[index] = task
+                if self._all_cancelled or index in self._cancelled:
+                    task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
+def _cancel_all(tasks: list[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+
+
+def _settle(future: Future[Any], value: Any = None, exc: BaseException | None = None) -> None:
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # the driver gave up on it (cancelled while pending)
+        pass
+
+
+async def _one_async(
+    fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, future: Future[Any]
+) -> None:
+    inner: asyncio.Future[Any] | None = None
+    try:
+        inner = asyncio.ensure_future(fn(**kwargs))
+        # asyncio.wait, not wait_for: a TimeoutError the tool raises itself is an exception, not a timeout
+        done, _ = await asyncio.wait({inner}, timeout=timeout)
+    except asyncio.CancelledError:
+        if inner is not None:
+            inner.cancel()
+            await asyncio.gather(inner, return_exceptions=True)
+        _settle(future, exc=asyncio.CancelledError())
+        raise
+    except Exception as exc:  # calling the tool failed before it returned a coroutine
+        _settle(future, exc=exc)
+        return
+    if not done:
+        inner.cancel()
+        await asyncio.gather(inner, return_exceptions=True)
+        _settle(future, exc=_TimedOut())
+    elif inner.cancelled():
+        _settle(future, exc=asyncio.CancelledError())
+    else:
+        error = inner.exception()
+        _settle(future, inner.result() if error is None else None, error)
 
 
 def _run_sync_in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -479,26 +550,6 @@ def _run_sync_in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 async def _await(value: Awaitable[Any]) -> Any:
     return await value
-
-
-def _run_async_in_thread(
-    fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, handle: _LoopHandle
-) -> Any:
-    async def main() -> Any:
-        task = asyncio.current_task()
-        assert task is not None
-        if not handle.bind(asyncio.get_running_loop(), task):
-            raise asyncio.CancelledError
-        inner = asyncio.ensure_future(fn(**kwargs))
-        # asyncio.wait, not wait_for: a TimeoutError the tool raises itself is an exception, not a timeout
-        done, _ = await asyncio.wait({inner}, timeout=timeout)
-        if not done:
-            inner.cancel()
-            await asyncio.gather(inner, return_exceptions=True)
-            raise _TimedOut
-        return inner.result()
-
-    return asyncio.run(main())
 
 
 class _TimedOut(Exception):
@@ -577,23 +628,23 @@ def _execute(
         return plan
     pool = _Pool(max_workers)
     start = time.monotonic()
-    futures: dict[concurrent.futures.Future[Any], tuple[PlannedCall, _LoopHandle | None, float]] = {}
+    futures: dict[Future[Any], tuple[PlannedCall, _AsyncGroup | None, float]] = {}
+    group: _AsyncGroup | None = None
     try:
         for planned in plan.runnable:
             fn = planned.tool.function
             assert fn is not None
-            ctx = contextvars.copy_context()
-            handle: _LoopHandle | None = None
             limit = _limit(planned, start, deadline)
             if planned.is_async:
-                handle = _LoopHandle()
+                group = group or _AsyncGroup()
                 remaining = None if limit is None else max(0.0, limit - time.monotonic())
-                future = pool.executor.submit(
-                    ctx.run, _run_async_in_thread, fn, planned.kwargs, remaining, handle
-                )
+                futures[group.add(planned.index, fn, planned.kwargs, remaining)] = (planned, group, start)
             else:
+                ctx = contextvars.copy_context()
                 future = pool.executor.submit(ctx.run, _run_sync_in_thread, fn, planned.kwargs)
-            futures[future] = (planned, handle, time.monotonic())
+                futures[future] = (planned, None, time.monotonic())
+        if group is not None:
+            pool.executor.submit(contextvars.copy_context().run, group.run)
         pending = set(futures)
         while pending:
             limits = [lim for f in pending if (lim := _limit(futures[f][0], start, deadline)) is not None]
@@ -612,20 +663,18 @@ def _execute(
                 lim = _limit(planned, start, deadline)
                 if lim is not None and now >= lim:
                     pending.discard(future)
-                    if not future.cancel():
-                        if handle is not None:
-                            handle.cancel()
-                        else:
-                            pool.abandoned = True
+                    if handle is not None:
+                        handle.cancel(planned.index)
+                    elif not future.cancel():
+                        pool.abandoned = True
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
     except BaseException:
         # KeyboardInterrupt or similar: stop what has not started, cancel async tools, never wait
+        if group is not None:
+            group.cancel()
         for future, (_, handle, _) in futures.items():
-            if not future.cancel():
-                if handle is not None:
-                    handle.cancel()
-                elif not future.done():
-                    pool.abandoned = True
+            if handle is None and not future.cancel() and not future.done():
+                pool.abandoned = True
         raise
     finally:
         pool.close()
