@@ -807,3 +807,23 @@ def test_real_google_auth_refresh_through_our_httpx_transport(token_server: str)
     _provider(recorder, api_key=None, vertexai=True, project="p", credentials=credentials).generate("hi")
     assert recorder.requests[0].headers["authorization"] == "Bearer ya29.local"
     assert b"refresh_token=1%2F%2Frefresh" in _TokenHandler.seen[-1]
+
+
+def test_error_object_inside_a_stream_is_mapped() -> None:
+    state = GeminiStreamState()
+    event = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    with pytest.raises(errors.ServerError, match="overloaded"):
+        state.feed(SSEEvent("message", json.dumps(event)))
+
+
+def test_module_imports_no_google_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, toolwire.providers.gemini as g; "
+        "g.GeminiProvider(model='m', api_key='k'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('google', 'requests', 'pydantic')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
