@@ -294,3 +294,10 @@ def test_tool_result_serialization_is_predictable() -> None:
     assert ToolResult("c", "f", Point(1, 2)).output_text() == '{"x": 1, "y": 2}'
     assert ToolResult("c", "f", None, error="Error: boom").output_text() == "Error: boom"
     assert not ToolResult("c", "f", None, error="x").success
+
+
+def test_reasoning_content_of_an_openai_shaped_dict_is_kept() -> None:
+    from toolwire.types import coerce_message
+
+    message = coerce_message({"role": "assistant", "content": "", "reasoning_content": "thinking..."})
+    assert message.provider_data == {"reasoning_content": "thinking..."}

@@ -274,13 +274,18 @@ def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
             ToolResult(call_id=str(value["tool_call_id"]), name=str(value.get("name") or ""), output=content)
         ]
         content = None
+    provider_data = value.get("provider_data")
+    reasoning = value.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        # DeepSeek needs its reasoning back on tool-calling turns: keep it from OpenAI-shaped dicts.
+        provider_data = {**(provider_data or {}), "reasoning_content": reasoning}
     return Message(
         role=role,
         content=content,
         name=value.get("name") if role != "tool" else None,
         tool_calls=calls,
         tool_results=results,
-        provider_data=value.get("provider_data"),
+        provider_data=provider_data,
     )
 
 
