@@ -49,8 +49,15 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from . import testing as testing
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import Stream as Stream
+    from .events import SessionEvent as SessionEvent
+    from .events import SessionFinished as SessionFinished
+    from .events import TextDelta as TextDelta
+    from .events import ToolCallStarted as ToolCallStarted
+    from .events import ToolResultEvent as ToolResultEvent
+    from .events import TurnFinished as TurnFinished
     from .interface import AbstractLLMInterface as AbstractLLMInterface
     from .providers.base import BaseProvider as BaseProvider
     from .providers.registry import AbstractLLM as AbstractLLM
@@ -61,6 +68,7 @@ if TYPE_CHECKING:
     from .tools.definition import ToolDefinition as ToolDefinition
     from .tools.definition import function_to_tool_definition as function_to_tool_definition
     from .tools.definition import tool as tool
+    from .tools.execution import ApprovalDecision as ApprovalDecision
     from .tools.execution import aexecute_tool_calls as aexecute_tool_calls
     from .tools.execution import execute_tool_calls as execute_tool_calls
     from .tools.standardize import standardize_tool_response as standardize_tool_response
@@ -82,45 +90,74 @@ _LAZY: dict[str, str] = {
     "execute_tool_calls": "toolwire.tools.execution",
     "aexecute_tool_calls": "toolwire.tools.execution",
     "Session": "toolwire.session",
+    "ApprovalDecision": "toolwire.tools.execution",
+    "SessionEvent": "toolwire.events",
+    "TextDelta": "toolwire.events",
+    "ToolCallStarted": "toolwire.events",
+    "ToolResultEvent": "toolwire.events",
+    "TurnFinished": "toolwire.events",
+    "SessionFinished": "toolwire.events",
+    "testing": "toolwire.testing",
 }
 
-__all__ = sorted(
-    [
-        "AuthenticationError",
-        "Capability",
-        "ConfigurationError",
-        "ContentFilterError",
-        "ContextLengthError",
-        "GenerateResponse",
-        "InvalidRequestError",
-        "MaxTurnsExceeded",
-        "Message",
-        "ProviderConnectionError",
-        "ProviderError",
-        "ProviderTimeoutError",
-        "RateLimitError",
-        "ResponseFormat",
-        "ResponseParseError",
-        "ServerError",
-        "StreamChunk",
-        "StreamInterruptedError",
-        "ToolCall",
-        "ToolCallRequest",
-        "ToolExecutionError",
-        "ToolResult",
-        "ToolwireError",
-        "UnsupportedCapabilityError",
-        "__version__",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "AbstractLLM",
+    "AbstractLLMInterface",
+    "ApprovalDecision",
+    "AsyncStream",
+    "AuthenticationError",
+    "BaseProvider",
+    "Capability",
+    "ConfigurationError",
+    "ContentFilterError",
+    "ContextLengthError",
+    "GenerateResponse",
+    "InvalidRequestError",
+    "MaxTurnsExceeded",
+    "Message",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "ResponseFormat",
+    "ResponseParseError",
+    "ServerError",
+    "Session",
+    "SessionEvent",
+    "SessionFinished",
+    "Stream",
+    "StreamChunk",
+    "StreamInterruptedError",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallRequest",
+    "ToolCallStarted",
+    "ToolDefinition",
+    "ToolExecutionError",
+    "ToolResult",
+    "ToolResultEvent",
+    "ToolwireError",
+    "TurnFinished",
+    "UnsupportedCapabilityError",
+    "__version__",
+    "aexecute_tool_calls",
+    "available_providers",
+    "execute_tool_calls",
+    "function_to_tool_definition",
+    "provider_capabilities",
+    "register_provider",
+    "standardize_tool_response",
+    "testing",
+    "tool",
+]
 
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'toolwire' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -17,6 +17,8 @@ _LAZY: dict[str, str] = {
     "standardize_tool_response": "toolwire.tools.standardize",
     "execute_tool_calls": "toolwire.tools.execution",
     "aexecute_tool_calls": "toolwire.tools.execution",
+    "ApprovalDecision": "toolwire.tools.execution",
+    "strict_compatible": "toolwire.tools.dialects",
     "Session": "toolwire.session",
 }
 
