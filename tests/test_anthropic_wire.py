@@ -822,3 +822,11 @@ def test_overloaded_529_is_retried_then_succeeds() -> None:
         llm.generate("hi")
     assert info.value.status_code == 529 and info.value.retryable
     assert "test-key" not in str(info.value) and "test-key" not in repr(info.value)
+
+
+def test_tool_id_with_a_trailing_newline_is_remapped() -> None:
+    from toolwire.providers.anthropic import anthropic_tool_id
+
+    assert anthropic_tool_id("abc\n") != "abc\n"
+    assert anthropic_tool_id("abc\n").startswith("toolu_tw")
+    assert anthropic_tool_id("toolu_01AbC-_9") == "toolu_01AbC-_9"

@@ -85,7 +85,7 @@ _ERROR_STATUS = {
 }
 
 _THINKING_TYPES = ("thinking", "redacted_thinking")
-_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
 # sampling parameters the Messages API does not have: sending them is a 400, so refuse early
 _UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
 
@@ -94,7 +94,7 @@ _UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
 def anthropic_tool_id(call_id: str) -> str:
     """An id Anthropic accepts: kept when valid, else a stable hash (same input, same output),
     so a `call_…:3` from another provider maps identically in `tool_use` and `tool_result`."""
-    if call_id and _ID_PATTERN.match(call_id):
+    if call_id and _ID_PATTERN.fullmatch(call_id):
         return call_id
     digest = hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:24]
     return f"toolu_tw{digest}"
