@@ -108,3 +108,37 @@ requires_tool_hooks = pytest.mark.skipif(
     not executor_reports_tools(),
     reason="toolwire.tools.execution does not call _instrument.tool_started/tool_finished yet",
 )
+
+
+def slow_weather(city: str) -> str:
+    """Weather for a city (slow, so parallel runs visibly overlap)."""
+    time.sleep(0.15)
+    return f"sunny in {city}"
+
+
+def slow_time(city: str) -> str:
+    """Local time in a city (slow too)."""
+    time.sleep(0.15)
+    return "12:00"
+
+
+def broken_tool(city: str) -> str:
+    """A tool that always fails."""
+    raise RuntimeError(f"sensor offline in {city}")
+
+
+def record_session(db: Path, base_url: str) -> str:
+    """One Session against the fake server: a turn with three parallel tool calls (two slow ones
+    and one that raises), then the final answer, recorded into `db`. Returns the conversation id."""
+    from toolwire import Session
+    from toolwire.recorder import CallStore, record
+
+    session = Session(
+        make_llm(base_url, model="fake-model"),
+        tools=[slow_weather, slow_time, broken_tool],
+        extra_headers={"x-fake-tool-calls": "3"},
+    )
+    with record(db):
+        session.generate("Weather and time in Paris?")
+    conversation_id: str = CallStore(db).conversations()[0]["conversation_id"]
+    return conversation_id
