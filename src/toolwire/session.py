@@ -15,9 +15,11 @@ A provider call that fails therefore leaves `session.messages` exactly as it was
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
+from . import _instrument
 from .errors import MaxTurnsExceeded, ToolExecutionError
 from .events import (
     SessionEvent,
@@ -118,6 +120,8 @@ class Session:
         """Forget the conversation (the system prompt stays) and the usage."""
         self._messages = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
         self._usage = {}
+        # groups this conversation's model calls and tool runs in the recorder, logs and traces
+        self.conversation_id = uuid.uuid4().hex
 
     def _add_usage(self, response: GenerateResponse) -> None:
         for key, value in (response.usage or {}).items():
@@ -143,18 +147,21 @@ class Session:
     def generate(self, prompt: Any) -> GenerateResponse:
         """Send `prompt`, run tool calls until the model answers without any; return that answer."""
         run = _Run(self, prompt)
-        while True:
-            response: GenerateResponse = self.llm.generate(run.request_messages(), **self._request_kwargs())
-            calls = run.on_response(response)
-            if calls is None:
-                return response
-            run.on_results(_execute(calls, self._registry, **self._executor_kwargs()))
+        with _instrument.conversation(self.conversation_id):
+            while True:
+                messages = run.request_messages()
+                response: GenerateResponse = self.llm.generate(messages, **self._request_kwargs())
+                calls = run.on_response(response)
+                if calls is None:
+                    return response
+                run.on_results(_execute(calls, self._registry, **self._executor_kwargs()))
 
     def stream(self, prompt: Any) -> Iterator[SessionEvent]:
         """Like `generate`, streamed: yields typed events (see `toolwire.events`)."""
         run = _Run(self, prompt)
         while True:
-            stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs())
+            with _instrument.conversation(self.conversation_id):
+                stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs())
             try:
                 for chunk in stream:
                     if chunk.content:
@@ -169,7 +176,8 @@ class Session:
                 return
             for call in calls:
                 yield ToolCallStarted(call)
-            plan = _execute(calls, self._registry, **self._executor_kwargs())
+            with _instrument.conversation(self.conversation_id):
+                plan = _execute(calls, self._registry, **self._executor_kwargs())
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)
@@ -178,20 +186,23 @@ class Session:
     async def agenerate(self, prompt: Any) -> GenerateResponse:
         """The async twin of `generate`: async tools run as tasks, sync tools in the thread pool."""
         run = _Run(self, prompt)
-        while True:
-            response: GenerateResponse = await self.llm.agenerate(
-                run.request_messages(), **self._request_kwargs()
-            )
-            calls = run.on_response(response)
-            if calls is None:
-                return response
-            run.on_results(await _aexecute(calls, self._registry, **self._executor_kwargs()))
+        with _instrument.conversation(self.conversation_id):
+            while True:
+                response: GenerateResponse = await self.llm.agenerate(
+                    run.request_messages(), **self._request_kwargs()
+                )
+                calls = run.on_response(response)
+                if calls is None:
+                    return response
+                run.on_results(await _aexecute(calls, self._registry, **self._executor_kwargs()))
 
     async def astream(self, prompt: Any) -> AsyncIterator[SessionEvent]:
         """The async twin of `stream`."""
         run = _Run(self, prompt)
         while True:
-            stream = await self.llm.agenerate(run.request_messages(), stream=True, **self._request_kwargs())
+            with _instrument.conversation(self.conversation_id):
+                messages = run.request_messages()
+                stream = await self.llm.agenerate(messages, stream=True, **self._request_kwargs())
             try:
                 async for chunk in stream:
                     if chunk.content:
@@ -206,7 +217,8 @@ class Session:
                 return
             for call in calls:
                 yield ToolCallStarted(call)
-            plan = await _aexecute(calls, self._registry, **self._executor_kwargs())
+            with _instrument.conversation(self.conversation_id):
+                plan = await _aexecute(calls, self._registry, **self._executor_kwargs())
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)

@@ -37,6 +37,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from .. import _instrument
 from ..types import GenerateResponse, ToolCall, ToolCallRequest, ToolResult, serialize_output
 from .definition import ToolDefinition
 
@@ -389,6 +390,20 @@ def finish_result(
         result.duration = duration
 
 
+def _report_unrun(plan: Plan) -> None:
+    """Calls that never ran (unknown tool, invalid arguments, denied) reach observers as finished at once."""
+    running = {planned.index for planned in plan.runnable}
+    for index, result in enumerate(plan.results):
+        if result is not None and index not in running:
+            _instrument.tool_finished(_instrument.tool_started(plan.calls[index]), result)
+
+
+def _report(records: dict[int, _instrument.ToolRecord | None], plan: Plan, planned: PlannedCall) -> None:
+    result = plan.results[planned.index]
+    if result is not None:
+        _instrument.tool_finished(records.pop(planned.index, None), result)
+
+
 # -- the shared pool -----------------------------------------------------------------------------
 class _SharedPool:
     """A bounded thread pool reused across turns (thread start-up is most of a no-op call's cost).
@@ -624,16 +639,19 @@ def _execute(
 ) -> Plan:
     plan = plan_calls(calls, registry, timeout=timeout)
     _approve_sync(plan, approve)
+    _report_unrun(plan)
     if not plan.runnable:
         return plan
     pool = _Pool(max_workers)
     start = time.monotonic()
     futures: dict[Future[Any], tuple[PlannedCall, _AsyncGroup | None, float]] = {}
     group: _AsyncGroup | None = None
+    records: dict[int, _instrument.ToolRecord | None] = {}
     try:
         for planned in plan.runnable:
             fn = planned.tool.function
             assert fn is not None
+            records[planned.index] = _instrument.tool_started(planned.call)
             limit = _limit(planned, start, deadline)
             if planned.is_async:
                 group = group or _AsyncGroup()
@@ -658,6 +676,7 @@ def _execute(
                 exc = future.exception()
                 timed_out = isinstance(exc, _TimedOut)
                 _finish_future(plan, planned, future, exc, timed_out, deadline, now - began, max_output_chars)
+                _report(records, plan, planned)
             for future in list(pending):
                 planned, handle, began = futures[future]
                 lim = _limit(planned, start, deadline)
@@ -668,6 +687,7 @@ def _execute(
                     elif not future.cancel():
                         pool.abandoned = True
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
+                    _report(records, plan, planned)
     except BaseException:
         # KeyboardInterrupt or similar: stop what has not started, cancel async tools, never wait
         if group is not None:
@@ -758,16 +778,19 @@ async def _aexecute(
 ) -> Plan:
     plan = plan_calls(calls, registry, timeout=timeout)
     await _approve_async(plan, approve)
+    _report_unrun(plan)
     if not plan.runnable:
         return plan
     loop = asyncio.get_running_loop()
     pool = _Pool(max_workers)
     start = time.monotonic()
     tasks: dict[asyncio.Future[Any], tuple[PlannedCall, float]] = {}
+    records: dict[int, _instrument.ToolRecord | None] = {}
     try:
         for planned in plan.runnable:
             fn = planned.tool.function
             assert fn is not None
+            records[planned.index] = _instrument.tool_started(planned.call)
             task: asyncio.Future[Any]
             if planned.is_async:
                 task = asyncio.ensure_future(_call_async(fn, planned.kwargs))
@@ -787,6 +810,7 @@ async def _aexecute(
                 if task.cancelled():
                     exc = asyncio.CancelledError()
                 _finish_future(plan, planned, task, exc, False, deadline, now - began, max_output_chars)
+                _report(records, plan, planned)
             expired = []
             for task in list(pending):
                 planned, began = tasks[task]
@@ -798,6 +822,7 @@ async def _aexecute(
                         pool.abandoned = True  # its thread runs on; the pool must not wait for it
                     task.cancel()
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
+                    _report(records, plan, planned)
             # let cancelled async tools run their cleanup before we return (no orphan tasks)
             await _drain([t for t in expired if tasks[t][0].is_async])
     except BaseException:
