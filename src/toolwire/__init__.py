@@ -59,11 +59,13 @@ if TYPE_CHECKING:
     from .events import ToolResultEvent as ToolResultEvent
     from .events import TurnFinished as TurnFinished
     from .interface import AbstractLLMInterface as AbstractLLMInterface
+    from .logs import enable_debug_logging as enable_debug_logging
     from .providers.base import BaseProvider as BaseProvider
     from .providers.registry import AbstractLLM as AbstractLLM
     from .providers.registry import available_providers as available_providers
     from .providers.registry import provider_capabilities as provider_capabilities
     from .providers.registry import register_provider as register_provider
+    from .recorder import record as record
     from .session import Session as Session
     from .tools.definition import ToolDefinition as ToolDefinition
     from .tools.definition import function_to_tool_definition as function_to_tool_definition
@@ -98,6 +100,8 @@ _LAZY: dict[str, str] = {
     "TurnFinished": "toolwire.events",
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
+    "record": "toolwire.recorder",
+    "enable_debug_logging": "toolwire.logs",
 }
 
 __all__ = [
@@ -142,9 +146,11 @@ __all__ = [
     "__version__",
     "aexecute_tool_calls",
     "available_providers",
+    "enable_debug_logging",
     "execute_tool_calls",
     "function_to_tool_definition",
     "provider_capabilities",
+    "record",
     "register_provider",
     "standardize_tool_response",
     "testing",

@@ -153,6 +153,11 @@ class BaseProvider(AbstractLLMInterface):
             http_client=http_client,
             async_http_client=async_http_client,
         )
+        if os.environ.get("TOOLWIRE_RECORD"):
+            # opt-in recording by environment: nothing else would import the recorder
+            from ..recorder import install_from_env
+
+            install_from_env()
 
     # -- configuration hooks -------------------------------------------------------------------
     def configure(self, **options: Any) -> None:
