@@ -39,7 +39,15 @@ from ..types import (
     ToolCall,
     ToolCallRequest,
 )
-from .base import BaseProvider, ChatRequest, build_provider_error, structured_schema
+from .base import (
+    PARSE_ERRORS,
+    BaseProvider,
+    ChatRequest,
+    build_provider_error,
+    decode_error_body,
+    structured_schema,
+    unexpected_shape,
+)
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -286,12 +294,8 @@ def parse_message(payload: Any, *, provider: str = "anthropic") -> GenerateRespo
     """A Messages API response body → `GenerateResponse` (every `tool_use` block of the turn)."""
     try:
         return _parse_message(payload, provider)
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-        raise ResponseParseError(
-            f"{provider}: unexpected message shape ({type(exc).__name__}: {exc})",
-            provider=provider,
-            body=payload,
-        ) from exc
+    except PARSE_ERRORS as exc:
+        raise unexpected_shape(provider, "message", payload, exc) from exc
 
 
 def _parse_message(payload: Any, provider: str) -> GenerateResponse:
@@ -404,12 +408,8 @@ class AnthropicStreamState:
         self._events += 1
         try:
             return self._feed(kind, payload)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            raise ResponseParseError(
-                f"{self.provider}: unexpected stream event shape ({type(exc).__name__}: {exc})",
-                provider=self.provider,
-                body=payload,
-            ) from exc
+        except PARSE_ERRORS as exc:
+            raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
 
     def _feed(self, kind: str, payload: dict[str, Any]) -> list[StreamChunk]:
         if kind == "message_start":
@@ -551,10 +551,7 @@ def anthropic_error(
     request_id: str | None = None,
 ) -> ProviderError:
     """`{"type": "error", "error": {"type", "message"}, "request_id"}` → the error tree."""
-    try:
-        payload: Any = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = body[:2000].decode("utf-8", "replace")
+    payload: Any = decode_error_body(body)
     message, code = _read_error(payload)
     if request_id is None and isinstance(payload, Mapping) and payload.get("request_id"):
         request_id = str(payload["request_id"])

@@ -78,6 +78,25 @@ class StreamState(Protocol):
     def partial(self) -> tuple[str | None, list[ToolCall]]: ...
 
 
+# What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
+# so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
+PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+
+
+def unexpected_shape(provider: str, what: str, payload: Any, exc: Exception) -> ResponseParseError:
+    return ResponseParseError(
+        f"{provider}: unexpected {what} shape ({type(exc).__name__}: {exc})", provider=provider, body=payload
+    )
+
+
+def decode_error_body(body: bytes) -> Any:
+    """An error response body: its JSON, else its text (clipped), else None."""
+    try:
+        return json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return body[:2000].decode("utf-8", "replace")
+
+
 def mask_secret(secret: str | None) -> str | None:
     """`sk-…abcd`: enough to tell keys apart in a repr, never enough to use one."""
     if not secret:

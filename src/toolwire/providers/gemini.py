@@ -47,7 +47,17 @@ from ..types import (
     ToolCallRequest,
     ToolResult,
 )
-from .base import BaseProvider, ChatRequest, build_provider_error, first_env, mask_secret, structured_schema
+from .base import (
+    PARSE_ERRORS,
+    BaseProvider,
+    ChatRequest,
+    build_provider_error,
+    decode_error_body,
+    first_env,
+    mask_secret,
+    structured_schema,
+    unexpected_shape,
+)
 from .openai import generated_call_id
 
 __all__ = [
@@ -575,12 +585,8 @@ def parse_generate_content(payload: Any, *, provider: str = "gemini") -> Generat
         for item in payload if isinstance(payload, list) else [payload]:
             assembler.add(item)
         return assembler.result(payload)
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-        raise ResponseParseError(
-            f"{provider}: unexpected generateContent shape ({type(exc).__name__}: {exc})",
-            provider=provider,
-            body=payload,
-        ) from exc
+    except PARSE_ERRORS as exc:
+        raise unexpected_shape(provider, "generateContent", payload, exc) from exc
 
 
 # -- streaming -------------------------------------------------------------------------------
@@ -609,12 +615,8 @@ class GeminiStreamState:
         self._events += 1
         try:
             text, completed = self._assembler.add(payload)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            raise ResponseParseError(
-                f"{self.provider}: unexpected stream event shape ({type(exc).__name__}: {exc})",
-                provider=self.provider,
-                body=payload,
-            ) from exc
+        except PARSE_ERRORS as exc:
+            raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
         finish = self._assembler.finish
         if finish is not None:
             self.done = True
@@ -669,10 +671,7 @@ def gemini_error(
     request_id: str | None = None,
 ) -> ProviderError:
     """A google.rpc status body `{"error": {"code", "message", "status", "details"}}` → error."""
-    try:
-        payload: Any = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = body[:2000].decode("utf-8", "replace")
+    payload: Any = decode_error_body(body)
     if isinstance(payload, list) and payload:
         payload = payload[0]  # streamGenerateContent without alt=sse wraps the error in an array
     error = payload.get("error") if isinstance(payload, Mapping) else None

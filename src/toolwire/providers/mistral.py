@@ -18,7 +18,6 @@ this module only adds what Mistral does differently:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,13 @@ from typing import Any, ClassVar
 from ..errors import ProviderError
 from ..tools.definition import ToolDefinition
 from ..types import Capability, GenerateResponse, Message, StreamChunk
-from .base import BaseProvider, ChatRequest, build_provider_error, structured_schema
+from .base import (
+    BaseProvider,
+    ChatRequest,
+    build_provider_error,
+    decode_error_body,
+    structured_schema,
+)
 from .openai import ChatCompletionStreamState, chat_body, chat_tools
 from .openai import parse_chat_completion as _parse_openai_chat_completion
 
@@ -225,10 +230,7 @@ def mistral_error(
 ) -> ProviderError:
     """Mistral's error bodies: `{"object": "error", "message": str | {"detail": [...]}, "type",
     "code"}`, or FastAPI's `{"detail": [...]}` for 422 validation errors."""
-    try:
-        payload: Any = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = body[:2000].decode("utf-8", "replace")
+    payload: Any = decode_error_body(body)
     message = ""
     code: str | None = None
     if isinstance(payload, Mapping):

@@ -26,7 +26,15 @@ from ..types import (
     ToolCall,
     ToolCallRequest,
 )
-from .base import BaseProvider, ChatRequest, build_provider_error, structured_schema
+from .base import (
+    PARSE_ERRORS,
+    BaseProvider,
+    ChatRequest,
+    build_provider_error,
+    decode_error_body,
+    structured_schema,
+    unexpected_shape,
+)
 
 __all__ = [
     "ChatCompletionStreamState",
@@ -266,12 +274,8 @@ def parse_chat_completion(payload: Any, *, provider: str = "openai") -> Generate
     """A Chat Completions response body → `GenerateResponse` (every tool call of the turn)."""
     try:
         return _parse_chat_completion(payload, provider)
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-        raise ResponseParseError(
-            f"{provider}: unexpected chat completion shape ({type(exc).__name__}: {exc})",
-            provider=provider,
-            body=payload,
-        ) from exc
+    except PARSE_ERRORS as exc:
+        raise unexpected_shape(provider, "chat completion", payload, exc) from exc
 
 
 def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
@@ -412,12 +416,8 @@ class ChatCompletionStreamState:
         self._events += 1
         try:
             return self._feed(payload)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            raise ResponseParseError(
-                f"{self.provider}: unexpected stream event shape ({type(exc).__name__}: {exc})",
-                provider=self.provider,
-                body=payload,
-            ) from exc
+        except PARSE_ERRORS as exc:
+            raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
 
     def _feed(self, payload: dict[str, Any]) -> list[StreamChunk]:
         if self._id is None and payload.get("id"):
@@ -547,10 +547,7 @@ def openai_error(
     request_id: str | None,
 ) -> ProviderError:
     """An error response in the OpenAI shape (also llama.cpp, vLLM, Ollama, Groq, Azure)."""
-    try:
-        payload: Any = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = body[:2000].decode("utf-8", "replace")
+    payload: Any = decode_error_body(body)
     message = ""
     code: str | None = None
     filter_results: Any = None
