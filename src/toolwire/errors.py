@@ -13,6 +13,7 @@
     │   ├── ProviderTimeoutError      the request timed out
     │   └── ProviderConnectionError   could not connect, connection dropped
     ├── ResponseParseError            the provider answered something we cannot read
+    │   ├── StructuredOutputError     the answer did not validate into the requested model (raw text kept)
     │   └── StreamInterruptedError    a stream ended early (keeps the partial text and complete calls)
     ├── ToolExecutionError
     └── MaxTurnsExceeded              the Session loop hit max_turns (keeps the history)
@@ -42,6 +43,7 @@ __all__ = [
     "ResponseParseError",
     "ServerError",
     "StreamInterruptedError",
+    "StructuredOutputError",
     "ToolExecutionError",
     "ToolwireError",
     "UnsupportedCapabilityError",
@@ -89,6 +91,8 @@ class ProviderError(ToolwireError):
         self.body = body
         self.model = model
         self.code = code
+        # a fallback provider that gave up attaches every member's error here, in order
+        self.errors: list[BaseException] = []
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -179,6 +183,25 @@ class ResponseParseError(ToolwireError):
         super().__init__(message)
         self.provider = provider
         self.body = body
+
+
+class StructuredOutputError(ResponseParseError):
+    """The model's answer did not validate into the requested Pydantic model, after `attempts`
+    tries (the re-asks included). `raw_text` is the last answer as the model wrote it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str | None,
+        validation_error: Any = None,
+        attempts: int = 1,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, body=raw_text)
+        self.raw_text = raw_text
+        self.validation_error = validation_error
+        self.attempts = attempts
 
 
 class StreamInterruptedError(ResponseParseError):

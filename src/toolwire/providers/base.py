@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -21,6 +21,7 @@ from ..errors import (
     ConfigurationError,
     ContentFilterError,
     ResponseParseError,
+    StructuredOutputError,
     UnsupportedCapabilityError,
 )
 from ..interface import AbstractLLMInterface
@@ -63,6 +64,8 @@ class ChatRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     max_retries: int | None = None
+    retry_deadline: float | None = None
+    max_validation_retries: int = 1
     extra_headers: dict[str, str] | None = None
 
 
@@ -147,6 +150,7 @@ class BaseProvider(AbstractLLMInterface):
         capabilities: Iterable[Capability | str] | None = None,
         capability_overrides: Mapping[Capability | str, bool] | None = None,
         raise_on_content_filter: bool = False,
+        retry_deadline: float | None = None,
         **options: Any,
     ) -> None:
         self.model = model or self.default_model
@@ -171,6 +175,7 @@ class BaseProvider(AbstractLLMInterface):
             max_retries=max_retries,
             http_client=http_client,
             async_http_client=async_http_client,
+            retry_deadline=retry_deadline,
         )
         if os.environ.get("TOOLWIRE_RECORD"):
             # opt-in recording by environment: nothing else would import the recorder
@@ -344,6 +349,8 @@ class BaseProvider(AbstractLLMInterface):
         request.params = {k: v for k, v in sampling.items() if v is not None}
         request.timeout = kwargs.pop("timeout", None)
         request.max_retries = kwargs.pop("max_retries", None)
+        request.retry_deadline = kwargs.pop("retry_deadline", None)
+        request.max_validation_retries = int(kwargs.pop("max_validation_retries", 1))
         request.extra_headers = kwargs.pop("extra_headers", None)
         extra_body = kwargs.pop("extra_body", None)
         request.extra = {**kwargs, **(extra_body or {})}
@@ -366,6 +373,7 @@ class BaseProvider(AbstractLLMInterface):
             body.encode(),
             timeout=request.timeout,
             max_retries=request.max_retries,
+            deadline=request.retry_deadline,
         )
 
     def _decode(self, response: httpx2.Response) -> Any:
@@ -381,7 +389,12 @@ class BaseProvider(AbstractLLMInterface):
     def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
         """Shared post-processing of a parsed (or assembled) response."""
         response.provider = self.name
-        if request.response_model is not None and response.content and response.refusal is None:
+        if (
+            request.response_model is not None
+            and response.content
+            and response.refusal is None
+            and not response.tool_calls  # a tool-calling turn is not the structured answer yet
+        ):
             response.parsed = parse_structured(request.response_model, response.content, self.name)
         if self.raise_on_content_filter and response.finish_reason == "content_filter":
             raise ContentFilterError(
@@ -428,20 +441,27 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
-        record = _instrument.call_started(self, request)
-        try:
-            call = self._http_call(request, self.auth_headers())
-            if stream:
-                from .._streaming import Stream
+        attempt = 1
+        while True:
+            record = _instrument.call_started(self, request)
+            try:
+                call = self._http_call(request, self.auth_headers())
+                if stream:
+                    from .._streaming import Stream
 
-                return Stream(self, request, self.transport.open_stream(call), record)
-            response = self.transport.send(call)
-            result = self.finish(request, self.parse_response(self._decode(response), request))
-        except BaseException as exc:
-            _instrument.call_finished(record, None, exc)
-            raise
-        _instrument.call_finished(record, result)
-        return result
+                    return Stream(self, request, self.transport.open_stream(call), record)
+                response = self.transport.send(call)
+                result = self.finish(request, self.parse_response(self._decode(response), request))
+            except StructuredOutputError as exc:
+                _instrument.call_finished(record, None, exc)
+                request = self._reask_or_raise(request, exc, attempt)
+                attempt += 1
+                continue
+            except BaseException as exc:
+                _instrument.call_finished(record, None, exc)
+                raise
+            _instrument.call_finished(record, result)
+            return result
 
     async def agenerate(
         self,
@@ -477,20 +497,47 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
-        record = _instrument.call_started(self, request)
-        try:
-            call = self._http_call(request, await self.aauth_headers())
-            if stream:
-                from .._streaming import AsyncStream
+        attempt = 1
+        while True:
+            record = _instrument.call_started(self, request)
+            try:
+                call = self._http_call(request, await self.aauth_headers())
+                if stream:
+                    from .._streaming import AsyncStream
 
-                return AsyncStream(self, request, await self.transport.aopen_stream(call), record)
-            response = await self.transport.asend(call)
-            result = self.finish(request, self.parse_response(self._decode(response), request))
-        except BaseException as exc:
-            _instrument.call_finished(record, None, exc)
-            raise
-        _instrument.call_finished(record, result)
-        return result
+                    return AsyncStream(self, request, await self.transport.aopen_stream(call), record)
+                response = await self.transport.asend(call)
+                result = self.finish(request, self.parse_response(self._decode(response), request))
+            except StructuredOutputError as exc:
+                _instrument.call_finished(record, None, exc)
+                request = self._reask_or_raise(request, exc, attempt)
+                attempt += 1
+                continue
+            except BaseException as exc:
+                _instrument.call_finished(record, None, exc)
+                raise
+            _instrument.call_finished(record, result)
+            return result
+
+    def _reask_or_raise(
+        self, request: ChatRequest, error: StructuredOutputError, attempt: int
+    ) -> ChatRequest:
+        """The validation re-ask (its own budget, apart from transport retries): the same request
+        with the invalid answer and the error appended, on a copy of the message list so the
+        caller's history is untouched. Raises `error` when the budget is spent."""
+        error.attempts = attempt
+        if attempt > request.max_validation_retries:
+            raise error
+        model = request.response_model.__name__ if request.response_model else "the schema"
+        correction = Message(
+            role="user",
+            content=(
+                f"Your answer did not match the JSON schema of {model}: {error.validation_error}\n"
+                "Answer again with only the JSON object, matching the schema exactly."
+            ),
+        )
+        answer = Message(role="assistant", content=error.raw_text or "")
+        return replace(request, messages=[*request.messages, answer, correction])
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -541,8 +588,11 @@ def parse_structured(model: type[Any], content: str, provider: str) -> Any:
     try:
         return model.model_validate_json(content)  # type: ignore[attr-defined]
     except pydantic.ValidationError as exc:
-        raise ResponseParseError(
-            f"{provider}: the answer does not match {model.__name__}: {exc}", provider=provider, body=content
+        raise StructuredOutputError(
+            f"{provider}: the answer does not match {model.__name__}: {exc}",
+            raw_text=content,
+            validation_error=exc,
+            provider=provider,
         ) from exc
 
 
