@@ -120,3 +120,22 @@ def test_async_calls_and_streams_reuse_connections(fake_server: str) -> None:
     stats = _stats(fake_server)
     assert stats["chat_requests"] == 20
     assert stats["connections"] <= 1
+
+
+def test_a_burst_of_64_in_flight_keeps_its_connections(fake_server: str) -> None:
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini", base_url=f"{fake_server}/v1", api_key="x")
+
+    async def burst() -> None:
+        await asyncio.gather(*(llm.agenerate("weather", tools=TOOLS) for _ in range(64)))
+
+    async def run() -> tuple[int, int]:
+        await burst()  # opens up to 64 connections
+        before = _stats(fake_server)["connections"]
+        await burst()
+        await burst()
+        after = _stats(fake_server)["connections"]
+        await llm.aclose()
+        return before, after
+
+    before, after = asyncio.run(run())
+    assert after - before <= 2  # the two /_stats requests; no connection was dropped and reopened
