@@ -6,8 +6,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .definition import ToolDefinition, function_to_tool_definition, tool
-    from .standardize import standardize_tool_response
+    from ..session import Session as Session
+    from .definition import ToolDefinition as ToolDefinition
+    from .definition import function_to_tool_definition as function_to_tool_definition
+    from .definition import tool as tool
+    from .dialects import compile_schema as compile_schema
+    from .dialects import strict_compatible as strict_compatible
+    from .execution import ApprovalDecision as ApprovalDecision
+    from .execution import aexecute_tool_calls as aexecute_tool_calls
+    from .execution import execute_tool_calls as execute_tool_calls
+    from .standardize import standardize_tool_response as standardize_tool_response
 
 _LAZY: dict[str, str] = {
     "ToolDefinition": "toolwire.tools.definition",
@@ -22,7 +30,18 @@ _LAZY: dict[str, str] = {
     "Session": "toolwire.session",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ApprovalDecision",
+    "Session",
+    "ToolDefinition",
+    "aexecute_tool_calls",
+    "compile_schema",
+    "execute_tool_calls",
+    "function_to_tool_definition",
+    "standardize_tool_response",
+    "strict_compatible",
+    "tool",
+]
 
 
 def __getattr__(name: str) -> Any:
