@@ -48,6 +48,7 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
+from .openai import token_count
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -270,8 +271,8 @@ def normalize_usage(usage: Any) -> dict[str, int] | None:
     keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
     if not any(usage.get(k) is not None for k in keys):
         return None
-    prompt = sum(int(usage.get(k) or 0) for k in keys[:3])
-    completion = int(usage.get("output_tokens") or 0)
+    prompt = sum(token_count(usage.get(k)) for k in keys[:3])
+    completion = token_count(usage.get("output_tokens"))
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -279,7 +280,7 @@ def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str
     data: dict[str, Any] = {}
     if thinking:
         data["thinking"] = thinking
-    if stop_reason in _KEEP_RAW_STOP:
+    if isinstance(stop_reason, str) and stop_reason in _KEEP_RAW_STOP:
         data["stop_reason"] = stop_reason
     return {"anthropic": data} if data else None
 
@@ -346,6 +347,27 @@ def _parse_message(payload: Any, provider: str) -> GenerateResponse:
 
 
 # -- streaming -------------------------------------------------------------------------------
+def _block_index(payload: Mapping[str, Any]) -> int:
+    index = payload["index"]
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"content block index {index!r} is not an integer")
+    return index
+
+
+def _fragment(value: Any) -> str:
+    # Streamed text, thinking and signature fragments are strings on the wire; anything else is
+    # dropped here, as partial() and result() join them outside the shape guard.
+    return value if isinstance(value, str) else ""
+
+
+def _json_fragment(value: Any) -> str:
+    # A non-string partial_json is kept as its JSON, as the non-streamed reader keeps a non-object
+    # `input`: dropping it would turn a broken call into a valid call with `{}` arguments.
+    if value is None or isinstance(value, str):
+        return value or ""
+    return json.dumps(value)
+
+
 @dataclass
 class _Block:
     kind: str
@@ -419,11 +441,14 @@ class AnthropicStreamState:
             self._merge_usage(message.get("usage"))
             return []
         if kind == "content_block_start":
-            index = int(payload["index"])
+            index = _block_index(payload)
             start = dict(payload.get("content_block") or {})
+            if "text" in start:
+                start["text"] = _fragment(start["text"])
             block = _Block(str(start.get("type")), start)
+            if index not in self._blocks:
+                self._order.append(index)  # a repeated start replaces its block, never doubles it
             self._blocks[index] = block
-            self._order.append(index)
             if block.kind == "text" and start.get("text"):
                 return [StreamChunk(content=start["text"], raw=payload)]
             if block.kind == "tool_use":
@@ -433,26 +458,26 @@ class AnthropicStreamState:
                 return [StreamChunk(tool_call_deltas=[delta], raw=payload)]
             return []
         if kind == "content_block_delta":
-            block = self._blocks[int(payload["index"])]
+            block = self._blocks[_block_index(payload)]
             delta = payload.get("delta") or {}
             delta_type = delta.get("type")
             if delta_type == "text_delta":
-                text = delta.get("text") or ""
+                text = _fragment(delta.get("text"))
                 block.parts.append(text)
                 return [StreamChunk(content=text, raw=payload)] if text else []
             if delta_type == "input_json_delta":
-                fragment = delta.get("partial_json") or ""
+                fragment = _json_fragment(delta.get("partial_json"))
                 block.parts.append(fragment)
                 if not fragment:
                     return []
                 return [StreamChunk(tool_call_deltas=[self._call_delta(block, fragment)], raw=payload)]
             if delta_type == "thinking_delta":
-                block.parts.append(delta.get("thinking") or "")
+                block.parts.append(_fragment(delta.get("thinking")))
             elif delta_type == "signature_delta":
-                block.signature = (block.signature or "") + (delta.get("signature") or "")
+                block.signature = (block.signature or "") + _fragment(delta.get("signature"))
             return []
         if kind == "content_block_stop":
-            self._blocks[int(payload["index"])].stopped = True
+            self._blocks[_block_index(payload)].stopped = True
             return []
         if kind == "message_delta":
             delta = payload.get("delta") or {}
@@ -491,7 +516,7 @@ class AnthropicStreamState:
 
     def _text(self) -> str | None:
         parts = [
-            str(b.start.get("text") or "") + "".join(b.parts) for b in self._ordered() if b.kind == "text"
+            _fragment(b.start.get("text")) + "".join(b.parts) for b in self._ordered() if b.kind == "text"
         ]
         return "".join(parts) or None
 

@@ -58,7 +58,7 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
-from .openai import generated_call_id
+from .openai import generated_call_id, is_token_count, token_count
 
 __all__ = [
     "VERTEX_SCOPE",
@@ -281,13 +281,13 @@ def _usage(metadata: Any) -> dict[str, int] | None:
     total = metadata.get("totalTokenCount")
     if prompt is None and candidates is None and total is None:
         return None
-    prompt_i = int(prompt or 0)
+    prompt_i = token_count(prompt)
     # thinking tokens are billed as output: count them with the completion
-    completion_i = int(candidates or 0) + int(thoughts or 0)
+    completion_i = token_count(candidates) + token_count(thoughts)
     return {
         "prompt_tokens": prompt_i,
         "completion_tokens": completion_i,
-        "total_tokens": int(total) if total is not None else prompt_i + completion_i,
+        "total_tokens": token_count(total) if is_token_count(total) else prompt_i + completion_i,
     }
 
 
@@ -350,10 +350,17 @@ def _has(node: Any, key: str | int) -> bool:
     return isinstance(node, dict) and key in node
 
 
+_MAX_INDEX_GAP = 10_000
+
+
 def _set(node: Any, key: str | int, value: Any) -> None:
     if isinstance(key, int):
         if not isinstance(node, list):
             raise ValueError("an index into something that is not an array")
+        if key - len(node) > _MAX_INDEX_GAP:
+            # pieces fill arrays in order: `$.a[99999999999]` is corrupt, not a reason to pad
+            # memory with nulls until the process dies
+            raise ValueError(f"array index {key} far beyond the {len(node)} element(s) so far")
         while len(node) <= key:
             node.append(None)
         node[key] = value
@@ -372,6 +379,15 @@ def _partial_value(piece: Mapping[str, Any]) -> Any:
     if "boolValue" in piece:
         return bool(piece["boolValue"])
     return None  # nullValue
+
+
+def _error_status(code: Any) -> int:
+    """The HTTP status of an error body inside a 200 (google.rpc `code`), 500 when it is not one."""
+    if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    return 500
 
 
 @dataclass
@@ -413,8 +429,9 @@ class _Assembler:
                 body=payload,
             )
         if "error" in payload and not payload.get("candidates"):
+            code = payload["error"].get("code") if isinstance(payload["error"], Mapping) else None
             raise gemini_error(
-                int(payload["error"].get("code") or 500) if isinstance(payload["error"], Mapping) else 500,
+                _error_status(code),
                 {},
                 json.dumps(payload).encode(),
                 provider=self.provider,
@@ -436,8 +453,10 @@ class _Assembler:
             content = candidate.get("content") or {}
             for part in content.get("parts") or ():
                 text += self._part(part, completed)
-            if candidate.get("finishReason"):
-                self.finish = candidate["finishReason"]
+            finish = candidate.get("finishReason")
+            if isinstance(finish, str) and finish:
+                # an enum name on the wire; anything else is no finish (the stream is not done)
+                self.finish = finish
             if candidate.get("finishMessage"):
                 self.finish_message = candidate["finishMessage"]
             if candidate.get("safetyRatings"):
@@ -453,7 +472,7 @@ class _Assembler:
             return ""
         text = part.get("text")
         if part.get("thought"):
-            if text:
+            if isinstance(text, str) and text:
                 self.thoughts.append(text)
             return ""
         if signature:
@@ -470,7 +489,7 @@ class _Assembler:
         partial = raw.get("partialArgs")
         will_continue = bool(raw.get("willContinue"))
         if current is None and (raw.get("name") or not (partial or will_continue)):
-            current = _Call(name=str(raw.get("name") or ""), id=raw.get("id") or None)
+            current = _Call(name=str(raw.get("name") or ""), id=str(raw["id"]) if raw.get("id") else None)
             if isinstance(raw.get("args"), Mapping):
                 current.args = dict(raw["args"])
             self.calls.append(current)
@@ -483,7 +502,7 @@ class _Assembler:
         if signature and current.thought_signature is None:
             current.thought_signature = signature
         if raw.get("id") and current.id is None:
-            current.id = raw["id"]
+            current.id = str(raw["id"])
         for piece in partial or ():
             try:
                 keys = _json_path(str(piece.get("jsonPath", "")))
@@ -527,7 +546,7 @@ class _Assembler:
             feedback = self.prompt_feedback if isinstance(self.prompt_feedback, Mapping) else {}
             reason = feedback.get("blockReason")
             if reason:
-                message = feedback.get("blockReasonMessage") or ""
+                message = str(feedback.get("blockReasonMessage") or "")
                 raise ContentFilterError(
                     f"{self.provider}: the prompt was blocked ({reason}){': ' + message if message else ''}",
                     provider=self.provider,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -48,6 +49,7 @@ __all__ = [
     "normalize_usage",
     "openai_error",
     "parse_chat_completion",
+    "token_count",
 ]
 
 _FINISH_REASONS = {
@@ -221,6 +223,19 @@ def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> str | None:
     return _FINISH_REASONS.get(str(reason).lower(), str(reason))
 
 
+def is_token_count(value: Any) -> bool:
+    """A finite JSON number (bool is an int to Python, never a count)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value)
+
+
+def token_count(value: Any) -> int:
+    """A usage count as an int: a finite number, else 0. Usage is bookkeeping: a proxy's odd
+    count (null, "12", inf, an object) must not fail the turn the model answered."""
+    return int(value) if is_token_count(value) else 0
+
+
 def normalize_usage(usage: Any) -> dict[str, int] | None:
     if not isinstance(usage, Mapping):
         return None
@@ -229,12 +244,12 @@ def normalize_usage(usage: Any) -> dict[str, int] | None:
     total = usage.get("total_tokens")
     if prompt is None and completion is None and total is None:
         return None
-    prompt_i = int(prompt or 0)
-    completion_i = int(completion or 0)
+    prompt_i = token_count(prompt)
+    completion_i = token_count(completion)
     return {
         "prompt_tokens": prompt_i,
         "completion_tokens": completion_i,
-        "total_tokens": int(total) if total is not None else prompt_i + completion_i,
+        "total_tokens": token_count(total) if is_token_count(total) else prompt_i + completion_i,
     }
 
 
@@ -250,8 +265,23 @@ def _text(content: Any) -> str | None:
     if content is None or isinstance(content, str):
         return content or None
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping)) or None
+        return "".join(_part_texts(content)) or None
     return str(content)
+
+
+def _part_texts(parts: list[Any]) -> list[str]:
+    # content parts ({"type": "text", "text": ...}); anything else in the list carries no text
+    return [p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)]
+
+
+def _delta_text(content: Any) -> str:
+    """A streamed `delta.content` as text: a string, or the text of content parts. Anything else
+    is not text and is dropped, so the assembled turn is always a string."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(_part_texts(content))
+    return ""
 
 
 def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall:
@@ -362,7 +392,7 @@ class _CallBuffer:
     arguments_object: Mapping[str, Any] | None = None
 
     def to_call(self, position: int, seed: str | None) -> ToolCall:
-        call_id = self.id or generated_call_id(seed, position, self.name)
+        call_id = str(self.id) if self.id else generated_call_id(seed, position, self.name)
         if self.arguments_object is not None and not self.parts:
             return ToolCall.from_raw(call_id, self.name, self.arguments_object)
         return ToolCall.from_raw(call_id, self.name, "".join(self.parts))
@@ -437,11 +467,12 @@ class ChatCompletionStreamState:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            text = delta.get("content")
+            # only strings are kept: partial() and result() join them outside the shape guard
+            text = _delta_text(delta.get("content"))
             if text:
                 self._text.append(text)
             refusal = delta.get("refusal")
-            if refusal:
+            if isinstance(refusal, str) and refusal:
                 self._refusal.append(refusal)
             deltas = delta.get("tool_calls")
             if deltas:
@@ -451,7 +482,7 @@ class ChatCompletionStreamState:
                 self._merge({"index": 0, "function": delta["function_call"]})
             for key in _REASONING_KEYS:
                 reasoning = delta.get(key)
-                if reasoning:
+                if isinstance(reasoning, str) and reasoning:
                     self._provider_data[key] = self._provider_data.get(key, "") + reasoning
             finish = choice.get("finish_reason")
             if finish:
@@ -490,13 +521,18 @@ class ChatCompletionStreamState:
         else:
             buffer = self._calls[-1] if self._calls else self._open(None, None)
         name = function.get("name")
-        if name and not buffer.name:
+        if isinstance(name, str) and name and not buffer.name:
             buffer.name = name
         arguments = function.get("arguments")
         if isinstance(arguments, Mapping):
-            buffer.arguments_object = arguments
-        elif arguments:
-            buffer.parts.append(arguments)
+            buffer.arguments_object = arguments  # Ollama sends whole argument objects
+        elif isinstance(arguments, str):
+            if arguments:
+                buffer.parts.append(arguments)
+        elif arguments is not None:
+            # not a fragment: kept as its JSON, as the non-streamed reader does, so the call
+            # reports an arguments_error instead of the join failing in partial()/result()
+            buffer.parts.append(json.dumps(arguments))
 
     def _open(self, index: int | None, call_id: str | None) -> _CallBuffer:
         buffer = _CallBuffer(index, call_id)
