@@ -29,6 +29,7 @@ from toolwire.errors import (
     ContextLengthError,
     InvalidRequestError,
     RateLimitError,
+    ResponseParseError,
     ServerError,
     StreamInterruptedError,
 )
@@ -37,6 +38,7 @@ from toolwire.providers.anthropic import (
     AnthropicStreamState,
     anthropic_error,
     anthropic_tool_id,
+    normalize_usage,
     parse_message,
     tool_choice_payload,
 )
@@ -830,3 +832,110 @@ def test_tool_id_with_a_trailing_newline_is_remapped() -> None:
     assert anthropic_tool_id("abc\n") != "abc\n"
     assert anthropic_tool_id("abc\n").startswith("toolu_tw")
     assert anthropic_tool_id("toolu_01AbC-_9") == "toolu_01AbC-_9"
+
+
+# -- malformed counts, indexes and fragments (found by tests/test_fuzz_parsers.py) ---------------
+def test_usage_with_infinite_or_object_counts_parses() -> None:
+    usage = {"input_tokens": float("inf"), "cache_read_input_tokens": {"n": 1}, "output_tokens": 4}
+    assert normalize_usage(usage) == {"prompt_tokens": 0, "completion_tokens": 4, "total_tokens": 4}
+    body = {
+        "id": "msg_1",
+        "type": "message",
+        "model": "m",
+        "content": [{"type": "text", "text": "hi"}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": float("nan")},
+    }
+    assert parse_message(body).usage == {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
+
+
+@pytest.mark.parametrize("index", [float("inf"), 0.5, "0", True, None, [0]])
+def test_stream_block_index_must_be_an_integer(index: Any) -> None:
+    state = AnthropicStreamState()
+    event = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+    with pytest.raises(ResponseParseError, match="index"):
+        _feed_all(state, [event])
+    assert state.partial() == (None, [])
+    with pytest.raises(StreamInterruptedError):
+        state.result()
+
+
+def test_stream_with_non_string_fragments_still_assembles() -> None:
+    state = AnthropicStreamState()
+    _feed_all(
+        state,
+        [
+            {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {"input_tokens": 5}}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": ""},
+            },
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": [1]}},
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "hm"},
+            },
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": 9}},
+            {"type": "content_block_stop", "index": 0},
+            {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": 7}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": True}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi"}},
+            {"type": "content_block_stop", "index": 1},
+            {
+                "type": "content_block_start",
+                "index": 2,
+                "content_block": {"type": "tool_use", "id": "t1", "name": "f"},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 2,
+                "delta": {"type": "input_json_delta", "partial_json": {"a": 1}},
+            },
+            {"type": "content_block_stop", "index": 2},
+            {
+                "type": "content_block_start",
+                "index": 3,
+                "content_block": {"type": "tool_use", "id": "t2", "name": "f"},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 3,
+                "delta": {"type": "input_json_delta", "partial_json": '{"a":'},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 3,
+                "delta": {"type": "input_json_delta", "partial_json": 5.5},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 3,
+                "delta": {"type": "input_json_delta", "partial_json": "}"},
+            },
+            {"type": "content_block_stop", "index": 3},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": {"odd": 1}},
+                "usage": {"output_tokens": float("inf")},
+            },
+        ],
+    )
+    text, complete = state.partial()
+    assert text == "Hi"
+    assert [c.arguments for c in complete] == [{"a": 1}, {"a": 5.5}]
+    response = state.result()
+    assert response.content == "Hi"
+    assert response.usage == {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}
+    assert response.provider_data == {
+        "anthropic": {"thinking": [{"type": "thinking", "thinking": "hm", "signature": ""}]}
+    }
+
+
+def test_stream_repeated_block_start_does_not_double_the_text() -> None:
+    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}
+    state = AnthropicStreamState()
+    _feed_all(state, [start, start, delta, {"type": "message_stop"}])
+    assert state.result().content == "Hi"

@@ -246,28 +246,7 @@ class Failures:
         )
 
 
-# Untyped exceptions the fuzzer found in provider modules this helper does not own (issue 6 report
-# lists each with its fix). strict: once a module is fixed, its case XPASSes and fails, so the
-# marker is removed then and the case guards the fix from that day.
-KNOWN_UNTYPED = {
-    "responses": {"openai", "anthropic", "gemini", "mistral"},  # int() of inf/NaN usage counts
-    "streams": {"openai", "anthropic", "mistral"},  # non-string text/argument deltas joined late
-}
-
-
-def _wires(kind: str) -> list[Any]:
-    return [
-        pytest.param(
-            wire,
-            marks=pytest.mark.xfail(
-                wire in KNOWN_UNTYPED[kind], reason="untyped errors in the provider module", strict=True
-            ),
-        )
-        for wire in WIRES
-    ]
-
-
-@pytest.mark.parametrize("wire", _wires("responses"))
+@pytest.mark.parametrize("wire", WIRES)
 def test_malformed_responses_raise_only_typed_errors(wire: str) -> None:
     provider = _PROVIDERS[wire]
     name = f"responses:{wire}"
@@ -303,7 +282,7 @@ def test_malformed_responses_raise_only_typed_errors(wire: str) -> None:
     assert COUNTS[name] >= EXAMPLES
 
 
-@pytest.mark.parametrize("wire", _wires("streams"))
+@pytest.mark.parametrize("wire", WIRES)
 def test_malformed_streams_raise_only_typed_errors(wire: str) -> None:
     provider = _PROVIDERS[wire]
     name = f"streams:{wire}"

@@ -827,3 +827,63 @@ def test_module_imports_no_google_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- malformed counts, reasons and paths (found by tests/test_fuzz_parsers.py) -------------------
+def _candidate_body(parts: list[dict[str, Any]], finish: Any = "STOP", **extra: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}], **extra}
+
+
+def test_usage_with_infinite_counts_parses() -> None:
+    usage = {"promptTokenCount": float("inf"), "candidatesTokenCount": 2, "thoughtsTokenCount": float("nan")}
+    body = _candidate_body([{"text": "hi"}], usageMetadata={**usage, "totalTokenCount": float("-inf")})
+    response = parse_generate_content(body)
+    assert response.content == "hi"
+    # a total that is not a count falls back to the sum, as when it is missing
+    assert response.usage == {"prompt_tokens": 0, "completion_tokens": 2, "total_tokens": 2}
+    state = GeminiStreamState()
+    state.feed(SSEEvent("message", json.dumps(body)))
+    assert state.result().usage == response.usage
+
+
+def test_stream_non_string_thought_and_finish_reason() -> None:
+    state = GeminiStreamState()
+    first = _candidate_body([{"text": {"not": "text"}, "thought": True}, {"text": "Hi"}], finish={"odd": 1})
+    state.feed(SSEEvent("message", json.dumps(first)))
+    # an object is not a finishReason: the turn is still open
+    assert not state.done
+    assert state.partial() == ("Hi", [])
+    state.feed(SSEEvent("message", json.dumps(_candidate_body([{"text": "!", "thought": True}]))))
+    response = state.result()
+    assert response.content == "Hi"
+    assert response.provider_data == {"gemini": {"finish_reason": "STOP", "thoughts": "!"}}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (429, errors.RateLimitError),
+        ("429", errors.RateLimitError),
+        (float("inf"), errors.ServerError),
+        (True, errors.ServerError),
+        ("9" * 5000, errors.ServerError),
+    ],
+)
+def test_error_code_inside_a_body_is_checked(code: Any, expected: type[Exception]) -> None:
+    body = {"error": {"code": code, "message": "slow down"}}
+    with pytest.raises(expected):
+        parse_generate_content(body)
+
+
+def test_far_out_streamed_argument_index_is_an_arguments_error() -> None:
+    piece = {"jsonPath": "$.cities[99999999999]", "stringValue": "Paris"}
+    call = {"functionCall": {"name": "get_weather", "partialArgs": [piece], "willContinue": True}}
+    state = GeminiStreamState()
+    state.feed(SSEEvent("message", json.dumps({"candidates": [{"content": {"parts": [call]}}]})))
+    state.feed(SSEEvent("message", json.dumps(_candidate_body([{"functionCall": {}}]))))
+    assert state.partial()[1] == []
+    calls = state.result().tool_calls
+    assert calls is not None
+    assert calls[0].name == "get_weather"
+    assert calls[0].arguments_error is not None
+    assert "far beyond" in calls[0].arguments_error

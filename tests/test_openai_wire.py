@@ -13,6 +13,8 @@ from openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, Message, ToolCall
 from toolwire._transport import SSEEvent
 from toolwire.errors import ContentFilterError, ProviderError, StreamInterruptedError
+from toolwire.providers.mistral import MistralStreamState
+from toolwire.providers.mistral import parse_chat_completion as parse_mistral
 from toolwire.providers.openai import (
     ChatCompletionStreamState,
     chat_messages,
@@ -20,6 +22,7 @@ from toolwire.providers.openai import (
     normalize_usage,
     openai_error,
     parse_chat_completion,
+    token_count,
 )
 
 TOOL = {
@@ -386,3 +389,93 @@ def test_stream_body_fully_read_and_closed(early_break: bool) -> None:
     assert bodies[0].closed and bodies[0].read == len(STREAM)
     # the same client serves the next call
     assert llm.generate("again", stream=True).response.content == "Hi"
+
+
+# -- malformed counts and fragments (found by tests/test_fuzz_parsers.py) -------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (12, 12),
+        (12.0, 12),
+        (0, 0),
+        (None, 0),
+        (float("inf"), 0),
+        (float("-inf"), 0),
+        (float("nan"), 0),
+        (True, 0),
+        ("12", 0),
+        ({"tokens": 3}, 0),
+        ([1], 0),
+    ],
+)
+def test_token_count_takes_finite_numbers_only(value: Any, expected: int) -> None:
+    assert token_count(value) == expected
+
+
+def test_usage_with_infinite_or_nan_counts_parses() -> None:
+    usage = normalize_usage(
+        {"prompt_tokens": 10, "completion_tokens": float("inf"), "total_tokens": float("nan")}
+    )
+    # a total that is not a count falls back to the sum, as when it is missing
+    assert usage == {"prompt_tokens": 10, "completion_tokens": 0, "total_tokens": 10}
+    body = {
+        "id": "chatcmpl-1",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": float("inf"), "completion_tokens": 2, "total_tokens": 7},
+    }
+    response = parse_chat_completion(body)
+    assert response.content == "hi"
+    assert response.usage == {"prompt_tokens": 0, "completion_tokens": 2, "total_tokens": 7}
+
+
+def test_stream_with_non_string_fragments_still_assembles() -> None:
+    state = ChatCompletionStreamState()
+    state.feed(_chunk({"role": "assistant", "content": {"not": "text"}}))
+    state.feed(_chunk({"content": "Hel", "refusal": 5, "reasoning": ["x"]}))
+    state.feed(_chunk({"content": [{"type": "text", "text": "lo"}, {"text": 3}]}))
+    state.feed(_chunk({"tool_calls": [_tc(0, "call_a", "get_weather", '{"city": "Paris"}')]}))
+    state.feed(_chunk({"tool_calls": [_tc(1, "call_b", "get_weather", 7)]}))
+    state.feed(_chunk(finish="tool_calls", usage={"prompt_tokens": 1, "completion_tokens": float("nan")}))
+    text, complete = state.partial()
+    assert text == "Hello"
+    # the call whose arguments were a number is not complete: it reports its error instead
+    assert [c.id for c in complete] == ["call_a"]
+    response = state.result()
+    assert response.content == "Hello"
+    assert response.refusal is None
+    assert response.provider_data is None
+    assert response.usage == {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}
+    calls = response.tool_calls
+    assert calls is not None
+    assert calls[0].arguments == {"city": "Paris"}
+    assert calls[1].raw_arguments == "7"
+    assert calls[1].arguments_error is not None
+
+
+def test_stream_whole_argument_objects_are_still_read() -> None:
+    # Ollama streams each call whole with an arguments object: a legitimate non-string
+    state = ChatCompletionStreamState("ollama")
+    state.feed(_chunk({"tool_calls": [_tc(0, "call_a", "get_weather", {"city": "Paris"})]}))
+    state.feed(_chunk(finish="stop"))
+    calls = state.result().tool_calls
+    assert calls is not None
+    assert calls[0].arguments == {"city": "Paris"}
+    assert calls[0].arguments_error is None
+
+
+def test_mistral_stream_and_body_with_odd_counts_and_content() -> None:
+    state = MistralStreamState()
+    state.feed(_chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]}]}))
+    state.feed(_chunk({"content": 42}))
+    state.feed(_chunk({"content": "ok"}, finish="stop", usage={"prompt_tokens": float("-inf")}))
+    assert state.partial() == ("ok", [])
+    response = state.result()
+    assert response.content == "ok"
+    assert response.usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    body = {
+        "id": "x",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": float("inf"), "total_tokens": float("inf")},
+    }
+    assert parse_mistral(body).usage == {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
