@@ -83,7 +83,7 @@ class StreamState(Protocol):
 
 # What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
 # so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
-PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
 
 
 def unexpected_shape(provider: str, what: str, payload: Any, exc: Exception) -> ResponseParseError:
