@@ -350,43 +350,42 @@ STREAM = [
 ]
 
 
-@pytest.mark.parametrize(
-    "early_break",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_transport.drain_and_close uses response.iter_raw(), which raises StreamConsumed "
-                "once iter_sse has started: the rest of an abandoned stream is never read (lead's file)",
-            ),
-        ),
-    ],
-)
-def test_stream_body_fully_read_and_closed(early_break: bool) -> None:
-    bodies: list[_Body] = []
-
+def _stream_llm(bodies: list[_Body]) -> Any:
     def handler(request: httpx2.Request) -> httpx2.Response:
         body = _Body(list(STREAM))
         bodies.append(body)
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
 
-    llm = AbstractLLM.create(
+    return AbstractLLM.create(
         "openai",
         model="gpt-4o",
         api_key="sk-test",
         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
     )
-    stream = llm.generate("hi", stream=True)
-    if early_break:
-        for _ in stream:
-            break
-        stream.close()
-    else:
-        assert [c.content for c in stream if c.content] == ["Hi"]
-        assert stream.response.content == "Hi" and stream.response.finish_reason == "stop"
+
+
+def test_stream_body_fully_read_and_closed() -> None:
+    """A consumed stream is read to its end (past [DONE]), so its connection can go back to the pool."""
+    bodies: list[_Body] = []
+    stream = _stream_llm(bodies).generate("hi", stream=True)
+    assert [c.content for c in stream if c.content] == ["Hi"]
+    assert stream.response.content == "Hi" and stream.response.finish_reason == "stop"
     assert bodies[0].closed and bodies[0].read == len(STREAM)
+
+
+def test_abandoned_stream_is_closed_not_drained() -> None:
+    """Breaking out of a stream closes it without reading the rest: draining would keep paying for
+    a generation the caller no longer wants (the connection is dropped instead of pooled)."""
+    bodies: list[_Body] = []
+    llm = _stream_llm(bodies)
+    stream = llm.generate("hi", stream=True)
+    for _ in stream:
+        break
+    stream.close()
+    assert bodies[0].closed and bodies[0].read < len(STREAM)
+    # the provider stays usable
+    again = llm.generate("hi", stream=True)
+    assert again.response.content == "Hi"
     # the same client serves the next call
     assert llm.generate("again", stream=True).response.content == "Hi"
 

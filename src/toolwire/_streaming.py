@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from . import _instrument
-from ._transport import _transport_error, adrain_and_close, aiter_sse, drain_and_close, iter_sse
+from ._transport import _transport_error, aiter_sse, iter_sse
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -149,7 +149,9 @@ class Stream(_StreamBase):
         return self._response
 
     def close(self) -> None:
-        drain_and_close(self._http)
+        """Stop the stream. What was not read is dropped with its connection, which also stops the
+        generation; a stream read to its end has already returned its connection to the pool."""
+        self._http.close()
 
     def __enter__(self) -> Stream:
         return self
@@ -221,7 +223,7 @@ class AsyncStream(_StreamBase):
         return self._response
 
     async def aclose(self) -> None:
-        await adrain_and_close(self._http)
+        await self._http.aclose()
 
     async def __aenter__(self) -> AsyncStream:
         return self

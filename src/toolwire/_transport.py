@@ -521,25 +521,4 @@ async def aiter_sse(response: httpx2.Response) -> AsyncIterator[SSEEvent]:
         yield tail
 
 
-def drain_and_close(response: httpx2.Response) -> None:
-    """Read what is left of a stream so its connection goes back to the pool, then close it."""
-    try:
-        for _ in response.iter_raw():
-            pass
-    except (httpx2.HTTPError, httpx2.StreamError):
-        pass
-    finally:
-        response.close()
-
-
-async def adrain_and_close(response: httpx2.Response) -> None:
-    try:
-        async for _ in response.aiter_raw():
-            pass
-    except (httpx2.HTTPError, httpx2.StreamError):
-        pass
-    finally:
-        await response.aclose()
-
-
 TokenProvider = Callable[[], "str | Awaitable[str]"]
