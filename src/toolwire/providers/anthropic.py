@@ -582,7 +582,7 @@ def anthropic_error(
         request_id = str(payload["request_id"])
     if code == "overloaded_error" and status < 500:
         status = 529  # the meaning wins over a proxy's rewritten status
-    return build_provider_error(  # type: ignore[no-any-return]
+    return build_provider_error(
         status,
         message or f"HTTP {status}",
         provider=provider,
@@ -598,7 +598,7 @@ def stream_error(provider: str, payload: Any) -> ProviderError:
     message, code = _read_error(payload)
     status = _ERROR_STATUS.get(code or "", 500)
     request_id = payload.get("request_id") if isinstance(payload, Mapping) else None
-    return build_provider_error(  # type: ignore[no-any-return]
+    return build_provider_error(
         status,
         f"{provider} reported an error inside the stream: {message}",
         provider=provider,

@@ -18,9 +18,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from .. import _instrument
 from .._transport import HttpCall, SSEEvent, Transport
 from ..errors import (
+    AuthenticationError,
     ConfigurationError,
     ContentFilterError,
+    ContextLengthError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
     ResponseParseError,
+    ServerError,
     StructuredOutputError,
     UnsupportedCapabilityError,
 )
@@ -619,21 +626,12 @@ def build_provider_error(
     code: str | None = None,
     filter_results: Any = None,
     model: str | None = None,
-) -> Any:
+) -> ProviderError:
     """Map an HTTP failure onto the error tree by meaning (status, then the provider's error code).
 
     Providers read their own error body shape and call this with what they found.
     """
     from .._transport import parse_retry_after
-    from ..errors import (
-        AuthenticationError,
-        ContextLengthError,
-        InvalidRequestError,
-        ProviderError,
-        ProviderTimeoutError,
-        RateLimitError,
-        ServerError,
-    )
 
     kwargs: dict[str, Any] = {
         "provider": provider,

@@ -735,7 +735,7 @@ def gemini_error(
         return RateLimitError(text, retry_after=retry_after, **kwargs)
     if status == 400 and "exceeds the maximum number of tokens" in text:
         return ContextLengthError(text, **kwargs)
-    return build_provider_error(  # type: ignore[no-any-return]
+    return build_provider_error(
         status, text, provider=provider, headers=headers, body=payload, request_id=request_id, code=code
     )
 

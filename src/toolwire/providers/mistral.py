@@ -249,7 +249,7 @@ def mistral_error(
         code = str(raw_code) if raw_code is not None else None
     elif payload:
         message = str(payload)
-    return build_provider_error(  # type: ignore[no-any-return]
+    return build_provider_error(
         status,
         message or f"HTTP {status}",
         provider=provider,

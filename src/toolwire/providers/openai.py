@@ -605,7 +605,7 @@ def openai_error(
         message = str(payload.get("message") or payload.get("detail") or payload)
     elif payload:
         message = str(payload)
-    return build_provider_error(  # type: ignore[no-any-return]
+    return build_provider_error(
         status,
         message or f"HTTP {status}",
         provider=provider,
