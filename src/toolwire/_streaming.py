@@ -77,6 +77,19 @@ class _StreamBase:
             return exc  # e.g. Anthropic's `overloaded_error` as the first event
         return None
 
+    def _retry_error_or_raise(self, exc: Exception, yielded: bool) -> ProviderError:
+        """Streams are retried only while nothing has reached the caller: after the first chunk a
+        dropped connection is a `StreamInterruptedError` (keeping what arrived); before it, the
+        error to retry with, or `exc` itself when it is not retryable."""
+        if yielded:
+            if isinstance(exc, httpx2.HTTPError):
+                raise self._interrupted(exc) from exc
+            raise exc
+        retry_with = self._retryable(exc)
+        if retry_with is None:
+            raise exc
+        return retry_with
+
     def _restart(self, response: httpx2.Response) -> None:
         self._http = response
         self._state = self._provider.new_stream_state(self._request)
@@ -111,13 +124,7 @@ class Stream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    if yielded:
-                        if isinstance(exc, httpx2.HTTPError):
-                            raise self._interrupted(exc) from exc
-                        raise
-                    retry_with = self._retryable(exc)
-                    if retry_with is None:
-                        raise
+                    retry_with = self._retry_error_or_raise(exc, yielded)
                     failed = self._http
                     failed.close()
                     self._restart(self._provider.transport.retry_stream(failed, retry_with))
@@ -182,13 +189,7 @@ class AsyncStream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    if yielded:
-                        if isinstance(exc, httpx2.HTTPError):
-                            raise self._interrupted(exc) from exc
-                        raise
-                    retry_with = self._retryable(exc)
-                    if retry_with is None:
-                        raise
+                    retry_with = self._retry_error_or_raise(exc, yielded)
                     failed = self._http
                     await failed.aclose()
                     self._restart(await self._provider.transport.aretry_stream(failed, retry_with))
