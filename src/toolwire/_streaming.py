@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from . import _instrument
-from ._transport import _transport_error, aiter_sse, iter_sse
+from ._scrub import request_secrets
+from ._transport import _transport_error, aiter_sse, iter_sse, scrub_error
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -50,6 +51,10 @@ class _StreamBase:
         return self._http
 
     def _failed(self, exc: BaseException) -> None:
+        # an error event inside a 200 stream may quote the credentials the server received
+        if isinstance(exc, ToolwireError):
+            sent = self._http.request
+            scrub_error(exc, request_secrets(sent.headers, str(sent.url), self._provider.credentials()))
         record, self._record = self._record, None
         _instrument.call_finished(record, None, exc)
 

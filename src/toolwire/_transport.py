@@ -20,14 +20,15 @@ import datetime
 import email.utils
 import logging
 import random
-import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx2
 
+from ._scrub import header_secrets, install_log_filter, ordered, register, scrub_text, url_secrets
 from .errors import (
     ProviderConnectionError,
     ProviderError,
@@ -47,6 +48,7 @@ DEFAULT_MAX_RETRIES = 2
 # bench). Keep as many as an agent plausibly runs at once, like the openai SDK does.
 POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
+E = TypeVar("E", bound=BaseException)
 ErrorMapper = Callable[[int, Mapping[str, str], bytes], ProviderError]
 
 
@@ -75,6 +77,7 @@ class HttpCall:
     timeout: float | None = None
     max_retries: int | None = None
     deadline: float | None = None  # total seconds for every attempt of this call (None: the provider's)
+    secrets: tuple[str, ...] = ()  # what the provider declared it holds (`BaseProvider.credentials`)
 
 
 @dataclass
@@ -186,32 +189,18 @@ def _transport_error(exc: Exception, provider: str) -> ProviderError:
     )
 
 
-# Headers and query parameters that carry credentials (OpenAI/Mistral bearer, Azure api-key,
-# Anthropic x-api-key, Gemini x-goog-api-key or ?key=, Entra bearer tokens).
-_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization")
-_SECRET_QUERY = re.compile(r"(?i)[?&](?:key|api[-_]?key|access_token|token|sig)=([^&#]+)")
-_MIN_SECRET = 8  # shorter values ("Bearer", "test") are too common to scrub without mangling text
-
-
 def call_secrets(call: HttpCall) -> tuple[str, ...]:
-    """The credential values one request carries, to scrub from anything derived from it."""
-    found: list[str] = []
-    for name, value in call.headers.items():
-        if name.lower() in _SECRET_HEADERS and value:
-            found.append(value)
-            scheme, _, token = value.partition(" ")
-            if token and scheme.lower() in ("bearer", "basic", "token"):
-                found.append(token)
-    found.extend(m.group(1) for m in _SECRET_QUERY.finditer(call.url))
-    return tuple(sorted({f for f in found if len(f) >= _MIN_SECRET}, key=len, reverse=True))
+    """The credential values one request carries, in every form, to scrub from anything derived
+    from it: what the provider declared, every header not known to be harmless (an APIM key in
+    `default_headers`, a proxy's credentials) and the URL's `user:password@` and `?key=`."""
+    found = ordered(header_secrets(call.headers) | url_secrets(call.url) | set(call.secrets))
+    register(found)
+    return found
 
 
 def _scrub_value(value: object, secrets: tuple[str, ...]) -> object:
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "***")
-        return value
+        return scrub_text(value, secrets)
     if isinstance(value, bytes):
         text = value.decode("utf-8", "replace")
         scrubbed = _scrub_value(text, secrets)
@@ -223,7 +212,7 @@ def _scrub_value(value: object, secrets: tuple[str, ...]) -> object:
     return value
 
 
-def scrub_error(error: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
+def scrub_error(error: E, secrets: tuple[str, ...]) -> E:
     """Remove the request's credentials from an error built from a response.
 
     Errors are built from response bodies, never request headers; but a server may echo what it
@@ -232,11 +221,19 @@ def scrub_error(error: ProviderError, secrets: tuple[str, ...]) -> ProviderError
     """
     if not secrets:
         return error
-    message = _scrub_value(error.message, secrets)
-    if message != error.message:
-        error.message = message  # type: ignore[assignment]
+    text = getattr(error, "message", None)
+    if not isinstance(text, str):
+        text = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else None
+    message = _scrub_value(text, secrets) if text is not None else None
+    if message != text:
+        if hasattr(error, "message"):
+            error.message = message
         error.args = (message,)
-    error.body = _scrub_value(error.body, secrets)
+    # the body, a request id from a response header (it may echo what it received), partial text
+    for attr in ("body", "request_id", "partial_content", "raw_text"):
+        value = getattr(error, attr, None)
+        if value is not None:
+            setattr(error, attr, _scrub_value(value, secrets))
     return error
 
 
@@ -272,6 +269,7 @@ class Transport:
         asleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        install_log_filter()
         self.provider = provider
         self.error_mapper = error_mapper
         self.timeout = timeout

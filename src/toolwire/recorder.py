@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _instrument
+from ._scrub import BENIGN_HEADERS, MIN_SECRET, redact_url
 from .errors import ConfigurationError
-from .logs import provider_secrets, redact, redact_headers, scrub
+from .logs import REDACTED, provider_secrets, redact, redact_headers, scrub
 
 if TYPE_CHECKING:
     from ._instrument import CallRecord, ToolRecord
@@ -215,13 +216,16 @@ def _request_payload(record: CallRecord) -> dict[str, Any]:
     provider, request = record.provider, record.request
     payload: dict[str, Any] = {"provider": provider.name, "model": request.model, "stream": request.stream}
     try:
-        payload["url"] = provider.endpoint(request)
+        payload["url"] = redact_url(provider.endpoint(request))
     except Exception:
         pass
     try:
         headers = dict(provider.static_headers())
         headers.update(request.extra_headers or {})
-        payload["headers"] = redact_headers(headers)
+        payload["headers"] = {  # a header we do not know by name may be a credential
+            k: (v if k.lower() in BENIGN_HEADERS or len(v) < MIN_SECRET else REDACTED)
+            for k, v in redact_headers(headers).items()
+        }
     except Exception:
         pass
     try:
@@ -524,7 +528,15 @@ def install_from_env() -> Recorder | None:
     with _env_lock:
         if _env_recorder is None:
             path = None if value.lower() in {"1", "true", "yes", "on"} else value
-            _env_recorder = record(path)
+            try:
+                _env_recorder = record(path)
+            except (OSError, sqlite3.Error, ValueError) as exc:
+                # a typo in the variable must not surface as a raw sqlite/OS error from create()
+                raise ConfigurationError(
+                    f"{ENV_VAR}={value!r}: cannot open the recorder database there "
+                    f"({type(exc).__name__}: {exc}); set it to 1 for the default path or to a "
+                    "writable file path"
+                ) from exc
         return _env_recorder
 
 

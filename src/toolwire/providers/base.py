@@ -14,9 +14,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
+from urllib.parse import urlsplit
 
 from .. import _instrument
-from .._transport import HttpCall, SSEEvent, Transport
+from .._scrub import (
+    clean_key,
+    header_secrets,
+    ordered,
+    redact_url,
+    register,
+    request_secrets,
+    secret_forms,
+    url_secrets,
+)
+from .._transport import HttpCall, SSEEvent, Transport, scrub_error
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -118,6 +129,52 @@ def mask_secret(secret: str | None) -> str | None:
     return f"{secret[:3]}…{secret[-4:]}"
 
 
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:
+        return None
+
+
+def env_key_goes_to(default_url: str | None, env_url: str | None, base_url: str | None) -> bool:
+    """Whether a key read from the environment may go to `base_url`. The rule: an environment key
+    is sent only to its service's default host, or to the host the same service's base-URL
+    variable names (the pair the user configured together). An explicit `base_url=` to any other
+    host needs an explicit `api_key=`. A provider without a default host (Azure: every endpoint is
+    the user's own resource) takes its key to the endpoint it was given."""
+    if base_url is None:
+        return True
+    return _host(base_url) in {_host(default_url), _host(env_url)} - {None}
+
+
+def check_base_url(url: str, provider: str) -> str:
+    """A base URL the HTTP library will accept, or a ConfigurationError naming what is wrong
+    (never the URL itself: it may carry a password)."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{provider}: base_url must be a string, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"{provider}: base_url is not a valid URL ({exc})") from None
+    bad_host = not parts.hostname or any(c.isspace() for c in parts.netloc)
+    if parts.scheme not in ("http", "https") or bad_host:
+        raise ConfigurationError(
+            f"{provider}: base_url must be an http:// or https:// URL with a host, got scheme "
+            f"{parts.scheme or 'none'!r}"
+        )
+    try:
+        import httpx2
+
+        httpx2.URL(url.strip())
+    except Exception as exc:  # httpx2.InvalidURL and what its parser raises
+        raise ConfigurationError(f"{provider}: base_url is not a valid URL ({type(exc).__name__})") from None
+    return url.strip()
+
+
 def first_env(names: Iterable[str]) -> str | None:
     for name in names:
         value = os.environ.get(name)
@@ -148,6 +205,9 @@ class BaseProvider(AbstractLLMInterface):
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    # True where every endpoint is the user's own resource (Azure): the environment key goes to
+    # whichever endpoint is named. Otherwise see `env_key_goes_to`.
+    env_key_any_host: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -167,9 +227,18 @@ class BaseProvider(AbstractLLMInterface):
         **options: Any,
     ) -> None:
         self.model = model or self.default_model
-        self._api_key = api_key or first_env(self.api_key_env)
-        resolved_url = base_url or first_env(self.base_url_env) or self.default_base_url
-        self.base_url = resolved_url.rstrip("/") if resolved_url else None
+        env_url = self.base_url_from_env()
+        resolved_url = base_url or env_url or self.default_base_url
+        self.base_url = check_base_url(resolved_url, self.name).rstrip("/") if resolved_url else None
+        self._env_key_withheld: str | None = None
+        if api_key is None:
+            api_key = first_env(self.api_key_env)
+            if api_key and not (
+                self.env_key_any_host or env_key_goes_to(self.default_base_url, env_url, base_url)
+            ):
+                # a key from the environment is for its own service only (issue 16 item 1)
+                self._env_key_withheld, api_key = _host(base_url), None
+        self._api_key = clean_key(api_key, self.name)
         self.default_headers = dict(default_headers or {})
         self.raise_on_content_filter = raise_on_content_filter
         self._capabilities = (
@@ -197,6 +266,11 @@ class BaseProvider(AbstractLLMInterface):
             install_from_env()
 
     # -- configuration hooks -------------------------------------------------------------------
+    @classmethod
+    def base_url_from_env(cls) -> str | None:
+        """The base URL the environment names for this provider (`base_url_env`, first set)."""
+        return first_env(cls.base_url_env)
+
     def configure(self, **options: Any) -> None:
         """Provider-specific options. The base accepts none: a typo must not pass silently."""
         if options:
@@ -206,6 +280,12 @@ class BaseProvider(AbstractLLMInterface):
     def _check_credentials(self) -> None:
         if self.requires_api_key and not self._api_key:
             env = " or ".join(self.api_key_env) or "an environment variable"
+            if self._env_key_withheld:
+                raise ConfigurationError(
+                    f"{self.name}: no API key for {self._env_key_withheld}: {env} is only sent to "
+                    f"{_host(self.default_base_url)} (or to its base-URL variable's host); pass "
+                    "api_key=... to send a key to another server"
+                )
             raise ConfigurationError(f"{self.name}: no API key; pass api_key=... or set {env}")
         if self.base_url is None:
             env = " or ".join(self.base_url_env)
@@ -214,9 +294,32 @@ class BaseProvider(AbstractLLMInterface):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.safe_base_url()!r}, "
             f"api_key={mask_secret(self._api_key)!r})"
         )
+
+    def safe_base_url(self) -> str | None:
+        """`base_url` with a `user:password@` and credential query values redacted (for display)."""
+        return redact_url(self.base_url) if self.base_url else None
+
+    def credentials(self) -> tuple[str, ...]:
+        """Every form of every credential this provider holds: its key, tokens it was handed, the
+        values of its `default_headers` not known to be harmless, its base URL's userinfo and
+        `?key=`. The transport, streams, recorder and logs scrub these; a provider with another
+        auth scheme extends this list."""
+        key = (self._api_key, tuple(self.default_headers.items()), self.base_url)
+        cached = self.__dict__.get("_credentials_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        found: set[str] = set()
+        for value in (self._api_key, getattr(self, "_token", None), getattr(self, "_access_token", None)):
+            if isinstance(value, str) and value:
+                found |= secret_forms(value)
+        found |= header_secrets(self.default_headers) | url_secrets(self.base_url)
+        result = ordered(found)
+        register(result)  # so the HTTP library's own log lines are scrubbed of them too
+        self.__dict__["_credentials_cache"] = (key, result)
+        return result
 
     # -- capabilities --------------------------------------------------------------------------
     @property
@@ -404,17 +507,22 @@ class BaseProvider(AbstractLLMInterface):
             timeout=request.timeout,
             max_retries=request.max_retries,
             deadline=request.retry_deadline,
+            secrets=self.credentials(),
         )
 
     def _decode(self, response: httpx2.Response) -> Any:
         try:
             return json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ResponseParseError(
+            error = ResponseParseError(
                 f"{self.name} answered HTTP {response.status_code} with a body that is not JSON: {exc}",
                 provider=self.name,
                 body=response.content[:2000],
-            ) from exc
+            )
+            # a proxy's HTML page may quote the request it received
+            sent = response.request
+            secrets = request_secrets(sent.headers, str(sent.url), self.credentials())
+            raise scrub_error(error, secrets) from exc
 
     def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
         """Shared post-processing of a parsed (or assembled) response."""

@@ -875,7 +875,7 @@ class GeminiProvider(BaseProvider):
                 f"location={self.location!r}, auth={auth!r}, api_key={mask_secret(self._api_key)!r})"
             )
         return (
-            f"GeminiProvider(model={self.model!r}, base_url={self.base_url!r}, "
+            f"GeminiProvider(model={self.model!r}, base_url={self.safe_base_url()!r}, "
             f"api_key={mask_secret(self._api_key)!r})"
         )
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
@@ -723,8 +725,9 @@ class OpenAIProvider(BaseProvider):
 class OpenAICompatibleProvider(OpenAIProvider):
     """Any server that speaks Chat Completions: vLLM, llama.cpp, LM Studio, Groq, OpenRouter, ...
 
-    `base_url` is required (or `OPENAI_BASE_URL`); an API key is optional because local servers
-    usually need none.
+    `base_url` is required (or `OPENAI_COMPATIBLE_BASE_URL`); an API key is optional because local
+    servers usually need none (or `OPENAI_COMPATIBLE_API_KEY`). It never reads `OPENAI_API_KEY` /
+    `OPENAI_BASE_URL`: those are OpenAI's, and an OpenAI key must not go to another server.
     """
 
     name: ClassVar[str] = "openai_compatible"
@@ -733,6 +736,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
     default_capabilities = _OPENAI_CAPABILITIES - {Capability.STRICT_TOOLS}
     model_capability_rules = ()
     requires_api_key = False
+    api_key_env = ("OPENAI_COMPATIBLE_API_KEY",)
+    base_url_env = ("OPENAI_COMPATIBLE_BASE_URL",)
     default_base_url: ClassVar[str | None] = None
     max_tokens_field = "max_tokens"
 
@@ -763,3 +768,20 @@ class OllamaProvider(OpenAICompatibleProvider):
     base_url_env = ("OLLAMA_BASE_URL",)
     default_base_url = "http://localhost:11434/v1"
     api_key_env = ("OLLAMA_API_KEY",)
+
+    @classmethod
+    def base_url_from_env(cls) -> str | None:
+        """`OLLAMA_BASE_URL`, else Ollama's own `OLLAMA_HOST` (`host:port`, `:port` or a URL,
+        as the ollama CLI reads it) with `/v1` added."""
+        url = super().base_url_from_env()
+        if url:
+            return url
+        host = (os.environ.get("OLLAMA_HOST") or "").strip().rstrip("/")
+        if not host:
+            return None
+        if "://" not in host:
+            host = f"http://{'localhost' if host.startswith(':') else ''}{host}"
+        parts = urlsplit(host)
+        if not parts.port and parts.hostname:
+            host = f"{host}:11434" if parts.scheme == "http" and not parts.path else host
+        return host if host.endswith("/v1") else f"{host}/v1"
