@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fault_server import FaultServer, Kit, Reply, fault_server, kits
+from fault_server import FaultServer, Kit, Reply, fault_server, hostile_turn, kits
 from toolwire import Session
 from toolwire.errors import (
     AuthenticationError,
@@ -289,6 +289,35 @@ def tool_timeout(kit: Kit, server: FaultServer, mode: str) -> Outcome:
                             "timed out")
 
 
+def hostile_arguments(bad: str) -> Scenario:
+    """One call's arguments are hostile (issue 16 items 4-5): that call gets an error result (or,
+    for a lone surrogate, runs with U+FFFD sent onward), its sibling runs, the next request goes out."""
+
+    def scenario(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+        run = Run(kit, server, mode)
+        ran: list[Any] = []
+
+        def get_weather(city: Any) -> str:
+            """The weather in a city.
+
+            Args:
+                city: the city name
+            """
+            ran.append(city)
+            return "sunny"
+
+        server.script = [hostile_turn(kit.name, bad), kit.text_answer("Done.")]
+        session, response = run.session("Weather?", [get_weather])
+        assert response.content == "Done."
+        assert "Rome" in ran  # the valid sibling ran
+        results = session.messages[2].tool_results
+        assert results is not None and len(results) == 2 and results[1].error is None
+        assert len(server.seen) == 2  # the follow-up request was built and sent
+        return Outcome(True, None, 2, ", sibling ran")
+
+    return scenario
+
+
 FAULTS: dict[str, Scenario] = {
     "429 + Retry-After: 2": status_then_ok(429, {"retry-after": "2"}, 2.0),
     "429 + retry-after-ms: 1500": status_then_ok(429, {"retry-after-ms": "1500"}, 1.5),
@@ -309,6 +338,9 @@ FAULTS: dict[str, Scenario] = {
     "unknown tool": unknown_tool,
     "tool exception": tool_exception,
     "tool timeout": tool_timeout,
+    "1,000-deep JSON arguments": hostile_arguments("[" * 1000 + "]" * 1000),
+    "5,000-digit integer argument": hostile_arguments("9" * 5000),
+    "lone surrogate in arguments": hostile_arguments('"\\ud800"'),
 }
 KITS = kits()
 

@@ -52,3 +52,222 @@ def test_ollama_reads_ollama_host(value: str, expected: str, monkeypatch: pytest
     assert AbstractLLM.create("ollama", model="llama3.2").base_url == expected
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://other:1/v1")  # the explicit variable wins
     assert AbstractLLM.create("ollama", model="llama3.2").base_url == "http://other:1/v1"
+
+
+# -- item 4: one JSON decoder with limits; one bad call never sinks its siblings ------------------
+import asyncio  # noqa: E402
+import json  # noqa: E402
+from typing import Any  # noqa: E402
+
+from fault_server import KITS_FOR_HOSTILE, FaultServer, fault_server, hostile_turn  # noqa: E402
+from toolwire import Session, execute_tool_calls  # noqa: E402
+from toolwire.types import ToolCall, parse_arguments  # noqa: E402
+
+DEEP = "[" * 1000 + "]" * 1000
+HUGE = "9" * 5000
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city.
+
+    Args:
+        city: the city name
+    """
+    return f"sunny in {city}"
+
+
+def test_parse_arguments_limits_are_typed() -> None:
+    for raw in (f'{{"city": {DEEP}}}', f'{{"city": {HUGE}}}', '{"a":' * 200 + "1" + "}" * 200):
+        arguments, error = parse_arguments(raw)
+        assert arguments == {} and error and "limit" in error
+    too_deep: Any = {"v": 1}
+    for _ in range(2000):
+        too_deep = {"v": too_deep}
+    call = ToolCall.from_raw("c1", "get_weather", too_deep)  # an Anthropic/Gemini object
+    assert call.arguments == {} and call.arguments_error and "deeper" in call.arguments_error
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with fault_server() as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("name", sorted(KITS_FOR_HOSTILE))
+@pytest.mark.parametrize("hostile", ["deep", "huge", "surrogate"])
+def test_a_hostile_call_fails_alone_and_the_next_request_is_sent(
+    server: FaultServer, name: str, mode: str, hostile: str
+) -> None:
+    """A model turn with one hostile call (1,000-deep JSON, a 5,000-digit integer, a lone
+    surrogate) and one valid sibling: the sibling runs, the hostile call gets an error result,
+    and the follow-up request goes out (issue 16 items 4 and 5)."""
+    kit = KITS_FOR_HOSTILE[name]
+    bad = {"deep": DEEP, "huge": HUGE, "surrogate": '"\\ud800 caf\\u00e9"'}[hostile]
+    server.script = [hostile_turn(name, bad), kit.text_answer("Done.")]
+    llm = kit.create(server.url, max_retries=0)
+    ran: list[str] = []
+
+    def weather(city: Any) -> str:
+        """The weather.
+
+        Args:
+            city: the city
+        """
+        ran.append(city if isinstance(city, str) else type(city).__name__)
+        return f"sunny in {city}" if isinstance(city, str) else "odd"
+
+    weather.__name__ = "get_weather"
+    session = Session(llm, tools=[weather])
+    response = session.generate("go") if mode == "sync" else asyncio.run(session.agenerate("go"))
+    assert response.content == "Done."
+    assert "Rome" in ran
+    results = session.messages[2].tool_results
+    assert results is not None and len(results) == 2
+    if hostile in ("deep", "huge") and name not in ("anthropic", "gemini"):
+        assert results[0].error and "limit" in results[0].error
+    assert len(server.seen) == 2  # the follow-up request was sent (and parsed by the server)
+    if hostile == "surrogate":
+        assert "\ufffd" in json.dumps(server.seen[-1].body, ensure_ascii=False)
+
+
+# -- item 6: an output whose __str__ raises --------------------------------------------------------
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def test_output_whose_str_raises_is_an_error_result() -> None:
+    def tool(city: str) -> Any:
+        """A tool.
+
+        Args:
+            city: the city
+        """
+        return _Unprintable()
+
+    class _Bad(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("nor for me")
+
+    def raiser(city: str) -> str:
+        """A tool.
+
+        Args:
+            city: the city
+        """
+        raise _Bad()
+
+    calls = [
+        ToolCall.from_raw("a", "tool", '{"city": "x"}'),
+        ToolCall.from_raw("b", "raiser", '{"city": "x"}'),
+    ]
+    first, second = execute_tool_calls(calls, [tool, raiser])
+    assert first.error and "could not be serialized" in first.error
+    assert second.error and "_Bad" in second.error
+    assert first.output_text()  # the next request can be built
+
+
+# -- item 7: ids ---------------------------------------------------------------------------------
+def test_generated_ids_are_unique_per_turn_and_stable_within_it() -> None:
+    from toolwire.providers.openai import parse_chat_completion
+
+    body = {  # no response id and no call ids (some local servers)
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                        {"id": "", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                    ],
+                },
+            }
+        ],
+    }
+    one = parse_chat_completion(body, provider="openai_compatible")
+    two = parse_chat_completion(body, provider="openai_compatible")
+    ids = [c.id for c in [*one.tool_calls, *two.tool_calls]]
+    assert len(set(ids)) == 4, ids
+
+
+def test_streamed_calls_sharing_an_id_are_not_merged() -> None:
+    from toolwire._transport import SSEEvent
+    from toolwire.providers.openai import ChatCompletionStreamState
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        return SSEEvent(
+            None, json.dumps({"id": "x", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+
+    state = ChatCompletionStreamState("openai_compatible")
+    for index, city in ((0, "Paris"), (1, "Rome")):
+        fn = {"name": "get_weather", "arguments": json.dumps({"city": city})}
+        state.feed(chunk({"tool_calls": [{"index": index, "id": "dup", "type": "function", "function": fn}]}))
+    state.feed(chunk({}, "tool_calls"))
+    state.feed(SSEEvent(None, "[DONE]"))
+    calls = state.result().tool_calls
+    assert [c.arguments for c in calls] == [{"city": "Paris"}, {"city": "Rome"}]
+
+
+def test_calls_with_the_same_empty_id_map_to_distinct_anthropic_ids() -> None:
+    from toolwire.providers.anthropic import messages_payload
+    from toolwire.types import Message, ToolResult
+
+    calls = [ToolCall.from_raw("", "f", '{"a": 1}'), ToolCall.from_raw("", "f", '{"a": 2}')]
+    _system, out = messages_payload(
+        [
+            Message(role="user", content="go"),
+            Message(role="assistant", tool_calls=calls),
+            Message(
+                role="tool", tool_results=[ToolResult("", "f", output="1"), ToolResult("", "f", output="2")]
+            ),
+        ]
+    )
+    uses = [b["id"] for b in out[1]["content"] if b["type"] == "tool_use"]
+    results = [b["tool_use_id"] for b in out[2]["content"]]
+    assert len(set(uses)) == 2 and uses == results
+
+
+# -- item 9: NaN/Infinity in the recorder, non-ASCII dashboard token ------------------------------
+def test_nan_from_a_model_is_stored_as_valid_json_and_served(tmp_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from toolwire.dashboard import create_app
+    from toolwire.recorder import record
+
+    db = tmp_path / "calls.db"
+    with fault_server() as srv:
+        kit = KITS_FOR_HOSTILE["openai"]
+        srv.script = [hostile_turn("openai", "NaN"), kit.text_answer("Done.")]
+        llm = kit.create(srv.url, max_retries=0)
+        with record(db):
+            Session(llm, tools=[get_weather], conversation_id="nan-conv").generate("go")
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        stored = [r[0] for r in conn.execute("SELECT response FROM events WHERE response IS NOT NULL")]
+    for text in stored:
+        json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} stored"))
+    with TestClient(create_app(db), base_url="http://127.0.0.1") as client:
+        listing = client.get("/api/conversations").json()["conversations"]
+        for row in listing:
+            assert client.get(f"/api/conversations/{row['conversation_id']}").status_code == 200
+
+
+def test_non_ascii_dashboard_token_is_a_401(tmp_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from toolwire.dashboard import create_app
+
+    app = create_app(tmp_path / "calls.db", token="s3cret-token", local_only=False)
+    with TestClient(app, base_url="http://10.0.0.5") as client:
+        assert client.get("/api/conversations?token=%C3%A9t%C3%A9").status_code == 401
+        raw = {"authorization": "Bearer été".encode()}
+        assert client.get("/api/conversations", headers=raw).status_code == 401  # type: ignore[dict-item]
+        cookie = {"cookie": b"toolwire_dashboard_token=%C3%A9t%C3%A9"}
+        assert client.get("/api/conversations", headers=cookie).status_code == 401  # type: ignore[dict-item]

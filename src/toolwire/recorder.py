@@ -189,8 +189,26 @@ def _migrate(conn: sqlite3.Connection, db: Path) -> None:
 def _dumps(value: Any, secrets: tuple[str, ...] = ()) -> str | None:
     if value is None:
         return None
-    text = json.dumps(redact(value), ensure_ascii=False, default=_default)
+    redacted = redact(value)
+    try:
+        text = json.dumps(redacted, ensure_ascii=False, default=_default, allow_nan=False)
+    except ValueError:  # NaN/Infinity from a model: stored as strings, so the row stays valid JSON
+        text = json.dumps(_finite(redacted), ensure_ascii=False, default=_default)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (model output, os.fsdecode names): SQLite refuses it
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return scrub(text, secrets) if secrets else text
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _default(value: Any) -> Any:
@@ -693,7 +711,9 @@ class CallStore:
             value = row.get(name)
             if isinstance(value, str):
                 try:
-                    row[name] = json.loads(value)
-                except ValueError:
+                    # NaN/Infinity (stored as such by older versions) read as strings: strict
+                    # JSON readers (the dashboard's responses, browsers) refuse the bare tokens
+                    row[name] = json.loads(value, parse_constant=str)
+                except (ValueError, RecursionError):
                     pass
         return row

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -127,6 +128,21 @@ def _thinking_blocks(message: Message) -> list[dict[str, Any]]:
     return [dict(b) for b in blocks if isinstance(b, Mapping) and b.get("type") in _THINKING_TYPES]
 
 
+class _TurnIds:
+    """`anthropic_tool_id`, with the n-th repeat of an id within one turn made distinct."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self._seen.clear()
+
+    def map(self, call_id: str) -> str:
+        n = self._seen.get(call_id, 0)
+        self._seen[call_id] = n + 1
+        return anthropic_tool_id(call_id if n == 0 else f"{call_id}#{n}")
+
+
 def _call_input(call: ToolCall) -> dict[str, Any]:
     # A call whose arguments did not parse has `{}` in `arguments`; Anthropic needs an object, so
     # the empty object is what goes back (the tool_result carries the parse error to the model).
@@ -137,6 +153,10 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
     """Neutral messages → (`system` text, Anthropic `messages`), roles alternating."""
     system_parts: list[str] = []
     out: list[dict[str, Any]] = []
+    # calls of one turn sharing an id (several "" from a server that gives none) get distinct
+    # Anthropic ids; the n-th result for an id answers the n-th call with it
+    call_ids = _TurnIds()
+    result_ids = _TurnIds()
     for message in messages:
         role = message.role
         blocks: list[dict[str, Any]] = []
@@ -147,10 +167,11 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
         if role == "tool":
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
+            result_ids.reset()
             for result in message.tool_results:
                 block: dict[str, Any] = {
                     "type": "tool_result",
-                    "tool_use_id": anthropic_tool_id(result.call_id),
+                    "tool_use_id": result_ids.map(result.call_id),
                 }
                 text = result.output_text()
                 if text:
@@ -160,6 +181,7 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
                 blocks.append(block)
             role = "user"
         elif role == "assistant":
+            call_ids.reset()
             blocks.extend(_thinking_blocks(message))
             if message.content:
                 blocks.append({"type": "text", "text": message.content})
@@ -167,7 +189,7 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
                 blocks.append(
                     {
                         "type": "tool_use",
-                        "id": anthropic_tool_id(call.id),
+                        "id": call_ids.map(call.id),
                         "name": call.name,
                         "input": _call_input(call),
                     }
@@ -415,10 +437,12 @@ class AnthropicStreamState:
         if not data:
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         if not isinstance(payload, dict):
             raise ResponseParseError(

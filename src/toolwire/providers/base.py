@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 from urllib.parse import urlsplit
 
-from .. import _instrument
+from .. import _instrument, _json
 from .._scrub import (
     clean_key,
     header_secrets,
@@ -103,7 +103,7 @@ class StreamState(Protocol):
 
 # What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
 # so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
-PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
+PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
 
 
 def unexpected_shape(provider: str, what: str, payload: Any, exc: Exception) -> ResponseParseError:
@@ -127,6 +127,16 @@ def mask_secret(secret: str | None) -> str | None:
     if len(secret) <= 8:
         return "…"
     return f"{secret[:3]}…{secret[-4:]}"
+
+
+def encode_body(text: str) -> bytes:
+    """UTF-8 of a request body. A lone surrogate (a model's `\\ud800`, an `os.fsdecode` file name
+    in a tool's output) cannot be encoded: it is sent as U+FFFD instead of failing the request
+    after the tools already ran."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode()
 
 
 def _host(url: str | None) -> str | None:
@@ -503,7 +513,7 @@ class BaseProvider(AbstractLLMInterface):
             "POST",
             self.endpoint(request),
             headers,
-            body.encode(),
+            encode_body(body),
             timeout=request.timeout,
             max_retries=request.max_retries,
             deadline=request.retry_deadline,
@@ -512,8 +522,9 @@ class BaseProvider(AbstractLLMInterface):
 
     def _decode(self, response: httpx2.Response) -> Any:
         try:
-            return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # limits: a body nested past them or with an over-long integer is a typed error
+            return _json.loads(response.content, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except (ValueError, UnicodeDecodeError) as exc:
             error = ResponseParseError(
                 f"{self.name} answered HTTP {response.status_code} with a body that is not JSON: {exc}",
                 provider=self.name,

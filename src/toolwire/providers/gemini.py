@@ -21,10 +21,12 @@ import asyncio
 import json
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import (
     AuthenticationError,
@@ -58,7 +60,7 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
-from .openai import generated_call_id, is_token_count, token_count
+from .openai import generated_call_id, is_token_count, token_count, turn_seed
 
 __all__ = [
     "VERTEX_SCOPE",
@@ -416,6 +418,7 @@ class _Assembler:
         self.usage: dict[str, int] | None = None
         self.model: str | None = None
         self.id: str | None = None
+        self._nonce = uuid.uuid4().hex[:12]  # generated ids: stable in this turn, unique across turns
         self.prompt_feedback: Any = None
         self.candidates_seen = False
         self.citations: list[Any] = []
@@ -523,7 +526,7 @@ class _Assembler:
             )
 
     def _call_id(self, call: _Call, index: int) -> str:
-        return call.id or generated_call_id(self.id, index, call.name)
+        return call.id or generated_call_id(turn_seed(self.id, self._nonce), index, call.name)
 
     def tool_calls(self, *, complete_only: bool = False) -> list[ToolCall]:
         out = []
@@ -626,10 +629,12 @@ class GeminiStreamState:
         if not data or data == "[DONE]":
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         self._events += 1
         try:

@@ -12,11 +12,13 @@ import hashlib
 import json
 import math
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -255,6 +257,15 @@ def normalize_usage(usage: Any) -> dict[str, int] | None:
     }
 
 
+def turn_seed(response_id: Any, nonce: str | None = None) -> str:
+    """The seed for the ids generated in one turn: the response id (the same body gives the same
+    ids), or, when the server gives none, a random one: without it every turn of a server that
+    gives no ids at all got the same ids, and one history must never carry an id twice."""
+    if isinstance(response_id, str) and response_id:
+        return response_id
+    return f"turn-{nonce or uuid.uuid4().hex[:12]}"
+
+
 def generated_call_id(seed: str | None, index: int, name: str) -> str:
     """A stable id for servers that give none (Gemini's compatible endpoint sends "")."""
     digest = hashlib.sha1(f"{seed}:{index}:{name}".encode()).hexdigest()
@@ -336,10 +347,11 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     choice = choices[0]
     message = choice.get("message") or {}
     seed = payload.get("id")
-    calls = [_tool_call(raw, i, seed) for i, raw in enumerate(message.get("tool_calls") or ())]
+    turn = turn_seed(seed)
+    calls = [_tool_call(raw, i, turn) for i, raw in enumerate(message.get("tool_calls") or ())]
     legacy = message.get("function_call")
     if not calls and isinstance(legacy, Mapping):
-        calls = [_tool_call({"function": legacy}, 0, seed)]
+        calls = [_tool_call({"function": legacy}, 0, turn)]
     content = _text(message.get("content"))
     provider_data: dict[str, Any] = {}
     for key in _FILTER_KEYS:
@@ -421,6 +433,7 @@ class ChatCompletionStreamState:
         self._usage: dict[str, int] | None = None
         self._model: str | None = None
         self._id: str | None = None
+        self._nonce = uuid.uuid4().hex[:12]
         self._provider_data: dict[str, Any] = {}
         self._events = 0
 
@@ -432,10 +445,12 @@ class ChatCompletionStreamState:
         if not data:
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         if not isinstance(payload, dict):
             raise ResponseParseError(
@@ -510,6 +525,8 @@ class ChatCompletionStreamState:
         buffer: _CallBuffer | None = None
         if call_id is not None:
             buffer = self._by_id.get(call_id)
+            if buffer is not None and index is not None and buffer.index not in (None, index):
+                buffer = None  # another call reusing an id: its own call, as unstreamed
             if buffer is None:
                 current = self._by_index.get(index) if index is not None else None
                 if current is not None and current.id is None:
@@ -544,7 +561,8 @@ class ChatCompletionStreamState:
         return buffer
 
     def _tool_calls(self) -> list[ToolCall]:
-        return [b.to_call(i, self._id) for i, b in enumerate(self._calls)]
+        seed = turn_seed(self._id, self._nonce)  # stable within this turn, unique across turns
+        return [b.to_call(i, seed) for i, b in enumerate(self._calls)]
 
     def partial(self) -> tuple[str | None, list[ToolCall]]:
         calls = [c for c in self._tool_calls() if c.arguments_error is None]
