@@ -289,6 +289,46 @@ def tool_timeout(kit: Kit, server: FaultServer, mode: str) -> Outcome:
                             "timed out")
 
 
+def long_retry_after_raises_at_once(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """Retry-After past 60 s and no deadline it fits in: raised at once, with `retry_after`
+    (issue 16 item 14; before, it was dropped and retried after ~0.3 s)."""
+    run = Run(kit, server, mode, max_retries=2)
+    error = kit.error(429)
+    error.headers["retry-after"] = "120"
+    outcome, exc = _attempt(run, [error, kit.ok()])
+    assert isinstance(exc, RateLimitError) and exc.retry_after == 120.0, exc
+    assert outcome.attempts == 1 and run.sleeps == []
+    outcome.detail = ", retry_after=120 at once"
+    return outcome
+
+
+def long_retry_after_within_deadline(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    run = Run(kit, server, mode, max_retries=2, retry_deadline=300)
+    error = kit.error(429)
+    error.headers["retry-after"] = "120"
+    outcome, _response = _attempt(run, [error, kit.ok()])
+    assert outcome.survived and outcome.attempts == 2 and run.sleeps == [120.0]
+    return outcome
+
+
+def daily_quota_not_retried(kit: Kit, server: FaultServer, mode: str) -> Outcome | None:
+    if kit.name != "gemini":
+        return None  # the other wires have no per-day quota marker (OpenAI: insufficient_quota)
+    run = Run(kit, server, mode, max_retries=2)
+    error = kit.error(429)
+    error.body["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "20s"},
+    ]
+    outcome, exc = _attempt(run, [error, kit.ok()])
+    assert isinstance(exc, RateLimitError) and not exc.retryable
+    assert outcome.attempts == 1 and run.sleeps == []
+    return outcome
+
+
 def hostile_arguments(bad: str) -> Scenario:
     """One call's arguments are hostile (issue 16 items 4-5): that call gets an error result (or,
     for a lone surrogate, runs with U+FFFD sent onward), its sibling runs, the next request goes out."""
@@ -338,6 +378,9 @@ FAULTS: dict[str, Scenario] = {
     "unknown tool": unknown_tool,
     "tool exception": tool_exception,
     "tool timeout": tool_timeout,
+    "429 + Retry-After: 120, no deadline": long_retry_after_raises_at_once,
+    "429 + Retry-After: 120, deadline 300 s": long_retry_after_within_deadline,
+    "429 per-day quota": daily_quota_not_retried,
     "1,000-deep JSON arguments": hostile_arguments("[" * 1000 + "]" * 1000),
     "5,000-digit integer argument": hostile_arguments("9" * 5000),
     "lone surrogate in arguments": hostile_arguments('"\\ud800"'),

@@ -271,3 +271,35 @@ def test_non_ascii_dashboard_token_is_a_401(tmp_path: Path) -> None:
         assert client.get("/api/conversations", headers=raw).status_code == 401  # type: ignore[dict-item]
         cookie = {"cookie": b"toolwire_dashboard_token=%C3%A9t%C3%A9"}
         assert client.get("/api/conversations", headers=cookie).status_code == 401  # type: ignore[dict-item]
+
+
+# -- item 16: a tool error reads as an error on Chat Completions -------------------------------------
+def test_tool_errors_are_worded_as_errors_for_chat_completions() -> None:
+    from toolwire.providers.openai import chat_messages
+    from toolwire.types import Message, ToolResult
+
+    call = ToolCall.from_raw("call_1", "lookup", '{"q": "x"}')
+    out = chat_messages(
+        [
+            Message(role="user", content="go"),
+            Message(role="assistant", tool_calls=[call]),
+            Message(role="tool", tool_results=[ToolResult("call_1", "lookup", error="no rows for x")]),
+        ]
+    )
+    assert out[-1]["content"] == "Error: the tool lookup failed: no rows for x"
+
+
+# -- item 17: a capabilities property override is honoured -----------------------------------------
+def test_a_capabilities_property_override_is_honoured() -> None:
+    from toolwire.errors import UnsupportedCapabilityError
+    from toolwire.providers.openai import OpenAIProvider
+    from toolwire.types import Capability
+
+    class TextOnly(OpenAIProvider):
+        @property
+        def capabilities(self) -> list[Capability]:
+            return [Capability.STREAMING]
+
+    llm = TextOnly(model="gpt-4o-mini", api_key="sk-test-12345678")
+    with pytest.raises(UnsupportedCapabilityError):
+        llm.generate("hi", tools=[get_weather])

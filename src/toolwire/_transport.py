@@ -121,7 +121,17 @@ class RetryPolicy:
         if retry_after is None and isinstance(error, RateLimitError):
             retry_after = error.retry_after
         delay: float | None = None
-        if retry_after is not None and retry_after <= self.max_retry_after:
+        if retry_after is not None and retry_after > self.max_retry_after:
+            # A long wait (a daily quota, a minute-plus throttle) is waited only when the caller
+            # gave a deadline it fits in; otherwise the error goes up at once, with `retry_after`,
+            # instead of a fast retry the server already said would fail.
+            elapsed = (time.monotonic() if now is None else now) - started
+            if self.deadline is None or elapsed + retry_after > self.deadline:
+                if isinstance(error, RateLimitError) and error.retry_after is None:
+                    error.retry_after = retry_after
+                return None
+            return retry_after
+        if retry_after is not None:
             delay = max(0.0, retry_after)
         if delay is None:
             base = min(self.initial_delay * (2**attempt), self.max_delay)

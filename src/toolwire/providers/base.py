@@ -363,7 +363,11 @@ class BaseProvider(AbstractLLMInterface):
         self._capability_overrides[Capability(capability)] = enabled
 
     def _require(self, capability: Capability, model: str, what: str) -> None:
-        if capability not in self.capabilities_for(model):
+        if type(self).capabilities is not BaseProvider.capabilities and model == self.model:
+            declared = self.capabilities  # a subclass overriding the property (the founding design)
+        else:
+            declared = self.capabilities_for(model)
+        if capability not in declared:
             raise UnsupportedCapabilityError(
                 f"{self.name} model {model!r} does not support {what} (capability "
                 f"{capability.value!r}); if it does, enable it with "

@@ -737,7 +737,11 @@ def gemini_error(
         from .._transport import parse_retry_after
 
         retry_after = retry_delay if retry_delay is not None else parse_retry_after(headers)
-        return RateLimitError(text, retry_after=retry_after, **kwargs)
+        limited = RateLimitError(text, retry_after=retry_after, **kwargs)
+        # a per-day quota (QuotaFailure violations `...PerDay...`) does not refill by retrying
+        if "PerDay" in json.dumps(error.get("details") if isinstance(error, Mapping) else None, default=str):
+            limited.retryable = False
+        return limited
     if status == 400 and "exceeds the maximum number of tokens" in text:
         return ContextLengthError(text, **kwargs)
     return build_provider_error(

@@ -30,6 +30,7 @@ from ..types import (
     StreamChunk,
     ToolCall,
     ToolCallRequest,
+    ToolResult,
 )
 from .base import (
     PARSE_ERRORS,
@@ -94,6 +95,18 @@ def _arguments_text(call: ToolCall) -> str:
     return json.dumps(call.arguments, ensure_ascii=False)
 
 
+def tool_content(result: ToolResult) -> str:
+    """A tool message's content. Chat Completions has no error flag on a tool message (Anthropic has
+    `is_error`, Gemini an `error` key): a failure must say so in words, or the model reads the
+    error text as the tool's normal output."""
+    if result.error is None:
+        return result.output_text()
+    text = result.error.strip()
+    if text.lower().startswith("error"):
+        return text
+    return f"Error: the tool {result.name or 'call'} failed: {text}"
+
+
 def chat_messages(
     messages: Sequence[Message],
     *,
@@ -112,7 +125,7 @@ def chat_messages(
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
-                out.append({"role": "tool", "tool_call_id": result.call_id, "content": result.output_text()})
+                out.append({"role": "tool", "tool_call_id": result.call_id, "content": tool_content(result)})
             continue
         if role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": message.content}
