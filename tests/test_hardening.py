@@ -303,3 +303,41 @@ def test_a_capabilities_property_override_is_honoured() -> None:
     llm = TextOnly(model="gpt-4o-mini", api_key="sk-test-12345678")
     with pytest.raises(UnsupportedCapabilityError):
         llm.generate("hi", tools=[get_weather])
+
+
+# -- item 20: misspelt generate keywords ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("temprature", "temperature"),
+        ("max_token", "max_tokens"),
+        ("tool_choise", "tool_choice"),
+        ("top_pp", "top_p"),
+    ],
+)
+def test_misspelt_generate_keywords_raise_with_a_suggestion(typo: str, meant: str) -> None:
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test-12345678")
+    with pytest.raises(TypeError, match=f"did you mean '{meant}'"):
+        llm.generate("hi", **{typo: 0.5})
+
+
+def test_unknown_but_not_misspelt_keywords_still_go_to_the_body() -> None:
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test-12345678")
+    request = llm._prepare(
+        "hi",
+        model=None,
+        stream=False,
+        tools=None,
+        tool_choice=None,
+        parallel_tool_calls=None,
+        response_format=None,
+        sampling={},
+        kwargs={"top_k": 3, "min_p": 0.1, "chat_template_kwargs": {}},
+    )
+    assert request.extra == {"top_k": 3, "min_p": 0.1, "chat_template_kwargs": {}}
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini"])
+def test_create_without_a_model_fails_at_create(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"no model; pass model=\.\.\. \(e\.g\."):
+        AbstractLLM.create(name, api_key="sk-test-12345678")

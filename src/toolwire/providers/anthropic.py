@@ -670,6 +670,8 @@ class AnthropicProvider(BaseProvider):
     name: ClassVar[str] = "anthropic"
     otel_provider_name: ClassVar[str] = "anthropic"
     default_capabilities: ClassVar[frozenset[Capability]] = _ANTHROPIC_CAPABILITIES
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "claude-sonnet-4-5"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"

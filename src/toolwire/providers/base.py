@@ -218,6 +218,9 @@ class BaseProvider(AbstractLLMInterface):
     # True where every endpoint is the user's own resource (Azure): the environment key goes to
     # whichever endpoint is named. Otherwise see `env_key_goes_to`.
     env_key_any_host: ClassVar[bool] = False
+    # Hosted services with many models and no sensible default: create() without a model fails.
+    requires_model: ClassVar[bool] = False
+    example_model: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -259,6 +262,7 @@ class BaseProvider(AbstractLLMInterface):
         }
         self._tool_cache: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[ToolDefinition, ...], Any]] = {}
         self.configure(**options)
+        self._check_model()
         self._check_credentials()
         self.transport = Transport(
             provider=self.name,
@@ -286,6 +290,12 @@ class BaseProvider(AbstractLLMInterface):
         if options:
             names = ", ".join(sorted(options))
             raise ConfigurationError(f"{self.name}: unknown option(s) {names}")
+
+    def _check_model(self) -> None:
+        if self.requires_model and not self.model:
+            # said at create(), not at the first generate() (issue 16 item 20)
+            example = f" (e.g. model={self.example_model!r})" if self.example_model else ""
+            raise ConfigurationError(f"{self.name}: no model; pass model=...{example} to create()")
 
     def _check_credentials(self) -> None:
         if self.requires_api_key and not self._api_key:
@@ -500,6 +510,7 @@ class BaseProvider(AbstractLLMInterface):
         request.max_validation_retries = int(kwargs.pop("max_validation_retries", 1))
         request.extra_headers = kwargs.pop("extra_headers", None)
         extra_body = kwargs.pop("extra_body", None)
+        _check_spelling(kwargs)
         request.extra = {**kwargs, **(extra_body or {})}
         return request
 
@@ -819,6 +830,32 @@ class BaseProvider(AbstractLLMInterface):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# generate()'s own keywords and the providers' common body parameters: a keyword that is close to
+# one of these but not one of them is a typo (`temprature=`), not a parameter for the server.
+_KNOWN_KEYWORDS = (
+    *_SAMPLING,
+    "model", "stream", "tools", "tool_choice", "parallel_tool_calls", "response_format", "timeout",
+    "max_retries", "retry_deadline", "max_validation_retries", "extra_headers", "extra_body", "seed",
+    "stop", "top_k", "max_completion_tokens", "reasoning_effort", "logprobs", "top_logprobs", "user",
+    "stop_sequences", "metadata", "thinking", "safety_settings", "service_tier", "store", "n",
+    "random_seed", "safe_prompt", "prediction", "modalities", "audio", "prompt_mode",
+)  # fmt: skip
+
+
+def _check_spelling(kwargs: Mapping[str, Any]) -> None:
+    for key in kwargs:
+        if key in _KNOWN_KEYWORDS:
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(key, _KNOWN_KEYWORDS, n=1, cutoff=0.8)
+        if close:
+            raise TypeError(
+                f"generate() got an unexpected keyword {key!r}: did you mean {close[0]!r}? (to send "
+                f"a parameter the server knows by that name, pass extra_body={{{key!r}: ...}})"
+            )
 
 
 def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> str | None:

@@ -811,6 +811,8 @@ class GeminiProvider(BaseProvider):
     aliases: ClassVar[tuple[str, ...]] = ("google",)
     otel_provider_name: ClassVar[str] = "gcp.gemini"
     default_capabilities: ClassVar[frozenset[Capability]] = _GEMINI_CAPABILITIES
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "gemini-2.5-flash"
     api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env: ClassVar[tuple[str, ...]] = ("GEMINI_BASE_URL",)
     default_base_url: ClassVar[str | None] = GEMINI_BASE_URL

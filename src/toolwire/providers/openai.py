@@ -695,6 +695,8 @@ class OpenAIProvider(BaseProvider):
             ),
         ),
     )
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "gpt-4o-mini"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
@@ -767,6 +769,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     default_capabilities = _OPENAI_CAPABILITIES - {Capability.STRICT_TOOLS}
     model_capability_rules = ()
     requires_api_key = False
+    requires_model = False  # a local server often serves one model and ignores the name
     api_key_env = ("OPENAI_COMPATIBLE_API_KEY",)
     base_url_env = ("OPENAI_COMPATIBLE_BASE_URL",)
     default_base_url: ClassVar[str | None] = None
