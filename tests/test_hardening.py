@@ -59,7 +59,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 from typing import Any  # noqa: E402
 
-from fault_server import KITS_FOR_HOSTILE, FaultServer, fault_server, hostile_turn  # noqa: E402
+from fault_server import KITS_FOR_HOSTILE, FaultServer, Reply, fault_server, hostile_turn  # noqa: E402
 from toolwire import Session, execute_tool_calls  # noqa: E402
 from toolwire.types import ToolCall, parse_arguments  # noqa: E402
 
@@ -341,3 +341,133 @@ def test_unknown_but_not_misspelt_keywords_still_go_to_the_body() -> None:
 def test_create_without_a_model_fails_at_create(name: str) -> None:
     with pytest.raises(ConfigurationError, match=r"no model; pass model=\.\.\. \(e\.g\."):
         AbstractLLM.create(name, api_key="sk-test-12345678")
+
+
+# -- item 22: semconv parts in traces; the recorder's accept header for streams -----------------
+def test_trace_input_messages_use_the_semconv_parts_schema() -> None:
+    from toolwire import tracing
+    from toolwire.types import Message, ToolResult
+
+    call = ToolCall.from_raw("call_1", "lookup", '{"q": "x"}')
+    shaped = [
+        tracing._input_message(m)
+        for m in (
+            Message(role="system", content="be terse"),
+            Message(role="user", content="hello"),
+            Message(role="assistant", content=None, tool_calls=[call]),
+            Message(role="tool", tool_results=[ToolResult("call_1", "lookup", output="found")]),
+        )
+    ]
+    assert shaped == [
+        {"role": "system", "parts": [{"type": "text", "content": "be terse"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "hello"}]},
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "call_1", "name": "lookup", "arguments": {"q": "x"}}],
+        },
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "found"}]},
+    ]
+
+
+def test_recorder_stores_the_stream_accept_header(tmp_path: Path) -> None:
+    import sqlite3
+
+    from toolwire.recorder import record
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    with fault_server() as srv:
+        srv.script = [Reply(sse=kit.stream())]
+        llm = kit.create(srv.url, max_retries=0)
+        with record(tmp_path / "calls.db"):
+            list(llm.generate("hi", stream=True))
+        assert srv.seen[-1].headers.get("accept") == "text/event-stream"
+    with sqlite3.connect(tmp_path / "calls.db") as conn:
+        [(request,)] = conn.execute("SELECT request FROM events WHERE kind = 'chat'").fetchall()
+    assert json.loads(request)["headers"]["accept"] == "text/event-stream"
+
+
+# -- item 21: tool_choice forcing applies to the first turn; session.llm can be switched -------------
+@pytest.mark.parametrize("every_turn", [False, True])
+def test_session_tool_choice_required_forces_the_first_turn_only(
+    server: FaultServer, every_turn: bool
+) -> None:
+    from toolwire.errors import MaxTurnsExceeded
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    server.script = [kit.ok(), kit.text_answer("Done.")]
+    session = Session(
+        kit.create(server.url, max_retries=0),
+        tools=[get_weather],
+        tool_choice="required",
+        max_turns=2,
+        tool_choice_every_turn=every_turn,
+    )
+    if every_turn:
+        server.script = [kit.ok()]
+        with pytest.raises(MaxTurnsExceeded):
+            session.generate("go")
+        assert [s.body["tool_choice"] for s in server.seen] == ["required", "required"]
+        return
+    assert session.generate("go").content == "Done."
+    assert [s.body.get("tool_choice") for s in server.seen] == ["required", "auto"]
+
+
+def test_session_llm_can_be_switched_mid_conversation(server: FaultServer) -> None:
+    openai, anthropic = KITS_FOR_HOSTILE["openai"], KITS_FOR_HOSTILE["anthropic"]
+    session = Session(openai.create(server.url, max_retries=0), tools=[get_weather])
+    server.script = [openai.ok(), openai.text_answer("Sunny.")]
+    session.generate("Paris?")
+    session.llm = anthropic.create(server.url, max_retries=0)
+    server.script = [anthropic.text_answer("Still sunny.")]
+    assert session.generate("And now?").content == "Still sunny."
+    sent = server.seen[-1].body
+    assert sent["messages"][1]["content"][-1]["type"] == "tool_use"  # the history, in Anthropic's form
+
+
+def test_cli_prints_the_tokens_of_every_turn(server: FaultServer, tmp_path: Path) -> None:
+    pytest.importorskip("typer")
+    from typer.testing import CliRunner
+
+    from toolwire.cli.app import build_app
+
+    app = build_app()
+
+    tools = tmp_path / "weather_tools.py"
+    tools.write_text(
+        'def get_weather(city: str) -> str:\n    """Weather.\n\n    Args:\n'
+        '        city: the city\n    """\n    return "sunny"\n'
+    )
+    from fault_server import sse
+
+    def turn(delta: dict[str, Any], finish: str, tokens: tuple[int, int]) -> Reply:
+        def chunk(choices: list[Any], usage: Any = None) -> bytes:
+            return sse({"id": "c", "model": "gpt-4o-mini", "choices": choices, "usage": usage})
+
+        usage = {"prompt_tokens": tokens[0], "completion_tokens": tokens[1], "total_tokens": sum(tokens)}
+        events = [
+            chunk([{"index": 0, "delta": delta, "finish_reason": None}]),
+            chunk([{"index": 0, "delta": {}, "finish_reason": finish}]),
+            chunk([], usage),
+            sse("[DONE]"),
+        ]
+        return Reply(sse=events)
+
+    call: dict[str, Any] = {"index": 0, "id": "call_1", "type": "function"}
+    call["function"] = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    server.script = [
+        turn({"role": "assistant", "tool_calls": [call]}, "tool_calls", (10, 5)),
+        turn({"role": "assistant", "content": "Sunny."}, "stop", (7, 3)),
+    ]
+    args = [
+        "chat",
+        "Paris?",
+        "-m",
+        "gpt-4o-mini",
+        "--base-url",
+        f"{server.url}/v1",
+        "--api-key",
+        "sk-x-12345678",
+    ]
+    result = CliRunner().invoke(app, [*args, "--tool", f"{tools}:get_weather"])
+    assert result.exit_code == 0, result.output
+    assert "tokens: 17 in, 8 out" in result.output

@@ -240,6 +240,8 @@ def _request_payload(record: CallRecord) -> dict[str, Any]:
     try:
         headers = dict(provider.static_headers())
         headers.update(request.extra_headers or {})
+        if request.stream:
+            headers["accept"] = "text/event-stream"  # as BaseProvider._http_call sends it
         payload["headers"] = {  # a header we do not know by name may be a credential
             k: (v if k.lower() in BENIGN_HEADERS or len(v) < MIN_SECRET else REDACTED)
             for k, v in redact_headers(headers).items()
