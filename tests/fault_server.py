@@ -41,6 +41,7 @@ class Reply:
     delay: float = 0.0  # seconds before the status line
     reset: bool = False  # reset the connection instead of answering
     drop_after: int | None = None  # with sse: reset after this many events
+    trickle: float = 0.0  # seconds between single bytes of the body (a server that trickles)
 
 
 @dataclass
@@ -96,6 +97,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
+        if reply.trickle:
+            try:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            except OSError:
+                pass  # the client gave up: what the trickle test wants
+            return
         self.wfile.write(payload)
         self.wfile.flush()
 

@@ -329,6 +329,22 @@ def daily_quota_not_retried(kit: Kit, server: FaultServer, mode: str) -> Outcome
     return outcome
 
 
+def trickling_server(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """A server that sends its body a byte at a time, each byte well within the read timeout:
+    `timeout` bounds the whole attempt and `retry_deadline` the whole call (issue 16 item 10;
+    before, a call with timeout=0.5 took as long as the trickle, ~40 s here)."""
+    run = Run(kit, server, mode, timeout=0.5, max_retries=5, retry_deadline=1.2)
+    slow = kit.ok()
+    slow.trickle = 0.05
+    started = time.monotonic()
+    outcome, error = _attempt(run, [slow])
+    took = time.monotonic() - started
+    assert isinstance(error, ProviderTimeoutError), error
+    assert took < 5.0, f"held for {took:.1f}s"  # the body alone would take {0.05 * len(body)} s
+    assert outcome.attempts <= 3  # attempts of 0.5 s within the 1.2 s deadline
+    return outcome
+
+
 def hostile_arguments(bad: str) -> Scenario:
     """One call's arguments are hostile (issue 16 items 4-5): that call gets an error result (or,
     for a lone surrogate, runs with U+FFFD sent onward), its sibling runs, the next request goes out."""
@@ -378,6 +394,7 @@ FAULTS: dict[str, Scenario] = {
     "unknown tool": unknown_tool,
     "tool exception": tool_exception,
     "tool timeout": tool_timeout,
+    "server trickles 1 byte / 50 ms": trickling_server,
     "429 + Retry-After: 120, no deadline": long_retry_after_raises_at_once,
     "429 + Retry-After: 120, deadline 300 s": long_retry_after_within_deadline,
     "429 per-day quota": daily_quota_not_retried,

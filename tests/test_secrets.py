@@ -134,7 +134,11 @@ def test_no_secret_in_errors_reprs_or_debug_logs(
 
 def test_fallback_and_mask_show_at_most_a_hint() -> None:
     llm = AbstractLLM.create(
-        "fallback", providers=[("openai", {"api_key": SECRET_KEY}), ("anthropic", {"api_key": SECRET_KEY})]
+        "fallback",
+        providers=[
+            ("openai", {"api_key": SECRET_KEY, "model": "gpt-4o-mini"}),
+            ("anthropic", {"api_key": SECRET_KEY, "model": "claude-haiku-4-5"}),
+        ],
     )
     text = repr(llm)
     _assert_clean(text, "fallback repr")

@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -256,6 +256,8 @@ class _Attempts:
     started: float
     secrets: tuple[str, ...]
     attempt: int = 0
+    # when the current attempt must be over: `timeout` bounds the whole attempt, not each read
+    attempt_ends: float | None = None
 
 
 class Transport:
@@ -350,6 +352,7 @@ class Transport:
                 )
             # one slow attempt must not outlive the whole call's deadline
             seconds = min(seconds if seconds is not None else DEFAULT_TIMEOUT, remaining)
+        state.attempt_ends = self.clock() + (seconds if seconds is not None else DEFAULT_TIMEOUT)
         extensions = {"timeout": _timeout(seconds).as_dict()} if seconds is not None else None
         return client.build_request(
             call.method, call.url, headers=call.headers, content=call.body, extensions=extensions
@@ -406,7 +409,9 @@ class Transport:
         while True:
             retry_after: float | None = None
             try:
-                response = client.send(self._build(client, state), stream=stream)
+                response = client.send(self._build(client, state), stream=True)
+                if not stream and response.status_code < 400:
+                    self._read_within(response, state)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
@@ -427,6 +432,38 @@ class Transport:
             if delay is None:
                 raise error
             self.sleep(delay)
+
+    def _read_within(self, response: httpx2.Response, state: _Attempts) -> None:
+        """Read the body, giving up when the attempt's time is over: httpx's read timeout bounds
+        each read, so a server trickling a byte a second would hold the call for ever."""
+        chunks: list[bytes] = []
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if state.attempt_ends is not None and self.clock() > state.attempt_ends:
+                    raise httpx2.ReadTimeout("the response was not complete within the timeout")
+        except BaseException:
+            response.close()
+            raise
+        # as Response.read() does; reading through iter_bytes is what lets us stop in between
+        response._content = b"".join(chunks)
+
+    async def _within(
+        self,
+        state: _Attempts,
+        step: Awaitable[Any],
+        request: httpx2.Request,
+        response: httpx2.Response | None = None,
+    ) -> Any:
+        """`step` (sending, reading the body) within what is left of the attempt's time."""
+        left = None if state.attempt_ends is None else max(0.0, state.attempt_ends - self.clock())
+        try:
+            return await asyncio.wait_for(step, left)
+        except asyncio.TimeoutError:
+            if response is not None:
+                await response.aclose()
+            message = "the response was not complete within the timeout"
+            raise httpx2.ReadTimeout(message, request=request) from None
 
     # -- async ---------------------------------------------------------------------------------
     async def asend(self, call: HttpCall) -> httpx2.Response:
@@ -451,7 +488,12 @@ class Transport:
         while True:
             retry_after: float | None = None
             try:
-                response = await client.send(self._build(client, state), stream=stream)
+                request = self._build(client, state)
+                response: httpx2.Response = await self._within(
+                    state, client.send(request, stream=True), request
+                )
+                if not stream and response.status_code < 400:
+                    await self._within(state, response.aread(), request, response)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
