@@ -86,7 +86,7 @@ class ResponsesMixin:
     def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
         return parse_response_body(payload, provider=self.name)
 
-    def new_stream_state(self, request: ChatRequest) -> ResponsesStreamState:
+    def new_stream_state(self, request: ChatRequest) -> Any:  # a StreamState (the chat class narrows it)
         return ResponsesStreamState(self.name)
 
     # -- encrypted reasoning from another organisation ---------------------------------------

@@ -324,13 +324,19 @@ def parse_response_body(payload: Any, *, provider: str = "openai") -> GenerateRe
 def _parse(payload: Any, provider: str) -> GenerateResponse:
     if not isinstance(payload, Mapping):
         raise ResponseParseError(
-            f"{provider}: expected a JSON object, got {type(payload).__name__}", provider=provider, body=payload
+            f"{provider}: expected a JSON object, got {type(payload).__name__}",
+            provider=provider,
+            body=payload,
         )
-    if payload.get("status") == "failed" or (isinstance(payload.get("error"), Mapping) and "output" not in payload):
+    if payload.get("status") == "failed" or (
+        isinstance(payload.get("error"), Mapping) and "output" not in payload
+    ):
         raise response_error(provider, payload.get("error") or {}, payload)
     output = payload.get("output")
     if not isinstance(output, list):
-        raise ResponseParseError(f"{provider}: the response has no output list", provider=provider, body=payload)
+        raise ResponseParseError(
+            f"{provider}: the response has no output list", provider=provider, body=payload
+        )
     texts: list[str] = []
     refusals: list[str] = []
     calls: list[ToolCall] = []
@@ -342,7 +348,9 @@ def _parse(payload: Any, provider: str) -> GenerateResponse:
             arguments = item.get("arguments")
             if arguments is not None and not isinstance(arguments, (str, Mapping)):
                 arguments = json.dumps(arguments)
-            calls.append(ToolCall.from_raw(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments))
+            calls.append(
+                ToolCall.from_raw(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments)
+            )
     content = "".join(texts) or None
     own: dict[str, Any] = {"output": [dict(i) for i in output]}
     if payload.get("id"):
@@ -484,7 +492,11 @@ class ResponsesStreamState:
             self._final = dict(payload["response"])
             self.done = True
             finish = _finish_reason(self._final, self._calls > 0)
-            return [StreamChunk(finish_reason=finish, usage=normalize_usage(self._final.get("usage")), raw=payload)]
+            return [
+                StreamChunk(
+                    finish_reason=finish, usage=normalize_usage(self._final.get("usage")), raw=payload
+                )
+            ]
         if kind == "response.output_item.added":
             entry = _Item(dict(payload["item"]))
             self._items[_index(payload)] = entry
@@ -554,9 +566,14 @@ class ResponsesStreamState:
             entry = self._items[index]
             item = entry.final()
             if item.get("type") == "message":
-                texts.extend(entry.parts) if not entry.done else _read_message(item, texts, [])
+                if entry.done:
+                    _read_message(item, texts, [])
+                else:
+                    texts.extend(entry.parts)
             elif item.get("type") == "function_call" and entry.done:
-                call = ToolCall.from_raw(str(item.get("call_id") or ""), str(item.get("name") or ""), item.get("arguments"))
+                call = ToolCall.from_raw(
+                    str(item.get("call_id") or ""), str(item.get("name") or ""), item.get("arguments")
+                )
                 if call.arguments_error is None:
                     calls.append(call)
         return "".join(texts) or None, calls
@@ -577,6 +594,6 @@ class ResponsesStreamState:
         recorded = payload.get("output")
         if isinstance(recorded, list) and len(recorded) > len(streamed):
             # items announced only in the final response (no output_item events for them)
-            streamed = streamed + [dict(i) for i in recorded[len(streamed):]]
+            streamed = streamed + [dict(i) for i in recorded[len(streamed) :]]
         payload["output"] = streamed
         return parse_response_body(payload, provider=self.provider)

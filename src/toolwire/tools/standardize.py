@@ -23,6 +23,8 @@ _PARSERS: dict[str, str | Callable[..., GenerateResponse]] = {
     "anthropic": "toolwire.providers.anthropic:parse_message",
     "gemini": "toolwire.providers.gemini:parse_generate_content",
     "mistral": "toolwire.providers.mistral:parse_chat_completion",
+    # the Responses API body (OpenAI, Azure OpenAI and Open Responses servers alike)
+    "openai_responses": "toolwire.providers.responses_wire:parse_response_body",
 }
 _ALIASES = {"azure": "azure_openai", "google": "gemini"}
 

@@ -60,8 +60,11 @@ def provider_for(provider_dir: str, interaction: Interaction, transport: ReplayT
     if request is None:  # body-only fixtures: the provider of the folder, default endpoint
         if provider_dir == "azure_openai_responses":
             return AbstractLLM.create(
-                "azure_openai", azure_endpoint="https://example.openai.azure.com", deployment=model,
-                api_key="azure-test-key", **clients,
+                "azure_openai",
+                azure_endpoint="https://example.openai.azure.com",
+                deployment=model,
+                api_key="azure-test-key",
+                **clients,
             )
         if provider_dir == "open_responses":
             return AbstractLLM.create(
@@ -164,11 +167,20 @@ def semantic_items(items: list[Mapping[str, Any]], *, canonical_ids: bool = Fals
                 continue
             out.append(("message", item.get("role"), text))
         elif kind == "function_call":
-            out.append(("function_call", cid(item["call_id"]), item["name"], json.dumps(_args(item.get("arguments")), sort_keys=True)))
+            out.append(
+                (
+                    "function_call",
+                    cid(item["call_id"]),
+                    item["name"],
+                    json.dumps(_args(item.get("arguments")), sort_keys=True),
+                )
+            )
         elif kind == "function_call_output":
             out.append(("function_call_output", cid(item["call_id"]), _text(item.get("output"))))
         elif kind == "reasoning":
-            out.append(("reasoning", item.get("id"), item.get("encrypted_content"), json.dumps(item.get("content"))))
+            out.append(
+                ("reasoning", item.get("id"), item.get("encrypted_content"), json.dumps(item.get("content")))
+            )
         else:
             out.append((str(kind), item.get("id")))
     return out
@@ -198,7 +210,11 @@ class Turn:
 
 
 def _initial_messages(recorded: Mapping[str, Any]) -> list[Message]:
-    return [Message(role=i["role"], content=_text(i.get("content"))) for i in recorded.get("input") or () if "role" in i]
+    return [
+        Message(role=i["role"], content=_text(i.get("content")))
+        for i in recorded.get("input") or ()
+        if "role" in i
+    ]
 
 
 def _new_items(recorded: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -216,14 +232,18 @@ def _new_items(recorded: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return items[start:]
 
 
-def _follow_up(history: list[Message], previous: GenerateResponse, recorded: Mapping[str, Any]) -> list[Message]:
+def _follow_up(
+    history: list[Message], previous: GenerateResponse, recorded: Mapping[str, Any]
+) -> list[Message]:
     new = _new_items(recorded)
     outputs = [i for i in new if i.get("type") == "function_call_output"]
     calls = list(previous.tool_calls or ())
     assert len(outputs) == len(calls), f"recorded {len(outputs)} outputs for our {len(calls)} calls"
     messages = [*history, previous.to_message()]
     if calls:
-        results = [ToolResult(call_id=c.id, name=c.name, output=_text(o["output"])) for c, o in zip(calls, outputs)]
+        results = [
+            ToolResult(call_id=c.id, name=c.name, output=_text(o["output"])) for c, o in zip(calls, outputs)
+        ]
         messages.append(Message(role="tool", tool_results=results))
     messages.extend(Message(role=i["role"], content=_text(i.get("content"))) for i in new if "role" in i)
     return messages
@@ -237,7 +257,10 @@ def _check_sent(turn: Turn, received: Any, *, canonical_ids: bool) -> None:
     if request is None:
         return
     recorded = request.json
-    assert received.url.split("?")[0].rstrip("/") == request.uri.split("?")[0].rstrip("/") or received.path == request.path
+    assert (
+        received.url.split("?")[0].rstrip("/") == request.uri.split("?")[0].rstrip("/")
+        or received.path == request.path
+    )
     assert urllib.parse.urlsplit(received.url).query == urllib.parse.urlsplit(request.uri).query
     assert semantic_items(turn.sent["input"], canonical_ids=canonical_ids) == semantic_items(
         recorded["input"], canonical_ids=canonical_ids
@@ -303,7 +326,11 @@ def replay_conversation(provider_dir: str, cassette: Cassette, *, canonical_ids:
     history: list[Message] = []
     previous: GenerateResponse | None = None
     for index, turn in enumerate(turns):
-        recorded = turn.interaction.request.json if turn.interaction.request is not None else {"input": [{"role": "user", "content": "hi"}]}
+        recorded = (
+            turn.interaction.request.json
+            if turn.interaction.request is not None
+            else {"input": [{"role": "user", "content": "hi"}]}
+        )
         history = _initial_messages(recorded) if previous is None else _follow_up(history, previous, recorded)
         kwargs = call_kwargs(recorded, previous)
         stream = turn.interaction.response.is_stream
@@ -323,14 +350,20 @@ def replay_conversation(provider_dir: str, cassette: Cassette, *, canonical_ids:
     return turns
 
 
-async def replay_conversation_async(provider_dir: str, cassette: Cassette, *, canonical_ids: bool = False) -> list[Turn]:
+async def replay_conversation_async(
+    provider_dir: str, cassette: Cassette, *, canonical_ids: bool = False
+) -> list[Turn]:
     transport = ReplayTransport(cassette)
     turns = [Turn(i) for i in cassette.interactions]
     llm = provider_for(provider_dir, cassette.interactions[0], transport)
     history: list[Message] = []
     previous: GenerateResponse | None = None
     for index, turn in enumerate(turns):
-        recorded = turn.interaction.request.json if turn.interaction.request is not None else {"input": [{"role": "user", "content": "hi"}]}
+        recorded = (
+            turn.interaction.request.json
+            if turn.interaction.request is not None
+            else {"input": [{"role": "user", "content": "hi"}]}
+        )
         history = _initial_messages(recorded) if previous is None else _follow_up(history, previous, recorded)
         kwargs = call_kwargs(recorded, previous)
         stream = turn.interaction.response.is_stream
