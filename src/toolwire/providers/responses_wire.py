@@ -28,9 +28,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import ProviderError, ResponseParseError
+from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
-from ..types import GenerateResponse, Message, ResponseFormat, ToolCall, ToolCallRequest
+from ..types import GenerateResponse, Message, ResponseFormat, StreamChunk, ToolCall, ToolCallRequest
 from .base import PARSE_ERRORS, ChatRequest, build_provider_error, structured_schema, unexpected_shape
 from .openai import normalize_usage
 
@@ -481,8 +481,18 @@ class ResponsesStreamState:
             raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
 
     def _feed(self, kind: str, payload: dict[str, Any]) -> list[Any]:
-        from ..types import StreamChunk
-
+        # the many delta events first: they are most of a stream
+        if kind == "response.function_call_arguments.delta":
+            entry = self._entry(payload)
+            fragment = _fragment(payload.get("delta"))
+            entry.parts.append(fragment)
+            if not fragment or entry.call_index is None:
+                return []
+            return [StreamChunk(tool_call_deltas=[self._delta(entry, fragment)], raw=payload)]
+        if kind == "response.output_text.delta":
+            text = _fragment(payload.get("delta"))
+            self._entry(payload).parts.append(text)
+            return [StreamChunk(content=text, raw=payload)] if text else []
         if kind in ("response.created", "response.in_progress", "response.queued"):
             response = payload.get("response")
             if isinstance(response, Mapping):
@@ -516,22 +526,11 @@ class ResponsesStreamState:
             entry.item, entry.done = dict(payload["item"]), True
             self._items[index] = entry
             return []
-        if kind == "response.function_call_arguments.delta":
-            entry = self._entry(payload)
-            fragment = _fragment(payload.get("delta"))
-            entry.parts.append(fragment)
-            if not fragment or entry.call_index is None:
-                return []
-            return [StreamChunk(tool_call_deltas=[self._delta(entry, fragment)], raw=payload)]
         if kind == "response.function_call_arguments.done":
             entry = self._entry(payload)
             if isinstance(payload.get("arguments"), str):
                 entry.parts = [payload["arguments"]]  # the whole text: it wins over the fragments
             return []
-        if kind == "response.output_text.delta":
-            text = _fragment(payload.get("delta"))
-            self._entry(payload).parts.append(text)
-            return [StreamChunk(content=text, raw=payload)] if text else []
         if kind == "response.refusal.delta":
             self._entry(payload).refusal.append(_fragment(payload.get("delta")))
             return []
@@ -579,8 +578,6 @@ class ResponsesStreamState:
         return "".join(texts) or None, calls
 
     def result(self) -> GenerateResponse:
-        from ..errors import StreamInterruptedError
-
         if self._final is None:
             content, calls = self.partial()
             raise StreamInterruptedError(
