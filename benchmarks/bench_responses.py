@@ -241,7 +241,8 @@ def run(rounds: int, calls: int, streams: int) -> dict[str, dict[str, list[float
 
 def report(samples: dict[str, dict[str, list[float]]]) -> str:
     lines = [
-        f"load average {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}, openai {openai.__version__}",
+        f"load average {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}, "
+        f"openai {openai.__version__}",
         "",
         "| API | contender | call, median | × raw | streamed 3-call turn, median | × raw |",
         "|---|---|---:|---:|---:|---:|",
