@@ -133,24 +133,29 @@ def _assistant_items(message: Message, ids: Mapping[str, str]) -> list[dict[str,
     (opaque items verbatim), else its text then its calls. Neutral fields win over the recorded
     ones, so an edited call or text is sent as edited."""
     calls = {call.id: call for call in message.tool_calls or ()}
-    items: list[dict[str, Any]] = []
-    sent_text = False
     output = _own(message.provider_data).get("output")
-    for item in output if isinstance(output, list) else ():
-        if not isinstance(item, Mapping):
-            continue
+    recorded = [i for i in output if isinstance(i, Mapping)] if isinstance(output, list) else []
+    # the message items go back verbatim (ids, phases) while their text is the message's text;
+    # an edited text replaces them, at the place of the first one
+    texts = [i for i in recorded if i.get("type") == "message"]
+    verbatim = bool(texts) and "".join(map(_message_text, texts)) == (message.content or "")
+    items: list[dict[str, Any]] = []
+    text_sent = False
+    for item in recorded:
         kind = item.get("type")
         if kind == "function_call":
             call = calls.pop(str(item.get("call_id")), None)
             if call is not None:
                 items.append(_call_item(call, ids))
         elif kind == "message":
-            if not sent_text and message.content and _message_text(item) == message.content:
+            if verbatim:
                 items.append(dict(item))
-                sent_text = True
+            elif message.content and not text_sent:
+                items.append({"role": "assistant", "content": message.content})
+            text_sent = True
         else:
             items.append(dict(item))
-    if message.content and not sent_text:
+    if message.content and not text_sent:
         items.append({"role": "assistant", "content": message.content})
     items.extend(_call_item(call, ids) for call in calls.values())
     return items
@@ -169,8 +174,9 @@ def _call_item(call: ToolCall, ids: Mapping[str, str]) -> dict[str, Any]:
 
 def responses_input(
     messages: Sequence[Message], *, previous_response_id: str | None = None
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """Neutral messages → (`instructions` text or None, input items).
+) -> list[dict[str, Any]]:
+    """Neutral messages → input items (system messages stay messages: `instructions=` passes
+    through as a keyword argument when wanted).
 
     With `previous_response_id`, the service already holds everything up to that response: only
     the messages after the assistant turn it produced are sent (all of them when no message of the
@@ -212,13 +218,13 @@ def responses_input(
             continue
         entry: dict[str, Any] = {"role": role, "content": message.content or ""}
         items.append(entry)
-    return None, items
+    return items
 
 
 def responses_body(request: ChatRequest) -> dict[str, Any]:
     """The JSON body of a `POST /responses` request."""
     extra = request.extra
-    _, items = responses_input(request.messages, previous_response_id=extra.get("previous_response_id"))
+    items = responses_input(request.messages, previous_response_id=extra.get("previous_response_id"))
     body: dict[str, Any] = {"model": request.model, "input": items}
     for key, value in request.params.items():
         body[_PARAM_NAMES.get(key, key)] = value

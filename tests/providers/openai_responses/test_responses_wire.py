@@ -559,3 +559,24 @@ def test_azure_routes_auth_and_dated_versions() -> None:
     assert "api-key" not in server.requests[0].headers
     with pytest.raises(ConfigurationError, match="2024-10-21 does not serve the Responses API"):
         make([], "azure_openai", api_version="2024-10-21")
+
+
+def test_an_edited_text_replaces_the_recorded_message_items_in_place() -> None:
+    output = [
+        reasoning_item("rs_1", "gAAAA-1"),
+        message_item("Let me check. ", id="msg_a"),
+        reasoning_item("rs_2", "gAAAA-2"),
+        message_item("Paris.", id="msg_b"),
+    ]
+    llm, server = make([response_body(output)] + [response_body([message_item("ok")])] * 2)
+    turn = llm.generate("capital?").to_message()
+    assert turn.content == "Let me check. Paris."
+    llm.generate(["capital?", turn, "thanks"])
+    assert server.bodies()[1]["input"][1:5] == output  # unchanged text: every item verbatim
+    turn.content = "Paris."
+    llm.generate(["capital?", turn, "thanks"])
+    assert server.bodies()[2]["input"][1:4] == [
+        output[0],
+        {"role": "assistant", "content": "Paris."},
+        output[2],
+    ]
