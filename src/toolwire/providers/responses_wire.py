@@ -319,6 +319,14 @@ def _read_message(item: Mapping[str, Any], texts: list[str], refusals: list[str]
             texts.append(part["text"])
 
 
+def _call(item: Mapping[str, Any]) -> ToolCall:
+    """A `function_call` item → `ToolCall` (id = its `call_id`, never the item's `fc_…` id)."""
+    arguments = item.get("arguments")
+    if arguments is not None and not isinstance(arguments, (str, Mapping)):
+        arguments = json.dumps(arguments)  # kept as its JSON: the call reports an arguments_error
+    return ToolCall.from_raw(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments)
+
+
 def parse_response_body(payload: Any, *, provider: str = "openai") -> GenerateResponse:
     """A Responses API `Response` object → `GenerateResponse` (every `function_call`, in order)."""
     try:
@@ -351,12 +359,7 @@ def _parse(payload: Any, provider: str) -> GenerateResponse:
         if kind == "message":
             _read_message(item, texts, refusals)
         elif kind == "function_call":
-            arguments = item.get("arguments")
-            if arguments is not None and not isinstance(arguments, (str, Mapping)):
-                arguments = json.dumps(arguments)
-            calls.append(
-                ToolCall.from_raw(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments)
-            )
+            calls.append(_call(item))
     content = "".join(texts) or None
     own: dict[str, Any] = {"output": [dict(i) for i in output]}
     if payload.get("id"):
@@ -576,9 +579,7 @@ class ResponsesStreamState:
                 else:
                     texts.extend(entry.parts)
             elif item.get("type") == "function_call" and entry.done:
-                call = ToolCall.from_raw(
-                    str(item.get("call_id") or ""), str(item.get("name") or ""), item.get("arguments")
-                )
+                call = _call(item)
                 if call.arguments_error is None:
                     calls.append(call)
         return "".join(texts) or None, calls
