@@ -98,9 +98,13 @@ class Server:
 def make(answers: list[Answer], provider: str = "openai", **config: Any) -> tuple[Any, Server]:
     server = Server(answers)
     transport = httpx2.MockTransport(server)
-    defaults: dict[str, Any] = {"model": "gpt-5-mini", "api_key": "sk-test"}
+    defaults: dict[str, Any] = {"model": "gpt-5-mini", "api_key": "sk-test", "max_retries": 0}
     if provider == "azure_openai":
-        defaults = {"deployment": "gpt-5-mini", "azure_endpoint": "https://res.openai.azure.com"}
+        defaults = {
+            "deployment": "gpt-5-mini",
+            "azure_endpoint": "https://res.openai.azure.com",
+            "max_retries": 0,
+        }
         if "azure_ad_token_provider" not in config:
             defaults["api_key"] = "azure-key"
     llm = AbstractLLM.create(
@@ -108,7 +112,6 @@ def make(answers: list[Answer], provider: str = "openai", **config: Any) -> tupl
         api="responses",
         http_client=httpx2.Client(transport=transport),
         async_http_client=httpx2.AsyncClient(transport=transport),
-        max_retries=0,
         **{**defaults, **config},
     )
     return llm, server

@@ -580,3 +580,15 @@ def test_an_edited_text_replaces_the_recorded_message_items_in_place() -> None:
         {"role": "assistant", "content": "Paris."},
         output[2],
     ]
+
+
+def test_a_429_is_retried_after_its_retry_after() -> None:
+    limited = (
+        429,
+        {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+    )
+    llm, server = make([limited, response_body([message_item("ok")])], max_retries=1, retry_deadline=5)
+    server_answers = server.answers
+    assert llm.generate("hi").content == "ok"
+    assert len(server.requests) == 2 and server_answers == []
+    assert server.bodies()[0] == server.bodies()[1]
