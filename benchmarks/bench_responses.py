@@ -209,14 +209,16 @@ def contenders(base: str) -> dict[str, Callable[[bool], Calls]]:
 
 
 def measure(fn: Callable[[bool], Calls], stream: bool, n: int) -> list[float]:
+    """Per-call wall times; the batch's client CPU per call is appended last (see `split`)."""
     samples = []
+    cpu = time.process_time()
     for _ in range(n):
         t0 = time.perf_counter()
         calls = fn(stream)
         samples.append(time.perf_counter() - t0)
         if calls != EXPECTED:
             raise AssertionError(f"wrong calls: {calls}")
-    return samples
+    return [*samples, (time.process_time() - cpu) / n]
 
 
 def run(rounds: int, calls: int, streams: int) -> dict[str, dict[str, list[float]]]:
@@ -226,13 +228,17 @@ def run(rounds: int, calls: int, streams: int) -> dict[str, dict[str, list[float
         for fn in table.values():  # warm-up: connections, caches, lazy imports
             measure(fn, False, 20)
             measure(fn, True, 10)
-        samples: dict[str, dict[str, list[float]]] = {k: {"seq": [], "stream": []} for k in table}
+        samples: dict[str, dict[str, list[float]]] = {
+            k: {"seq": [], "stream": [], "seq_cpu": [], "stream_cpu": []} for k in table
+        }
         keys = list(table)
         for r in range(rounds):
             order = keys[r % len(keys) :] + keys[: r % len(keys)]
             for key in order:
-                samples[key]["seq"] += measure(table[key], False, calls)
-                samples[key]["stream"] += measure(table[key], True, streams)
+                for phase, stream, n in (("seq", False, calls), ("stream", True, streams)):
+                    *wall, cpu = measure(table[key], stream, n)
+                    samples[key][phase] += wall
+                    samples[key][f"{phase}_cpu"].append(cpu)
         return samples
     finally:
         process.kill()
@@ -244,19 +250,19 @@ def report(samples: dict[str, dict[str, list[float]]]) -> str:
         f"load average {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}, "
         f"openai {openai.__version__}",
         "",
-        "| API | contender | call, median | × raw | streamed 3-call turn, median | × raw |",
-        "|---|---|---:|---:|---:|---:|",
+        "| API | contender | call, median | × raw | client CPU/call | × raw "
+        "| streamed 3-call turn, median | × raw | client CPU/turn | × raw |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for api in ("chat", "responses"):
-        raw = samples[f"{api}: raw httpx2"]
-        raw_seq, raw_stream = statistics.median(raw["seq"]), statistics.median(raw["stream"])
+        raw = {k: statistics.median(v) for k, v in samples[f"{api}: raw httpx2"].items()}
         for who in ("raw httpx2", "toolwire", "openai SDK"):
-            s = samples[f"{api}: {who}"]
-            seq, stream = statistics.median(s["seq"]), statistics.median(s["stream"])
-            lines.append(
-                f"| {api} | {who} | {seq * 1e6:,.0f} µs | {seq / raw_seq:.2f}× | "
-                f"{stream * 1e6:,.0f} µs | {stream / raw_stream:.2f}× |"
-            )
+            own = {k: statistics.median(v) for k, v in samples[f"{api}: {who}"].items()}
+            cells = [
+                f"{own[p] * 1e6:,.0f} µs | {own[p] / raw[p]:.2f}×"
+                for p in ("seq", "seq_cpu", "stream", "stream_cpu")
+            ]
+            lines.append(f"| {api} | {who} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
