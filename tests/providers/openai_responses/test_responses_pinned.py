@@ -168,20 +168,28 @@ def test_azure_v1_content_filters_and_hosted_tool() -> None:
 
 
 def test_body_only_fixtures_through_standardize() -> None:
-    for folder, name, expected in [
+    # standardize_tool_response(body, "openai" | "azure_openai" | "openai_compatible") reads a
+    # Responses body too: the provider is the service, the body says which wire
+    for folder, name, provider, expected in [
         (
             "azure_openai_responses",
             "azure_responses_function_call.json",
+            "azure_openai",
             ("call_YunNGbIwdVJ2i0y0Mybva4Pw", "weather"),
         ),
-        ("open_responses", "lmstudio_responses_function_call.json", ("call_2866856768160095", "weather")),
+        (
+            "open_responses",
+            "lmstudio_responses_function_call.json",
+            "openai_compatible",
+            ("call_2866856768160095", "weather"),
+        ),
     ]:
         body = load_cassette(fixture_path(folder, name)).interactions[0].response.json()
-        calls = standardize_tool_response(body, "openai_responses")
+        calls = standardize_tool_response(body, provider)
         assert [(c.id, c.name, c.arguments) for c in calls] == [(*expected, {"location": "San Francisco"})]
         # the SDK object a user holds (read as the SDK client reads a body)
         sdk = construct_type(type_=oair.Response, value=body)
-        assert standardize_tool_response(sdk, "openai_responses").tool_calls == calls.tool_calls
+        assert standardize_tool_response(sdk, "openai").tool_calls == calls.tool_calls
 
 
 def test_bedrock_mantle_repeated_call_ids_are_disambiguated_consistently() -> None:
