@@ -79,7 +79,9 @@ __all__ = [
 FORMAT = "toolwire-cassette"
 FORMAT_VERSION = 1
 REDACTED = "REDACTED"
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token"}
+)
 SECRET_QUERY_PARAMS = frozenset({"key"})
 
 MatchMode = Literal["sequence", "path"]

@@ -43,6 +43,7 @@ PROVIDER_NAMES: dict[str, str] = {
     "vertex": "gcp.vertex_ai",
     "mistral": "mistral_ai",
     "ollama": "ollama",
+    "bedrock": "aws.bedrock",
 }
 
 _REQUEST_PARAMS = {

@@ -30,12 +30,14 @@ _BUILTIN: dict[str, str] = {
     "gemini": "toolwire.providers.gemini:GeminiProvider",
     "mistral": "toolwire.providers.mistral:MistralProvider",
     "fallback": "toolwire.providers.fallback:FallbackProvider",
+    "bedrock": "toolwire.providers.bedrock:BedrockProvider",
 }
 _ALIASES = {
     "azure": "azure_openai",
     "google": "gemini",
     "vllm": "openai_compatible",
     "llamacpp": "openai_compatible",
+    "aws_bedrock": "bedrock",
 }
 
 _registered: dict[str, Callable[..., Any] | str] = {}

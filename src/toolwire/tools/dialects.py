@@ -11,6 +11,10 @@ new dict. Dialects:
   ``nullable`` instead of null unions, string enums, no ``additionalProperties``/``title``/``default``.
   A schema without properties compiles to ``{}``, meaning "send no ``parameters``".
 - ``"mistral"``: JSON Schema with references inlined.
+- ``"bedrock"`` (Converse ``toolSpec.inputSchema.json``, ``outputConfig`` schemas): JSON Schema with
+  references inlined, since Converse hands the schema to models (Nova, Llama, Mistral) that do not
+  resolve ``$ref`` (a recursive schema is sent as written, for Claude); with ``strict=True`` every
+  object is closed (``additionalProperties: false``), which Bedrock's structured outputs require.
 
 No third-party import here: this runs on every request that carries tools.
 """
@@ -23,7 +27,7 @@ from typing import Any
 
 __all__ = ["DIALECTS", "compile_schema", "is_nullable", "strict_compatible", "strip_titles", "walk_schemas"]
 
-DIALECTS = ("openai", "anthropic", "gemini", "mistral")
+DIALECTS = ("openai", "anthropic", "gemini", "mistral", "bedrock")
 
 Schema = dict[str, Any]
 Path = tuple[str, ...]
@@ -96,6 +100,8 @@ def compile_schema(parameters: Schema, dialect: str, *, strict: bool = False) ->
         except _Recursive:
             # Mistral accepts JSON Schema references; a recursive model is sent as written.
             return root
+    if dialect == "bedrock":
+        return _bedrock(_root(parameters), strict=strict)
     raise ValueError(f"unknown schema dialect {dialect!r}; known dialects: {', '.join(DIALECTS)}")
 
 
@@ -459,6 +465,29 @@ def _gemini(root: Schema) -> Schema:
     result = visit(inlined, ())
     if not result.get("properties"):
         return {}
+    return result
+
+
+# --------------------------------------------------------------------------------------------- bedrock
+
+
+def _bedrock(root: Schema, *, strict: bool) -> Schema:
+    try:
+        schema = _inline_refs(root)
+    except _Recursive:
+        schema = root
+    if not strict:
+        return schema
+
+    def close(node: Any, path: Path) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        out = _map_children(node, close, path)
+        if ("object" in _types(out) or "properties" in out) and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+
+    result: Schema = close(schema, ())
     return result
 
 

@@ -23,8 +23,9 @@ _PARSERS: dict[str, str | Callable[..., GenerateResponse]] = {
     "anthropic": "toolwire.providers.anthropic:parse_message",
     "gemini": "toolwire.providers.gemini:parse_generate_content",
     "mistral": "toolwire.providers.mistral:parse_chat_completion",
+    "bedrock": "toolwire.providers.bedrock:parse_converse",
 }
-_ALIASES = {"azure": "azure_openai", "google": "gemini"}
+_ALIASES = {"azure": "azure_openai", "google": "gemini", "aws_bedrock": "bedrock"}
 
 
 def register_response_parser(provider: str, parser: str | Callable[..., GenerateResponse]) -> None:
