@@ -7,9 +7,9 @@ first N SSE events of a stream and then reset the connection (chunked encoding, 
 sees a truncated body, never a clean end).
 
 The kits give, for each wire format toolwire speaks (OpenAI Chat Completions incl. Azure,
-Anthropic Messages, Gemini generateContent, Mistral, Bedrock Converse), a provider pointed at the server plus the
-bodies of a successful tool-calling turn, its stream, an error and a truncated tool call. The
-bodies are minimal but shaped as the recorded traffic in ../shared/fixtures/recorded is.
+Anthropic Messages, Gemini generateContent, Mistral, Bedrock Converse), a provider pointed at the
+server plus the bodies of a successful tool-calling turn, its stream, an error and a truncated tool
+call. The bodies are minimal but shaped as the recorded traffic in ../shared/fixtures/recorded is.
 
 Used by tests/test_faults.py and benchmarks/fault_table.py. Binds 127.0.0.1 only.
 """
@@ -531,7 +531,8 @@ def aws_frame(headers: dict[str, str], payload: Any) -> bytes:
 
 
 def aws_event(kind: str, payload: dict[str, Any]) -> bytes:
-    return aws_frame({":event-type": kind, ":content-type": "application/json", ":message-type": "event"}, payload)
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return aws_frame(headers, payload)
 
 
 def _bedrock_ok() -> dict[str, Any]:
@@ -541,7 +542,7 @@ def _bedrock_ok() -> dict[str, Any]:
                 "role": "assistant",
                 "content": [
                     {"text": "Checking."},
-                    {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}},
+                    {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}},  # noqa: E501
                 ],
             }
         },

@@ -25,7 +25,13 @@ from .errors import ResponseParseError
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["EventStreamDecoder", "EventStreamError", "EventStreamMessage", "aiter_eventstream", "iter_eventstream"]
+__all__ = [
+    "EventStreamDecoder",
+    "EventStreamError",
+    "EventStreamMessage",
+    "aiter_eventstream",
+    "iter_eventstream",
+]
 
 _PRELUDE = 12
 _MAX_MESSAGE = 16 * 1024 * 1024  # the service's own limit: a larger length is damage, not data

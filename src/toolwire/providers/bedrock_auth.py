@@ -58,7 +58,8 @@ class AwsCredentials:
     token: str | None = None
 
     def __repr__(self) -> str:  # never the secret key or the session token
-        return f"AwsCredentials(access_key={mask_secret(self.access_key)!r}, secret_key='…', token={'…' if self.token else None!r})"
+        token = "'…'" if self.token else "None"
+        return f"AwsCredentials(access_key={mask_secret(self.access_key)!r}, secret_key='…', token={token})"
 
 
 class CredentialSource(Protocol):
@@ -132,13 +133,12 @@ def _canonical_path(path: str) -> str:
 
 
 def _canonical_query(query: str) -> str:
+    # the query of a URL we send is already percent-encoded: pairs are sorted as they are, the
+    # way botocore signs a URL that carries its own query
     if not query:
         return ""
-    pairs = []
-    for pair in query.split("&"):
-        key, _, value = pair.partition("=")
-        pairs.append((urllib.parse.quote(key, safe="-_.~"), urllib.parse.quote(value, safe="-_.~")))
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+    pairs = sorted(pair.partition("=")[::2] for pair in query.split("&"))
+    return "&".join(f"{k}={v}" for k, v in pairs)
 
 
 _key_cache: dict[tuple[str, str, str, str], bytes] = {}

@@ -1,12 +1,9 @@
 """boto3's `bedrock-runtime` client as a test-only oracle: it reads a recorded response body (JSON or
 binary event stream) through a stubbed HTTP layer, so what the official SDK makes of a recording
-can be compared with what toolwire makes of it. Also a tiny event-stream frame writer for tests."""
+can be compared with what toolwire makes of it. Also event-stream frame writers for tests."""
 
 from __future__ import annotations
 
-import json
-import struct
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,7 +11,9 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-__all__ = ["frame", "oracle_call", "oracle_stream_events"]
+from fault_server import aws_frame
+
+__all__ = ["aws_frame", "event", "exception", "oracle_call", "oracle_stream_events"]
 
 
 class _Raw:
@@ -60,28 +59,14 @@ def oracle_stream_events(model: str, headers: Mapping[str, str], body: bytes) ->
     return list(response["stream"])
 
 
-def _header(name: str, value: str) -> bytes:
-    raw = value.encode()
-    return bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(raw)) + raw
-
-
-def frame(headers: Mapping[str, str], payload: Any) -> bytes:
-    """One event-stream message (string headers; a dict payload is JSON-encoded)."""
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    head = b"".join(_header(k, v) for k, v in headers.items())
-    total = 12 + len(head) + len(body) + 4
-    prelude = struct.pack(">II", total, len(head))
-    prelude += struct.pack(">I", zlib.crc32(prelude))
-    message = prelude + head + body
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
 def event(kind: str, payload: Mapping[str, Any]) -> bytes:
-    return frame({":event-type": kind, ":content-type": "application/json", ":message-type": "event"}, payload)
+    return aws_frame(
+        {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}, payload
+    )
 
 
 def exception(kind: str, message: str) -> bytes:
-    return frame(
+    return aws_frame(
         {":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"},
         {"message": message},
     )

@@ -88,12 +88,10 @@ def _check(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: expected a number, got {value!r}")
             return
         _range(meta, value, where, problems)
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            problems.append(f"{where}: expected a boolean, got {value!r}")
-    elif kind == "blob":
-        if not isinstance(value, (str, bytes)):
-            problems.append(f"{where}: expected base64 text, got {type(value).__name__}")
+    elif kind == "boolean" and not isinstance(value, bool):
+        problems.append(f"{where}: expected a boolean, got {value!r}")
+    elif kind == "blob" and not isinstance(value, (str, bytes)):
+        problems.append(f"{where}: expected base64 text, got {type(value).__name__}")
     # "document" (and timestamps, unused by Converse input): free-form
 
 

@@ -116,7 +116,9 @@ def _normalize(body: Mapping[str, Any]) -> dict[str, Any]:
         content = []
         for block in message["content"]:
             if "toolResult" in block:
-                result = {k: v for k, v in block["toolResult"].items() if not (k == "status" and v == "success")}
+                result = {
+                    k: v for k, v in block["toolResult"].items() if not (k == "status" and v == "success")
+                }
                 block = {"toolResult": result}
             content.append(block)
         messages.append({"role": message["role"], "content": content})
@@ -138,7 +140,9 @@ def assert_same_request(ours: Mapping[str, Any], recorded: Mapping[str, Any]) ->
         assert spec["inputSchema"] == spec_ok["inputSchema"]
         assert spec["description"] == spec_ok.get("description", f"The {spec['name']} tool.")
         assert spec.get("strict") == spec_ok.get("strict")
-    assert (mine.get("toolConfig") or {}).get("toolChoice") == (theirs.get("toolConfig") or {}).get("toolChoice")
+    assert (mine.get("toolConfig") or {}).get("toolChoice") == (theirs.get("toolConfig") or {}).get(
+        "toolChoice"
+    )
 
 
 def _tools(recorded: Mapping[str, Any]) -> list[ToolDefinition]:
@@ -187,7 +191,11 @@ def _oracle_calls(r: Replay, index: int, model: str) -> list[tuple[str, str, Any
     recorded = r.cassette.interactions[index].response
     parsed = oracle_call(model, recorded.status, recorded.headers, recorded.body)
     blocks = parsed["output"]["message"]["content"]
-    return [(b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"]["input"]) for b in blocks if "toolUse" in b]
+    return [
+        (b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"]["input"])
+        for b in blocks
+        if "toolUse" in b
+    ]
 
 
 def _oracle_stream_calls(r: Replay, index: int, model: str) -> tuple[list[tuple[str, str, Any]], str, str]:
@@ -213,7 +221,9 @@ def _oracle_stream_calls(r: Replay, index: int, model: str) -> tuple[list[tuple[
                 inputs[index_] = inputs.get(index_, "") + delta["toolUse"]["input"]
         elif "messageStop" in item:
             stop = item["messageStop"]["stopReason"]
-    calls = [(s["toolUseId"], s["name"], json.loads(inputs.get(i) or "{}")) for i, s in sorted(starts.items())]
+    calls = [
+        (s["toolUseId"], s["name"], json.loads(inputs.get(i) or "{}")) for i, s in sorted(starts.items())
+    ]
     return calls, text, stop
 
 
@@ -289,7 +299,10 @@ async def test_parallel_tool_uses_and_results_in_one_message(replay: ReplayFacto
     assert_same_request(sent, follow_up)
     # both results in ONE user message, as JSON (the outputs are JSON objects)
     (last,) = [m for m in sent["messages"][2:]]
-    assert last["role"] == "user" and [list(b["toolResult"]["content"][0]) for b in last["content"]] == [["json"], ["json"]]
+    assert last["role"] == "user" and [list(b["toolResult"]["content"][0]) for b in last["content"]] == [
+        ["json"],
+        ["json"],
+    ]
     assert final.finish_reason == "stop" and "70 degrees and sunny" in (final.content or "")
     r.assert_all_used()
 
@@ -316,7 +329,10 @@ async def test_reasoning_content_is_echoed_with_its_signature(replay: ReplayFact
     assert reasoning[0]["reasoningContent"]["reasoningText"]["signature"].startswith("ErcBCkgIBhAB")
 
     follow_up = _recorded(r, 1)
-    messages += [resp.to_message(), _results(follow_up, {"tooluse_W9DaUFg4Tj2cRPpndqxWSg": "get_user_country"})]
+    messages += [
+        resp.to_message(),
+        _results(follow_up, {"tooluse_W9DaUFg4Tj2cRPpndqxWSg": "get_user_country"}),
+    ]
     final, _ = await _run(llm, mode, messages, tools=tools, thinking=thinking)
     assert_same_request(_sent(r, 1, CLAUDE_37), follow_up)
     assert final.content is not None and "Mexico City" in final.content
@@ -344,7 +360,10 @@ async def test_stream_tool_use_and_streamed_answer(replay: ReplayFactory, mode: 
     _assert_chunks(chunks, resp)
 
     follow_up = _recorded(r, 1)
-    messages += [resp.to_message(), _results(follow_up, {"tooluse_lAG_zP8QRHmSYOwZzzaCqA": "get_temperature"})]
+    messages += [
+        resp.to_message(),
+        _results(follow_up, {"tooluse_lAG_zP8QRHmSYOwZzzaCqA": "get_temperature"}),
+    ]
     final, chunks = await _run(llm, mode, messages, tools=tools, top_p=0.5)
     assert_same_request(_sent(r, 1, NOVA_PROFILE), follow_up)
     assert final.content == "The current temperature in Paris, the capital of France, is 30°C."
@@ -356,7 +375,18 @@ async def test_stream_tool_use_and_streamed_answer(replay: ReplayFactory, mode: 
 # -- ConverseStream: tool input in 19 fragments that split JSON tokens ----------------------------
 FRAGMENTED = "bedrock_converse_stream_tool_use_fragmented_args_and_tool_result.yaml"
 CLAUDE_3 = "anthropic.claude-3-sonnet-20240229-v1:0"
-CITIES = ["Tokyo", "Osaka", "Kyoto", "Hiroshima", "Nara", "Yokohama", "Sapporo", "Fukuoka", "Sendai", "Nagoya"]
+CITIES = [
+    "Tokyo",
+    "Osaka",
+    "Kyoto",
+    "Hiroshima",
+    "Nara",
+    "Yokohama",
+    "Sapporo",
+    "Fukuoka",
+    "Sendai",
+    "Nagoya",
+]
 
 
 @pytest.mark.parametrize("mode", STREAM_MODES)
@@ -369,16 +399,23 @@ async def test_stream_fragmented_tool_input(replay: ReplayFactory, mode: str) ->
     resp, chunks = await _run(llm, mode, messages, tools=tools)
     assert_same_request(_sent(r, 0, CLAUDE_3), first)
     calls, _, _ = _oracle_stream_calls(r, 0, CLAUDE_3)
-    assert _calls(resp) == calls == [("tooluse_FQQ2AuomSWSry_S27YpRbA", "get_cities_list", {"cities": CITIES})]
+    assert (
+        _calls(resp) == calls == [("tooluse_FQQ2AuomSWSry_S27YpRbA", "get_cities_list", {"cities": CITIES})]
+    )
     assert resp.content is None
     _assert_chunks(chunks, resp)
 
     follow_up = _recorded(r, 1)
-    messages += [resp.to_message(), _results(follow_up, {"tooluse_FQQ2AuomSWSry_S27YpRbA": "get_cities_list"})]
+    messages += [
+        resp.to_message(),
+        _results(follow_up, {"tooluse_FQQ2AuomSWSry_S27YpRbA": "get_cities_list"}),
+    ]
     second, chunks = await _run(llm, mode, messages, tools=tools)
     assert_same_request(_sent(r, 1, CLAUDE_3), follow_up)
     calls, text, _ = _oracle_stream_calls(r, 1, CLAUDE_3)
-    assert _calls(second) == calls == [("tooluse_wl-Hty8UR4W2IonLjtoNbw", "get_cities_list", {"cities": CITIES})]
+    assert (
+        _calls(second) == calls == [("tooluse_wl-Hty8UR4W2IonLjtoNbw", "get_cities_list", {"cities": CITIES})]
+    )
     assert second.content == text and text.endswith("Let me try again:")
     _assert_chunks(chunks, second)
     r.assert_all_used()
