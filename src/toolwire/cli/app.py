@@ -27,7 +27,7 @@ from ..errors import ConfigurationError, ToolwireError
 
 __all__ = ["build_app", "load_callable"]
 
-DIALECTS = ("openai", "anthropic", "gemini", "mistral", "neutral")
+DIALECTS = ("openai", "anthropic", "gemini", "mistral", "bedrock", "neutral")
 
 
 def _out() -> Console:
@@ -309,6 +309,10 @@ def _tool_payload(definition: Any, dialect: str) -> Any:
         from ..providers.anthropic import tools_payload
 
         return tools_payload([definition])[0]
+    if dialect == "bedrock":
+        from ..providers.bedrock import tools_payload as bedrock_tools
+
+        return bedrock_tools([definition])[0]
     from ..providers.gemini import gemini_tools
 
     return gemini_tools([definition])[0]["functionDeclarations"][0]

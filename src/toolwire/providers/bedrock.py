@@ -543,7 +543,12 @@ class BedrockProvider(BaseProvider):
         return super().finish(request, response)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
-        return bedrock_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+        error = bedrock_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+        # the transport scrubs what the request's headers carried; the AWS secret key never
+        # travels, but an error must not show it even if something upstream echoed it
+        from .._transport import scrub_error
+
+        return scrub_error(error, self.secret_values())
 
     def secret_values(self) -> tuple[str, ...]:
         """Every credential this provider holds or last signed with, for scrubbing logs, traces
