@@ -140,7 +140,7 @@ def test_session_stream_on_bedrock() -> None:
         aws_event(
             "contentBlockStart",
             {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "tooluse_s", "name": "get_weather"}}},
-        ),  # noqa: E501
+        ),
         aws_event(
             "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"city": "Rome"}'}}}
         ),
@@ -177,7 +177,7 @@ def test_fallback_azure_first_then_bedrock() -> None:
     llm = AbstractLLM.create(
         "fallback",
         providers=[
-            ("azure_openai", {"deployment": "gpt-4o", "azure_endpoint": "https://x.openai.azure.com", "api_key": "k",
+            ("azure_openai", {"deployment": "gpt-4o", "azure_endpoint": "https://x.openai.azure.com", "api_key": "k",  # noqa: E501
                               "max_retries": 0, "http_client": httpx2.Client(transport=azure)}),
             ("bedrock", {"model": MODEL, "region": "us-east-1", "api_key": BEARER,
                          "http_client": httpx2.Client(transport=bedrock)}),
@@ -194,7 +194,7 @@ def test_an_openai_shaped_history_continued_on_bedrock() -> None:
         {"role": "user", "content": "Oslo and Rome?"},
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_PDht93e7bo48a7PyiyUcmK97", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},  # noqa: E501
-            {"id": "call_e5h:2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}},
+            {"id": "call_e5h:2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}},  # noqa: E501
         ]},
         {"role": "tool", "tool_call_id": "call_PDht93e7bo48a7PyiyUcmK97", "content": "rain"},
         {"role": "tool", "tool_call_id": "call_e5h:2", "content": '{"sky": "clear"}'},
@@ -225,7 +225,7 @@ def test_a_bedrock_reasoning_turn_continued_on_anthropic_and_openai(replay: Repl
         "anthropic": {"id": "m", "type": "message", "role": "assistant", "model": "c", "content": [{"type": "text", "text": "ok"}],  # noqa: E501
                       "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1}},
         "openai": {"id": "c", "object": "chat.completion", "model": "m", "created": 1,
-                   "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]},
+                   "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]},  # noqa: E501
     }  # fmt: skip
     for name, answer in answers.items():
         transport, seen = _scripted(answer)
@@ -328,7 +328,7 @@ async def test_no_secret_in_errors_reprs_or_logs(auth: str, caplog: pytest.LogCa
                 repr(info.value),
                 repr(info.value.body),
                 "".join(traceback.format_exception(info.value)),
-            ]  # type: ignore[attr-defined]  # noqa: E501
+            ]  # type: ignore[attr-defined]
             for text in texts:
                 for secret in secrets:
                     assert secret not in text, f"{secret[:6]} leaked in {mode}: {text[:300]}"
