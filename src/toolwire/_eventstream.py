@@ -86,7 +86,22 @@ def _header_value(kind: int, data: bytes, pos: int) -> tuple[Any, int]:
     raise EventStreamError(f"event stream: unknown header value type {kind}")
 
 
+_seen_headers: dict[bytes, dict[str, Any]] = {}
+
+
 def _headers(data: bytes) -> dict[str, Any]:
+    # A stream repeats the same few header blocks (`:event-type` contentBlockDelta, ...) in every
+    # frame: each distinct block is decoded once.
+    known = _seen_headers.get(data)
+    if known is None:
+        known = _decode_headers(data)
+        if len(_seen_headers) >= 256:
+            _seen_headers.clear()
+        _seen_headers[data] = known
+    return dict(known)
+
+
+def _decode_headers(data: bytes) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     pos = 0
     try:

@@ -32,6 +32,7 @@ Reading responses, streams and errors lives in `bedrock_response.py`; credential
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -483,6 +484,11 @@ class BedrockProvider(BaseProvider):
     def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
         return tools_payload(tools, dialect=cls.tool_dialect)
 
+    @classmethod
+    def default_capabilities_for(cls, model: str | None = None) -> list[Capability]:
+        # ~20 fnmatch rules, asked up to three times per call: once per (class, model) is enough
+        return list(_capabilities(cls, model))
+
     def native_structured_output(self, model: str) -> bool:
         from fnmatch import fnmatchcase
 
@@ -560,6 +566,11 @@ class BedrockProvider(BaseProvider):
             if creds is not None:
                 found += [v for v in (creds.secret_key, creds.token) if v]
         return tuple(dict.fromkeys(found))
+
+
+@functools.lru_cache(maxsize=128)
+def _capabilities(cls: type[BedrockProvider], model: str | None) -> tuple[Capability, ...]:
+    return tuple(BaseProvider.default_capabilities_for.__func__(cls, model))  # type: ignore[attr-defined]
 
 
 def _structured_from_tool(name: str, response: GenerateResponse) -> None:

@@ -18,6 +18,7 @@ botocore is imported only to resolve the credential chain, never by `import tool
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import urllib.parse
@@ -141,6 +142,13 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
+@functools.lru_cache(maxsize=256)
+def _url_parts(url: str) -> tuple[str, str, str]:
+    """(host, canonical path, canonical query) of a URL; a provider signs the same few URLs."""
+    split = urllib.parse.urlsplit(url)
+    return _host(split), _canonical_path(split.path or "/"), _canonical_query(split.query)
+
+
 _key_cache: dict[tuple[str, str, str, str], bytes] = {}
 
 
@@ -179,19 +187,19 @@ def sigv4_headers(
     added = {"x-amz-date": stamp}
     if credentials.token:
         added["x-amz-security-token"] = credentials.token
-    split = urllib.parse.urlsplit(url)
+    host, path, query = _url_parts(url)
     signed: dict[str, str] = {}
     for name, value in [*headers.items(), *added.items()]:
         lowered = name.lower()
         if lowered not in _UNSIGNED:
             signed[lowered] = " ".join(str(value).split())
-    signed.setdefault("host", _host(split))
+    signed.setdefault("host", host)
     names = sorted(signed)
     canonical = "\n".join(
         [
             method.upper(),
-            _canonical_path(split.path or "/"),
-            _canonical_query(split.query),
+            path,
+            query,
             "".join(f"{n}:{signed[n]}\n" for n in names),
             ";".join(names),
             hashlib.sha256(body or b"").hexdigest(),

@@ -218,7 +218,8 @@ class BedrockStreamState:
         if kind in ("exception", "error"):
             raise stream_error(self.provider, event)
         try:
-            payload = json.loads(event.payload) if event.payload else {}
+            # str, not bytes: json.loads(bytes) first sniffs the encoding, per event
+            payload = json.loads(event.payload.decode()) if event.payload else {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ResponseParseError(
                 f"{self.provider}: a stream event is not JSON ({exc})",
