@@ -208,7 +208,7 @@ def _per_call(fn: Any, n: int) -> dict[str, float]:
 def contender(name: str, url: str, calls: int, streams: int) -> None:
     t0 = time.perf_counter()
     if name == "toolwire":
-        import toolwire  # noqa: F401
+        import toolwire
         import toolwire.providers.bedrock  # noqa: F401
     else:
         import boto3  # noqa: F401
