@@ -88,6 +88,7 @@ _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
 
 
 # -- request ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=128)
 def model_path(model: str) -> str:
     """`/model/{modelId}` with the id percent-encoded as botocore encodes a URI label."""
     return "/model/" + urllib.parse.quote(model, safe="-_.~")
@@ -370,7 +371,14 @@ _TOOLS = frozenset(
 # plain ids, cross-region profiles (us./eu./apac./global.) and ARNs alike.
 _RULES: tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...] = (
     ("*anthropic.claude-3*", frozenset({Capability.VISION}), _NONE),
-    ("*anthropic.claude-*4*", frozenset({Capability.VISION, Capability.STRICT_TOOLS}), _NONE),
+    ("*anthropic.claude-sonnet-4*", frozenset({Capability.VISION}), _NONE),
+    ("*anthropic.claude-opus-4*", frozenset({Capability.VISION}), _NONE),
+    ("*anthropic.claude-haiku-4*", frozenset({Capability.VISION}), _NONE),
+    # strict tool use comes with structured outputs (Claude 4.5 and later, see NATIVE_STRUCTURED_OUTPUT)
+    ("*anthropic.claude-sonnet-4-5*", frozenset({Capability.STRICT_TOOLS}), _NONE),
+    ("*anthropic.claude-haiku-4-5*", frozenset({Capability.STRICT_TOOLS}), _NONE),
+    ("*anthropic.claude-opus-4-5*", frozenset({Capability.STRICT_TOOLS}), _NONE),
+    ("*anthropic.claude-opus-4-6*", frozenset({Capability.STRICT_TOOLS}), _NONE),
     ("*anthropic.claude-v2*", _NONE, _TOOLS),
     ("*anthropic.claude-instant*", _NONE, _TOOLS),
     ("*amazon.nova-*", frozenset({Capability.VISION}), _NONE),

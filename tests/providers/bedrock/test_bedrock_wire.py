@@ -684,6 +684,8 @@ def test_capabilities_per_model_family() -> None:
         return set(BedrockProvider.default_capabilities_for(model))
 
     assert {Capability.FUNCTION_CALLING, Capability.STREAMING_TOOLS, Capability.VISION} <= caps(SONNET_45)
+    assert Capability.STRICT_TOOLS in caps(SONNET_45)
+    assert Capability.STRICT_TOOLS not in caps("anthropic.claude-3-haiku-20240307-v1:0")  # "4" in its date
     assert Capability.VISION not in caps("amazon.nova-micro-v1:0") and Capability.VISION in caps(
         "us.amazon.nova-pro-v1:0"
     )
