@@ -18,10 +18,10 @@ import httpx2
 import pydantic
 import pytest
 from bedrock_oracle import event, exception
-from bedrock_shapes import converse_input_problems
 from botocore.awsrequest import AWSRequest
 from botocore.eventstream import EventStreamBuffer
 
+from bedrock_shapes import converse_input_problems
 from replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
 from toolwire._eventstream import EventStreamDecoder, EventStreamError
