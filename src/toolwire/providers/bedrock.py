@@ -489,8 +489,9 @@ class BedrockProvider(BaseProvider):
         return parse_converse(payload, provider=cls.name)
 
     @classmethod
-    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
-        return tools_payload(tools, dialect=cls.tool_dialect)
+    def tools_payload(cls, tools: Sequence[Any]) -> list[dict[str, Any]]:
+        """The `toolConfig.tools` entries for tools (definitions, functions, tool dicts)."""
+        return tools_payload([ToolDefinition.coerce(t) for t in tools], dialect=cls.tool_dialect)
 
     @classmethod
     def default_capabilities_for(cls, model: str | None = None) -> list[Capability]:
