@@ -138,7 +138,9 @@ class ASGIDriver:
         self._gone.set()
 
     def body(self) -> str:
-        return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body").decode()
+        return b"".join(
+            m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"
+        ).decode()
 
     async def run(self) -> None:
         scope = {

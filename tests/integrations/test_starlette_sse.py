@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi")
-httpx = pytest.importorskip("httpx")
+pytest.importorskip("httpx")
 
+import httpx
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -116,7 +117,9 @@ def test_a_provider_error_is_one_error_event_in_a_200(example: Any, server: str)
 
 
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
-async def test_disconnect_cancels_the_running_async_tool(example: Any, server: str, spec_version: str) -> None:
+async def test_disconnect_cancels_the_running_async_tool(
+    example: Any, server: str, spec_version: str
+) -> None:
     # Starlette's own StreamingResponse stops listening for http.disconnect at ASGI spec 2.4; SSEResponse
     # must notice the disconnect in both cases while the tool runs (no event is written meanwhile).
     blocker = AsyncBlocker()
