@@ -69,6 +69,7 @@ PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>toolwire · live tool calls</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1d2433; }
   form { display: flex; gap: .5rem; } input { flex: 1; padding: .4rem; } button { padding: .4rem 1rem; }
