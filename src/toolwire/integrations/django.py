@@ -34,20 +34,21 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
+from ..session import Session
 from .sse import MEDIA_TYPE, SSE_HEADERS, astream_sse, stream_sse
 
 __all__ = ["asse_response", "sse_response"]
 
 
 def sse_response(
-    session: Any, prompt: Any, *, headers: Mapping[str, str] | None = None
+    session: Session, prompt: Any, *, headers: Mapping[str, str] | None = None
 ) -> StreamingHttpResponse:
     """For sync views (WSGI): stream `session.stream(prompt)` as SSE in a `StreamingHttpResponse`."""
     return _response(stream_sse(session, prompt), headers)
 
 
 def asse_response(
-    session: Any, prompt: Any, *, headers: Mapping[str, str] | None = None
+    session: Session, prompt: Any, *, headers: Mapping[str, str] | None = None
 ) -> StreamingHttpResponse:
     """For async views (ASGI): stream `session.astream(prompt)` as SSE in a `StreamingHttpResponse`."""
     return _response(astream_sse(session, prompt), headers)

@@ -31,13 +31,14 @@ from typing import Any
 
 import flask
 
+from ..session import Session
 from .sse import MEDIA_TYPE, SSE_HEADERS, stream_sse
 
 __all__ = ["sse_response"]
 
 
 def sse_response(
-    session: Any,
+    session: Session,
     prompt: Any,
     *,
     headers: Mapping[str, str] | None = None,

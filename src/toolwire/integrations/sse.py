@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import aclosing, closing
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ProviderError, ToolwireError
 from ..events import (
@@ -48,6 +47,9 @@ from ..events import (
     ToolResultEvent,
     TurnFinished,
 )
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 __all__ = [
     "MEDIA_TYPE",
@@ -135,7 +137,7 @@ def encode_event(event: SessionEvent) -> str:
     return format_sse(event.type, event_data(event))
 
 
-def _finished(event: SessionFinished, session: Any) -> str:
+def _finished(event: SessionFinished, session: Session) -> str:
     return format_sse(event.type, {**event_data(event), "total_usage": session.usage})
 
 
@@ -145,35 +147,42 @@ def _error(exc: Exception) -> str:
     return format_sse("error", error_data(exc))
 
 
-def stream_sse(session: Any, prompt: Any) -> Iterator[str]:
+def stream_sse(session: Session, prompt: Any) -> Iterator[str]:
     """`session.stream(prompt)` as SSE text, for sync views (Flask, Django under WSGI).
 
     Closing this generator (what a WSGI server does when the client has gone) closes the session's
     stream at the same point: no further model call or tool batch is started.
     """
+    # Session.stream is a generator function: it can be closed
+    events = cast(Generator[SessionEvent, None, None], session.stream(prompt))
     try:
-        with closing(session.stream(prompt)) as events:
-            for event in events:
-                if isinstance(event, SessionFinished):
-                    yield _finished(event, session)
-                else:
-                    yield encode_event(event)
+        for event in events:
+            if isinstance(event, SessionFinished):
+                yield _finished(event, session)
+            else:
+                yield encode_event(event)
     except Exception as exc:  # the 200 is already sent: report in-band, then end the stream cleanly
         yield _error(exc)
+    finally:
+        # closed at a yield (client gone): stop the session there. Not inside the `try`, so a failure
+        # while closing surfaces to the server instead of being "reported" to a client that is gone.
+        events.close()
 
 
-async def astream_sse(session: Any, prompt: Any) -> AsyncIterator[str]:
+async def astream_sse(session: Session, prompt: Any) -> AsyncIterator[str]:
     """`session.astream(prompt)` as SSE text, for async views (Starlette/FastAPI, Django under ASGI).
 
     Cancelling the task that iterates this generator (what the integrations do when the client
     disconnects) cancels the session run, including its running async tools.
     """
+    events = cast(AsyncGenerator[SessionEvent, None], session.astream(prompt))
     try:
-        async with aclosing(session.astream(prompt)) as events:
-            async for event in events:
-                if isinstance(event, SessionFinished):
-                    yield _finished(event, session)
-                else:
-                    yield encode_event(event)
+        async for event in events:
+            if isinstance(event, SessionFinished):
+                yield _finished(event, session)
+            else:
+                yield encode_event(event)
     except Exception as exc:  # cancellation is a BaseException and propagates
         yield _error(exc)
+    finally:
+        await events.aclose()

@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from ..session import Session
 from .sse import MEDIA_TYPE, SSE_HEADERS, astream_sse
 
 __all__ = ["SSEResponse", "sse_response"]
@@ -57,7 +58,7 @@ class SSEResponse(StreamingResponse):
 
 
 def sse_response(
-    session: Any,
+    session: Session,
     prompt: Any,
     *,
     headers: Mapping[str, str] | None = None,
