@@ -13,8 +13,10 @@ provider or an OpenAI-compatible server.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -62,12 +64,19 @@ def make_llm() -> Any:
     return AbstractLLM.create(os.environ.get("TOOLWIRE_PROVIDER", "openai"), **config)
 
 
+@functools.cache
+def shared_llm(factory: Callable[[], Any]) -> Any:
+    """One provider per process (per factory): it holds the connection pool, so every request reuses
+    the open connections instead of opening (and leaking) a pool of its own."""
+    return factory()
+
+
 # swapped by the tests for a provider pointed at a local fake server, and for their own tools
 config: dict[str, Any] = {"llm_factory": make_llm, "tools": [get_weather, get_local_time]}
 
 
 def _session() -> Session:
-    return Session(config["llm_factory"](), tools=config["tools"])
+    return Session(shared_llm(config["llm_factory"]), tools=config["tools"])
 
 
 def chat(request: HttpRequest) -> HttpResponse:

@@ -13,7 +13,9 @@ another provider or an OpenAI-compatible server.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Query
@@ -46,6 +48,13 @@ def make_llm() -> Any:
     return AbstractLLM.create(os.environ.get("TOOLWIRE_PROVIDER", "openai"), **config)
 
 
+@functools.cache
+def shared_llm(factory: Callable[[], Any]) -> Any:
+    """One provider per process (per factory): it holds the connection pool, so every request reuses
+    the open connections instead of opening (and leaking) a pool of its own."""
+    return factory()
+
+
 app = FastAPI(title="toolwire SSE example")
 app.state.llm_factory = make_llm  # swapped by the tests for a provider pointed at a local fake server
 app.state.tools = [get_weather, get_local_time]
@@ -53,7 +62,7 @@ app.state.tools = [get_weather, get_local_time]
 
 @app.get("/chat", response_class=SSEResponse)
 async def chat(q: str = Query(..., description="The user's message")) -> SSEResponse:
-    session = Session(app.state.llm_factory(), tools=app.state.tools)
+    session = Session(shared_llm(app.state.llm_factory), tools=app.state.tools)
     return sse_response(session, q)
 
 

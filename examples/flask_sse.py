@@ -12,7 +12,9 @@ provider or an OpenAI-compatible server.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -44,6 +46,13 @@ def make_llm() -> Any:
     return AbstractLLM.create(os.environ.get("TOOLWIRE_PROVIDER", "openai"), **config)
 
 
+@functools.cache
+def shared_llm(factory: Callable[[], Any]) -> Any:
+    """One provider per process (per factory): it holds the connection pool, so every request reuses
+    the open connections instead of opening (and leaking) a pool of its own."""
+    return factory()
+
+
 app = Flask(__name__)
 app.config["LLM_FACTORY"] = make_llm  # swapped by the tests for a provider on a local fake server
 app.config["TOOLS"] = [get_weather, get_local_time]
@@ -54,5 +63,5 @@ def chat() -> Response:
     question = request.args.get("q")
     if not question:
         return Response("the q parameter is required\n", status=400, mimetype="text/plain")
-    session = Session(app.config["LLM_FACTORY"](), tools=app.config["TOOLS"])
+    session = Session(shared_llm(app.config["LLM_FACTORY"]), tools=app.config["TOOLS"])
     return sse_response(session, question)
