@@ -75,6 +75,32 @@ TOOL_TURN: dict[str, dict[str, Any]] = {
     },
 }
 TOOL_TURN["mistral"] = json.loads(json.dumps(TOOL_TURN["openai"]).replace("call_1", "abcDEF123"))
+TOOL_TURN["responses"] = {
+    "id": "resp_0",
+    "object": "response",
+    "status": "completed",
+    "model": "gpt-5-mini",
+    "output": [
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "screenshot", "arguments": "{}"}
+    ],
+    "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+}
+RESPONSES_FINAL = {
+    "id": "resp_1",
+    "object": "response",
+    "status": "completed",
+    "model": "gpt-5-mini",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": FINAL, "annotations": []}],
+        }
+    ],
+    "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+}
 
 
 def screenshot() -> Image:
@@ -91,12 +117,15 @@ def _provider(name: str, answers: list[dict[str, Any]], **config: Any) -> tuple[
             sent.append(request)
             return httpx2.Response(200, content=PNG, headers={"content-type": "image/png"})
         sent.append(request)
-        return httpx2.Response(200, json=queue.pop(0) if queue else CANNED[name])
+        final = RESPONSES_FINAL if name == "responses" else CANNED[name]
+        return httpx2.Response(200, json=queue.pop(0) if queue else final)
 
     transport = httpx2.MockTransport(answer)
+    if name == "responses":
+        config = {"api": "responses", "model": "gpt-5-mini", **config}
     llm = AbstractLLM.create(
-        name,
-        **{"model": MODELS[name], "api_key": "test-key", **config},
+        "openai" if name == "responses" else name,
+        **{"model": MODELS.get(name), "api_key": "test-key", **config},
         http_client=httpx2.Client(transport=transport),
         async_http_client=httpx2.AsyncClient(transport=transport),
     )
@@ -111,6 +140,8 @@ def _body(request: httpx2.Request) -> dict[str, Any]:
 def _valid(name: str, body: dict[str, Any]) -> None:
     if name == "openai":
         assert request_schema_errors(body) == []
+    elif name == "responses":
+        assert request_schema_errors(body, "responses") == []
     elif name == "anthropic":
         for message in body["messages"]:
             pydantic.TypeAdapter(anthropic.types.MessageParam).validate_python(message)
@@ -124,7 +155,7 @@ def _valid(name: str, body: dict[str, Any]) -> None:
 USER = Message(role="user", content=["What is on this chart?", Image(data=PNG)])
 
 
-@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "mistral"])
+@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral"])
 def test_user_images_in_each_format(name: str) -> None:
     llm, sent = _provider(name, [])
     llm.generate([USER])
@@ -135,6 +166,11 @@ def test_user_images_in_each_format(name: str) -> None:
         parts = body["messages"][-1]["content"]
         assert parts[0] == {"type": "text", "text": "What is on this chart?"}
         assert parts[1] == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{encoded}"}}
+    elif name == "responses":
+        parts = body["input"][-1]["content"]
+        assert parts[0] == {"type": "input_text", "text": "What is on this chart?"}
+        image = {"type": "input_image", "image_url": f"data:image/png;base64,{encoded}", "detail": "auto"}
+        assert parts[1] == image
     elif name == "anthropic":
         blocks = body["messages"][-1]["content"]
         source = {"type": "base64", "media_type": "image/png", "data": encoded}
@@ -145,7 +181,7 @@ def test_user_images_in_each_format(name: str) -> None:
         assert parts == [{"text": "What is on this chart?"}, inline]
 
 
-@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "mistral"])
+@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral"])
 def test_a_session_tool_returning_an_image(name: str) -> None:
     llm, sent = _provider(name, [TOOL_TURN[name]])
     response = Session(llm, tools=[screenshot]).generate("Take a screenshot and describe it.")
@@ -158,6 +194,10 @@ def test_a_session_tool_returning_an_image(name: str) -> None:
         assert follow_up["role"] == "user"
         assert follow_up["content"][0]["text"] == "Images returned by tool call call_1 (screenshot):"
         assert follow_up["content"][1]["type"] == "image_url"
+    elif name == "responses":
+        output = body["input"][-1]
+        assert output["type"] == "function_call_output" and output["call_id"] == "call_1"
+        assert [item["type"] for item in output["output"]] == ["input_image"]
     elif name == "mistral":
         tool = body["messages"][-1]
         assert tool["role"] == "tool"  # no user message after tool messages: Mistral refuses it
