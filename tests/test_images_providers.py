@@ -293,3 +293,17 @@ def test_logs_and_reprs_never_hold_image_bytes() -> None:
     logged = out.getvalue()
     assert "screenshot" in logged, "the session logged nothing at DEBUG"
     assert encoded not in logged and encoded[:40] not in logged
+
+
+async def test_an_async_session_tool_returning_text_and_images() -> None:
+    async def charts() -> list[object]:
+        """Two charts."""
+        return ["Found 2 charts:", Image(data=PNG), Image(data=png_bytes(3, 3))]
+
+    turn = json.loads(json.dumps(TOOL_TURN["anthropic"]).replace("screenshot", "charts"))
+    llm, sent = _provider("anthropic", [turn])
+    response = await Session(llm, tools=[charts]).agenerate("Show me the charts.")
+    assert response.content == FINAL
+    [result] = _body(sent[-1])["messages"][-1]["content"]
+    assert [block["type"] for block in result["content"]] == ["text", "image", "image"]
+    assert result["content"][0]["text"] == "Found 2 charts:"
