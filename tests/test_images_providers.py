@@ -19,7 +19,7 @@ import pytest
 from google.genai import types as gtypes
 
 from openapi_validation import request_schema_errors
-from test_cross_provider import CANNED, FINAL, MODELS
+from test_cross_provider import BEDROCK_ANSWER, CANNED, FINAL, MODELS, bedrock_problems
 from test_image import png_bytes
 from test_mistral_wire import mistral_request_problems
 from toolwire import Session
@@ -85,6 +85,17 @@ TOOL_TURN["responses"] = {
     ],
     "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
 }
+TOOL_TURN["bedrock"] = {
+    "output": {
+        "message": {
+            "role": "assistant",
+            "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "screenshot", "input": {}}}],
+        }
+    },
+    "stopReason": "tool_use",
+    "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+}
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 RESPONSES_FINAL = {
     "id": "resp_1",
     "object": "response",
@@ -117,12 +128,14 @@ def _provider(name: str, answers: list[dict[str, Any]], **config: Any) -> tuple[
             sent.append(request)
             return httpx2.Response(200, content=PNG, headers={"content-type": "image/png"})
         sent.append(request)
-        final = RESPONSES_FINAL if name == "responses" else CANNED[name]
+        final = {"responses": RESPONSES_FINAL, "bedrock": BEDROCK_ANSWER}.get(name) or CANNED[name]
         return httpx2.Response(200, json=queue.pop(0) if queue else final)
 
     transport = httpx2.MockTransport(answer)
     if name == "responses":
         config = {"api": "responses", "model": "gpt-5-mini", **config}
+    if name == "bedrock":
+        config = {"model": BEDROCK_MODEL, "region": "us-east-1", **config}
     llm = AbstractLLM.create(
         "openai" if name == "responses" else name,
         **{"model": MODELS.get(name), "api_key": "test-key", **config},
@@ -148,6 +161,8 @@ def _valid(name: str, body: dict[str, Any]) -> None:
     elif name == "gemini":
         for content in body["contents"]:
             gtypes.Content.model_validate(content)
+    elif name == "bedrock":
+        assert bedrock_problems(BEDROCK_MODEL, body) == []
     else:
         assert mistral_request_problems(body) == []
 
@@ -155,7 +170,7 @@ def _valid(name: str, body: dict[str, Any]) -> None:
 USER = Message(role="user", content=["What is on this chart?", Image(data=PNG)])
 
 
-@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral"])
+@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral", "bedrock"])
 def test_user_images_in_each_format(name: str) -> None:
     llm, sent = _provider(name, [])
     llm.generate([USER])
@@ -171,6 +186,10 @@ def test_user_images_in_each_format(name: str) -> None:
         assert parts[0] == {"type": "input_text", "text": "What is on this chart?"}
         image = {"type": "input_image", "image_url": f"data:image/png;base64,{encoded}", "detail": "auto"}
         assert parts[1] == image
+    elif name == "bedrock":
+        blocks = body["messages"][-1]["content"]
+        image_block = {"image": {"format": "png", "source": {"bytes": encoded}}}
+        assert blocks == [{"text": "What is on this chart?"}, image_block]
     elif name == "anthropic":
         blocks = body["messages"][-1]["content"]
         source = {"type": "base64", "media_type": "image/png", "data": encoded}
@@ -181,7 +200,7 @@ def test_user_images_in_each_format(name: str) -> None:
         assert parts == [{"text": "What is on this chart?"}, inline]
 
 
-@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral"])
+@pytest.mark.parametrize("name", ["openai", "responses", "anthropic", "gemini", "mistral", "bedrock"])
 def test_a_session_tool_returning_an_image(name: str) -> None:
     llm, sent = _provider(name, [TOOL_TURN[name]])
     response = Session(llm, tools=[screenshot]).generate("Take a screenshot and describe it.")
@@ -194,6 +213,10 @@ def test_a_session_tool_returning_an_image(name: str) -> None:
         assert follow_up["role"] == "user"
         assert follow_up["content"][0]["text"] == "Images returned by tool call call_1 (screenshot):"
         assert follow_up["content"][1]["type"] == "image_url"
+    elif name == "bedrock":
+        [block] = body["messages"][-1]["content"]
+        assert block["toolResult"]["toolUseId"] == "tooluse_1"
+        assert [list(c) for c in block["toolResult"]["content"]] == [["image"]]
     elif name == "responses":
         output = body["input"][-1]
         assert output["type"] == "function_call_output" and output["call_id"] == "call_1"
@@ -244,14 +267,19 @@ def test_urls_go_as_urls_where_the_service_fetches_them(name: str) -> None:
     assert IMAGE_URL in text
 
 
-def test_gemini_downloads_url_images_without_our_credentials() -> None:
-    llm, sent = _provider("gemini", [])
+@pytest.mark.parametrize("name", ["gemini", "bedrock"])
+def test_url_images_are_downloaded_without_our_credentials(name: str) -> None:
+    llm, sent = _provider(name, [])
     llm.generate([Message(role="user", content=["describe", Image.from_url(IMAGE_URL)])])
     download, call = sent
     assert download.method == "GET" and str(download.url) == IMAGE_URL
     assert "x-goog-api-key" not in download.headers and "authorization" not in download.headers
-    parts = _body(call)["contents"][0]["parts"]
-    assert parts[1]["inlineData"]["data"] == Image(data=PNG).base64()
+    assert "test-key" not in str(download.headers)
+    encoded = Image(data=PNG).base64()
+    if name == "gemini":
+        assert _body(call)["contents"][0]["parts"][1]["inlineData"]["data"] == encoded
+    else:
+        assert _body(call)["messages"][0]["content"][1]["image"]["source"]["bytes"] == encoded
 
 
 async def test_gemini_downloads_url_images_async() -> None:
