@@ -705,7 +705,13 @@ def hostile_turn(name: str, bad: str) -> Reply:
         second["function"]["arguments"] = '{"city": "Rome"}'
         body["choices"][0]["message"]["tool_calls"].append(second)
         return Reply(body=json.dumps(body).encode())
-    if name == "anthropic":
+    if name == "bedrock":
+        body = _bedrock_ok()
+        content = body["output"]["message"]["content"]
+        content[1]["toolUse"]["input"] = {"city": "__HOSTILE__"}
+        rome = {"toolUseId": "tooluse_2", "name": "get_weather", "input": {"city": "Rome"}}
+        content.append({"toolUse": rome})
+    elif name == "anthropic":
         body = _anthropic_ok()
         body["content"][1]["input"] = {"city": "__HOSTILE__"}
         body["content"].append(
