@@ -471,3 +471,28 @@ def test_cli_prints_the_tokens_of_every_turn(server: FaultServer, tmp_path: Path
     result = CliRunner().invoke(app, [*args, "--tool", f"{tools}:get_weather"])
     assert result.exit_code == 0, result.output
     assert "tokens: 17 in, 8 out" in result.output
+
+
+# -- item 13: a stream never iterated is closed on garbage collection ----------------------------
+def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
+    import gc
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    llm = kit.create(server.url, max_retries=0)
+    server.script = [Reply(sse=kit.stream())]
+    stream = llm.generate("hi", stream=True)
+    http = stream.http_response
+    assert not http.is_closed
+    del stream
+    gc.collect()
+    assert http.is_closed
+
+    async def run() -> Any:
+        astream = await llm.agenerate("hi", stream=True)
+        response = astream.http_response
+        del astream
+        gc.collect()
+        await asyncio.sleep(0.05)  # the close was scheduled on this loop
+        return response
+
+    assert asyncio.run(run()).is_closed
