@@ -496,3 +496,22 @@ def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
         return response
 
     assert asyncio.run(run()).is_closed
+
+
+# -- item 15: a stopped and restarted recorder writes again ----------------------------------------
+def test_a_restarted_recorder_writes_again(server: FaultServer, tmp_path: Path) -> None:
+    import sqlite3
+
+    from toolwire.recorder import Recorder
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    llm = kit.create(server.url, max_retries=0)
+    recorder = Recorder(tmp_path / "calls.db")
+    for _ in range(2):
+        recorder.start()
+        server.script = [kit.text_answer("ok")]
+        llm.generate("hi")
+        recorder.stop()
+    with sqlite3.connect(tmp_path / "calls.db") as conn:
+        [(count,)] = conn.execute("SELECT count(*) FROM events").fetchall()
+    assert count == 2 and recorder.written == 2 and recorder.dropped == 0

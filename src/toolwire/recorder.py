@@ -359,18 +359,25 @@ class Recorder:
 
     # -- the writer ----------------------------------------------------------------------------------
     def _submit(self, item: tuple[Any, ...]) -> None:
-        if self._pid != os.getpid():
+        if self._pid != os.getpid() or not self._writer_alive():
             with self._lock:
-                if self._pid != os.getpid():
-                    # first event in this process (or after a fork: the parent's thread is not here)
-                    self._queue = queue.Queue(self.max_queue)
+                if self._pid != os.getpid() or not self._writer_alive():
+                    # first event in this process, after a fork (the parent's thread is not here)
+                    # or after stop(): a restarted recorder writes again (issue 16 item 15)
+                    if self._pid != os.getpid():
+                        self._queue = queue.Queue(self.max_queue)
                     self._thread = threading.Thread(target=self._run, name="toolwire-recorder", daemon=True)
                     self._pid = os.getpid()
                     self._thread.start()
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            self.dropped += 1
+            with self._lock:  # `+=` is not atomic across the threads that submit
+                self.dropped += 1
+
+    def _writer_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
