@@ -515,3 +515,37 @@ def test_a_restarted_recorder_writes_again(server: FaultServer, tmp_path: Path) 
     with sqlite3.connect(tmp_path / "calls.db") as conn:
         [(count,)] = conn.execute("SELECT count(*) FROM events").fetchall()
     assert count == 2 and recorder.written == 2 and recorder.dropped == 0
+
+
+# -- item 18: structured output with tools: the tools run first ------------------------------------
+def test_structured_output_with_tools_lets_the_tools_run_first() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Forecast(pydantic.BaseModel):  # type: ignore[name-defined,misc]
+        city: str
+        sky: str
+
+    anthropic = AbstractLLM.create("anthropic", model="claude-haiku-4-5", api_key="sk-test-12345678")
+    with_tools = anthropic._prepare(
+        "hi", model=None, stream=False, tools=[get_weather], tool_choice=None,
+        parallel_tool_calls=None, response_format=Forecast, sampling={}, kwargs={},
+    )  # fmt: skip
+    body = anthropic.build_body(with_tools)
+    assert body["tool_choice"] == {"type": "any"}  # not forced to Forecast: get_weather can run
+    assert [t["name"] for t in body["tools"]] == ["get_weather", "Forecast"]
+    alone = anthropic._prepare(
+        "hi", model=None, stream=False, tools=None, tool_choice=None,
+        parallel_tool_calls=None, response_format=Forecast, sampling={}, kwargs={},
+    )  # fmt: skip
+    assert anthropic.build_body(alone)["tool_choice"] == {"type": "tool", "name": "Forecast"}
+
+    gemini = AbstractLLM.create("gemini", model="gemini-2.5-flash", api_key="sk-test-12345678")
+    request = gemini._prepare(
+        [{"role": "system", "content": "terse"}, {"role": "user", "content": "hi"}], model=None,
+        stream=False, tools=[get_weather], tool_choice=None, parallel_tool_calls=None,
+        response_format=Forecast, sampling={}, kwargs={},
+    )  # fmt: skip
+    body = gemini.build_body(request)
+    assert "responseMimeType" not in body.get("generationConfig", {})
+    texts = [p["text"] for p in body["systemInstruction"]["parts"]]
+    assert texts[0] == "terse" and '"sky"' in texts[-1]

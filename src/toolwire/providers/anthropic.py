@@ -288,7 +288,13 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
                 "input_schema": structured_schema(request.response_model, "anthropic", strict=False),
             }
         )
-        choice = {"type": "tool", "name": name}
+        if not request.tools:
+            choice = {"type": "tool", "name": name}
+        elif request.tool_choice in (None, "auto", "required"):
+            # With the caller's tools too, forcing this tool would answer at once and the tools
+            # would never run (a Session looped on it): "any" lets the model call its tools first
+            # and end with this one (issue 16 item 18).
+            choice = tool_choice_payload("required", request.parallel_tool_calls)
     elif request.response_format is ResponseFormat.JSON:
         raise ValueError("anthropic: JSON mode is not native; pass a Pydantic model as response_format")
     if tools:

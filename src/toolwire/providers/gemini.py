@@ -297,7 +297,19 @@ def generate_content_body(request: ChatRequest) -> dict[str, Any]:
     generation: dict[str, Any] = {}
     for key, value in request.params.items():
         generation[_SAMPLING_FIELDS.get(key, key)] = value
-    if request.response_model is not None:
+    if request.response_model is not None and request.tools:
+        # Gemini refuses tools beside responseMimeType "application/json" (400: "Function calling
+        # with a response mime type ... is unsupported"): the tools run first, and the schema
+        # goes in the instructions; the answer is validated (and re-asked) as usual.
+        schema = structured_schema(request.response_model, "gemini", strict=False)
+        note = (
+            "When you answer without calling a function, answer with only a JSON object (no code "
+            f"fence) matching this JSON schema: {json.dumps(schema, separators=(',', ':'))}"
+        )
+        instruction = body.get("systemInstruction") or {}
+        parts = [*(instruction.get("parts") or []), {"text": note}]
+        body["systemInstruction"] = {**instruction, "parts": parts}
+    elif request.response_model is not None:
         generation["responseMimeType"] = "application/json"
         schema = structured_schema(request.response_model, "gemini", strict=False)
         if schema:
