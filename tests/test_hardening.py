@@ -549,3 +549,17 @@ def test_structured_output_with_tools_lets_the_tools_run_first() -> None:
     assert "responseMimeType" not in body.get("generationConfig", {})
     texts = [p["text"] for p in body["systemInstruction"]["parts"]]
     assert texts[0] == "terse" and '"sky"' in texts[-1]
+
+
+# -- item 19 (part): Gemini and `required` naming undefined properties in a nested object ----------
+def test_gemini_drops_required_of_a_nested_object_without_properties() -> None:
+    from toolwire.tools.dialects import compile_schema
+
+    schema = {
+        "type": "object",
+        "properties": {"filters": {"type": "object", "required": ["year"], "description": "any filters"}},
+        "required": ["filters"],
+    }
+    compiled = compile_schema(schema, "gemini", strict=False)
+    assert compiled["required"] == ["filters"]
+    assert "required" not in compiled["properties"]["filters"]
