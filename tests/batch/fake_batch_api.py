@@ -58,7 +58,9 @@ def anthropic_answer(params: dict[str, Any]) -> dict[str, Any]:
 def _inputs(tool: dict[str, Any]) -> dict[str, Any]:
     schema = tool.get("input_schema") or {}
     props = schema.get("properties") or {}
-    return {k: (2 if props[k].get("type") == "integer" else "x") for k in schema.get("required", []) if k in props}
+    return {
+        k: (2 if props[k].get("type") == "integer" else "x") for k in schema.get("required", []) if k in props
+    }
 
 
 @dataclass
@@ -95,20 +97,37 @@ class FakeBatchAPI:
             self.uploads.append(lines)
             file_id = f"file-{next(_ids)}"
             self.files[file_id] = content
-            return httpx2.Response(200, json={"object": "file", "id": file_id, "purpose": "batch",
-                                              "filename": "batch.jsonl", "bytes": len(content),
-                                              "status": "processed"})
+            return httpx2.Response(
+                200,
+                json={
+                    "object": "file",
+                    "id": file_id,
+                    "purpose": "batch",
+                    "filename": "batch.jsonl",
+                    "bytes": len(content),
+                    "status": "processed",
+                },
+            )
         if request.method == "POST" and path.endswith("/batches"):
             self.creates += 1
             if self.create_status is not None and self.creates == 1:
                 return httpx2.Response(self.create_status, json={"error": {"message": "upstream failure"}})
             body = json.loads(request.content)
             batch_id = f"batch_{next(_ids)}"
-            self._lines[batch_id] = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines()]
+            self._lines[batch_id] = [
+                json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines()
+            ]
             self.batches[batch_id] = {
-                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
-                "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
-                "output_file_id": None, "error_file_id": None, "metadata": body.get("metadata"),
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "errors": None,
+                "input_file_id": body["input_file_id"],
+                "completion_window": "24h",
+                "status": "validating",
+                "output_file_id": None,
+                "error_file_id": None,
+                "metadata": body.get("metadata"),
                 "request_counts": {"total": 0, "completed": 0, "failed": 0},
             }
             return httpx2.Response(200, json=self.batches[batch_id])
@@ -117,8 +136,9 @@ class FakeBatchAPI:
             return httpx2.Response(200, json=self._advance_openai(match.group(1)))
         match = re.search(r"/files/([^/]+)/content$", path)
         if request.method == "GET" and match:
-            return httpx2.Response(200, content=self.files[match.group(1)],
-                                   headers={"content-type": "application/octet-stream"})
+            return httpx2.Response(
+                200, content=self.files[match.group(1)], headers={"content-type": "application/octet-stream"}
+            )
         return httpx2.Response(404, json={"error": {"message": f"no route {path}"}})
 
     def _advance_openai(self, batch_id: str) -> dict[str, Any]:
@@ -136,13 +156,38 @@ class FakeBatchAPI:
             if cid in self.drop:
                 continue
             if cid in self.fail:
-                err.append({"id": f"batch_req_{cid}", "custom_id": cid, "response": {
-                    "status_code": 400, "request_id": f"req_{cid}",
-                    "body": {"error": {"message": "Invalid 'messages'", "type": "invalid_request_error",
-                                       "param": "messages", "code": None}}}, "error": None})
+                err.append(
+                    {
+                        "id": f"batch_req_{cid}",
+                        "custom_id": cid,
+                        "response": {
+                            "status_code": 400,
+                            "request_id": f"req_{cid}",
+                            "body": {
+                                "error": {
+                                    "message": "Invalid 'messages'",
+                                    "type": "invalid_request_error",
+                                    "param": "messages",
+                                    "code": None,
+                                }
+                            },
+                        },
+                        "error": None,
+                    }
+                )
                 continue
-            out.append({"id": f"batch_req_{cid}", "custom_id": cid, "response": {
-                "status_code": 200, "request_id": f"req_{cid}", "body": chat_answer(line["body"])}, "error": None})
+            out.append(
+                {
+                    "id": f"batch_req_{cid}",
+                    "custom_id": cid,
+                    "response": {
+                        "status_code": 200,
+                        "request_id": f"req_{cid}",
+                        "body": chat_answer(line["body"]),
+                    },
+                    "error": None,
+                }
+            )
         for key, rows in (("output_file_id", out), ("error_file_id", err)):
             if rows:
                 file_id = f"file-{next(_ids)}"
@@ -156,16 +201,28 @@ class FakeBatchAPI:
         if request.method == "POST" and path.endswith("/v1/messages/batches"):
             self.creates += 1
             if self.create_status is not None and self.creates == 1:
-                return httpx2.Response(self.create_status, json={"type": "error", "error": {
-                    "type": "api_error", "message": "Internal server error"}})
+                return httpx2.Response(
+                    self.create_status,
+                    json={
+                        "type": "error",
+                        "error": {"type": "api_error", "message": "Internal server error"},
+                    },
+                )
             requests = json.loads(request.content)["requests"]
             self.uploads.append(requests)
             batch_id = f"msgbatch_{next(_ids)}"
             self._lines[batch_id] = requests
             self.batches[batch_id] = {
-                "id": batch_id, "type": "message_batch", "processing_status": "in_progress",
-                "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0,
-                                   "canceled": 0, "expired": 0},
+                "id": batch_id,
+                "type": "message_batch",
+                "processing_status": "in_progress",
+                "request_counts": {
+                    "processing": len(requests),
+                    "succeeded": 0,
+                    "errored": 0,
+                    "canceled": 0,
+                    "expired": 0,
+                },
                 "results_url": None,
             }
             return httpx2.Response(200, json=self.batches[batch_id])
@@ -187,15 +244,22 @@ class FakeBatchAPI:
                 if cid in self.drop:
                     continue
                 if cid in self.fail:
-                    result: dict[str, Any] = {"type": "errored", "error": {"type": "error", "error": {
-                        "type": "invalid_request_error", "message": "messages: bad"}}}
+                    result: dict[str, Any] = {
+                        "type": "errored",
+                        "error": {
+                            "type": "error",
+                            "error": {"type": "invalid_request_error", "message": "messages: bad"},
+                        },
+                    }
                 elif self.final == "expired":
                     result = {"type": "expired"}
                 else:
                     result = {"type": "succeeded", "message": anthropic_answer(line["params"])}
                 rows.append({"custom_id": cid, "result": result})
             return httpx2.Response(200, content="".join(json.dumps(r) + "\n" for r in rows).encode())
-        return httpx2.Response(404, json={"type": "error", "error": {"type": "not_found_error", "message": path}})
+        return httpx2.Response(
+            404, json={"type": "error", "error": {"type": "not_found_error", "message": path}}
+        )
 
 
 def _multipart_file(request: httpx2.Request) -> bytes:
@@ -204,7 +268,7 @@ def _multipart_file(request: httpx2.Request) -> bytes:
     for part in request.content.split(b"--" + boundary):
         head, _, body = part.partition(b"\r\n\r\n")
         if b'name="file"' in head:
-            return body[: -2] if body.endswith(b"\r\n") else body
+            return body[:-2] if body.endswith(b"\r\n") else body
     raise AssertionError("no file part in the upload")
 
 

@@ -121,9 +121,10 @@ class SlidingWindow:
     def headers(self, now: float) -> dict[str, str]:
         remaining = max(0, self.limit - len(self.times))
         reset = (self.times[0] + self.window - now) if self.times else 0.0
+        scale = 60 / self.window  # every figure per minute, as the real headers are
         return {
-            "x-ratelimit-limit-requests": str(round(self.limit * 60 / self.window)),
-            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-limit-requests": str(round(self.limit * scale)),
+            "x-ratelimit-remaining-requests": str(round(remaining * scale)),
             "x-ratelimit-reset-requests": f"{max(0, round(reset * 1000))}ms",
         }
 
@@ -134,16 +135,29 @@ class RateLimitedServer:
         self.port = port
         self.stats = Stats()
         self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener and every open connection (their handlers end cleanly)."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()  # the handler's read then ends with IncompleteReadError, cleanly
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -161,6 +175,7 @@ class RateLimitedServer:
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
@@ -205,8 +220,10 @@ def running(limit: int, window: float) -> Iterator[RateLimitedServer]:
     try:
         yield server
     finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 if __name__ == "__main__":  # python ratelimited_server.py PORT LIMIT WINDOW

@@ -128,8 +128,10 @@ class Job:
                     self.llm, conversation.messages, self.tools, conversation.kwargs
                 )
                 lines.append(self.wire.line(str(index), conversation.request))
-            except ToolwireError as exc:  # this input cannot be sent at all: its result, at its index
-                conversation.outcome = exc
+            except (ToolwireError, ValueError, TypeError) as exc:
+                # this input cannot be sent at all (bad tool_choice, unsupported capability):
+                # that is its result, at its index; the others go ahead
+                conversation.outcome = _records.item_error(index, exc)
         if not lines:
             self.status = "completed"
             self._save()
