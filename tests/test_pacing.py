@@ -360,3 +360,16 @@ def test_daily_quota_429s_are_not_retried() -> None:
         llm.generate("hi")
     assert len(calls) == 1 and clock.sleeps == []
     assert llm.transport.pacer.throttled == 0  # nor does it slow the others down
+
+
+def test_a_burst_of_429s_from_one_overshoot_is_one_episode() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)
+    permits = [pacer.acquire(b"", clock.sleep) for _ in range(5)]
+    for permit in permits:  # every request that was in flight is refused at once
+        pacer.release(permit, 429, {})
+    assert pacer.throttled == 5
+    assert pacer.rate("requests") == pytest.approx(420)  # slowed once, not 0.7 ** 5
+    start = clock.now
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now - start == pytest.approx(0.5, abs=0.11)  # the first pause, not a doubled one

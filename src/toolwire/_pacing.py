@@ -277,6 +277,7 @@ class Pacer:
         self.requests = 0
         self.throttled = 0
         self.waited = 0.0
+        self.responses = 0  # answers seen (any status): the limits they announced are known
 
     # -- the pace --------------------------------------------------------------------------------
     def rate(self, kind: str) -> float | None:
@@ -369,6 +370,7 @@ class Pacer:
             return
         with self._lock:
             now = self.clock()
+            self.responses += 1
             if headers is not None and self.adaptive:
                 self._learn(headers, now)
             if status == 429 and retryable:
@@ -388,6 +390,12 @@ class Pacer:
 
     def _throttled(self, now: float, retry_after: float | None) -> None:
         self.throttled += 1
+        if now < self._paused_until:
+            # one overshoot answers every request that was in flight with a 429: those are one
+            # episode, already paused for; compounding them would stall the run for minutes
+            if retry_after is not None:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            return
         self._throttled_in_row += 1
         if retry_after is None:
             retry_after = min(BASE_PAUSE * 2 ** (self._throttled_in_row - 1), MAX_PAUSE)

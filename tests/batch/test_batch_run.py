@@ -352,3 +352,30 @@ def test_ctrl_c_in_a_real_process_loses_nothing(tmp_path: Path) -> None:
 def test_errors_are_toolwire_errors() -> None:
     results = batch.run(_mock_llm(_answering), ["bad"], progress=False)
     assert isinstance(results[0], ToolwireError)
+
+
+def test_the_first_answer_is_awaited_before_the_other_sessions_start() -> None:
+    events: list[str] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        prompt = json.loads(request.content)["messages"][0]["content"]
+        events.append(f"start {prompt}")
+        await asyncio.sleep(0.02)
+        events.append(f"end {prompt}")
+        response = _answering(request)
+        response.headers["x-ratelimit-limit-requests"] = "600000"
+        response.headers["x-ratelimit-remaining-requests"] = "599999"
+        return response
+
+    llm = AbstractLLM.create(
+        "openai",
+        model="m",
+        api_key="k",
+        async_http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    results = batch.run(llm, [f"q{i}" for i in range(20)], concurrency=10, progress=False)
+    assert len(results) == 20
+    # one session alone until the provider's first answer has told its limits, then the rest at once
+    assert events[:2] == ["start q0", "end q0"]
+    assert events[2:11] == [f"start q{i}" for i in range(1, 10)]
+    assert llm.transport.pacer.rate("requests") == pytest.approx(600000 * 0.97)

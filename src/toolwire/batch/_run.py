@@ -31,6 +31,7 @@ logger = logging.getLogger("toolwire.batch")
 
 Result = GenerateResponse | ToolwireError
 DEFAULT_CONCURRENCY = 16
+WARM_UP = 5.0  # longest wait for the first answer before the other sessions start
 
 
 def run(
@@ -126,6 +127,8 @@ async def arun(
                 _reraise(finished)
             task = asyncio.ensure_future(engine.one(index, item, reporter))
             running.add(task)
+            if len(running) == 1 and not engine.warmed:
+                await engine.warm_up(task)
         while running:
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             _reraise(finished)
@@ -179,6 +182,23 @@ class _Engine:
         self.results: list[Result | None] = []
         self.writer: IO[str] | None = None
         self.progress = Progress(total=None)
+        self.warmed = False
+
+    async def warm_up(self, first: asyncio.Task[None]) -> None:
+        """Hold the other sessions until the provider's first answer (its rate-limit headers)
+        has been seen, or WARM_UP seconds: starting `concurrency` sessions blind would send a
+        burst the limit may refuse wholesale, and every refused request is a 429 to wait out."""
+        self.warmed = True
+        pacer = getattr(getattr(self.llm, "transport", None), "pacer", None)
+        if pacer is None or not pacer.adaptive or pacer.requests_per_minute or pacer.responses:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + WARM_UP
+        # the pacer counts answers from any thread, so it is polled (every 5 ms), not awaited
+        while not pacer.responses and loop.time() < until:
+            done, _ = await asyncio.wait({first}, timeout=0.005)
+            if done:
+                break
 
     def _response_model(self, overrides: Mapping[str, Any]) -> type[Any] | None:
         model = overrides.get("response_format", self.session_kwargs.get("response_format"))
