@@ -68,7 +68,8 @@ def run_toolwire(base_url: str, sessions: int, concurrency: int) -> dict[str, An
         for i, r in enumerate(results)
         if getattr(r, "content", None) == f"answer to q{i} using value-of-x, 4"
     )
-    return {"wall": wall, "answered": ok, "rss_before": before, "rss_peak": _rss_mib()}
+    errors = sorted({type(r).__name__ for r in results if isinstance(r, Exception)})
+    return {"wall": wall, "answered": ok, "errors": errors, "rss_before": before, "rss_peak": _rss_mib()}
 
 
 def run_openai_sdk(base_url: str, sessions: int, concurrency: int) -> dict[str, Any]:

@@ -150,7 +150,8 @@ def test_checkpoint_restores_finished_items_and_sends_only_the_rest(tmp_path: Pa
         )
     lines = [json.loads(x) for x in checkpoint.read_text().splitlines()]
     finished = {line["index"] for line in lines}
-    assert len(lines) == len(finished) == 4
+    # the crash surfaces after the 4th item; a session finishing meanwhile is recorded too
+    assert len(lines) == len(finished) >= 4
     first_run = len(sent)
     results = batch.run(llm, inputs, tools=[lookup], concurrency=2, checkpoint=checkpoint, progress=False)
     rerun = sent[first_run:]

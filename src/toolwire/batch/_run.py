@@ -31,6 +31,7 @@ logger = logging.getLogger("toolwire.batch")
 
 Result = GenerateResponse | ToolwireError
 DEFAULT_CONCURRENCY = 16
+BATCH_MAX_RETRIES = 6  # per call inside batch.run, unless max_retries= is given
 WARM_UP = 5.0  # longest wait for the first answer before the other sessions start
 
 
@@ -238,6 +239,10 @@ class _Engine:
             prompt, overrides, tools = split_input(item)
             kwargs = {**self.session_kwargs, **overrides}
             kwargs.setdefault("max_turns", self.max_turns)
+            # a run of thousands meets the occasional third 429 in a row for one call: give each
+            # call a deeper retry budget (the pacer spaces the retries) unless the caller chose one
+            if "max_retries" not in kwargs and getattr(self.llm, "transport", None) is not None:
+                kwargs["max_retries"] = max(BATCH_MAX_RETRIES, self.llm.transport.retry_policy.max_retries)
             session = Session(self.llm, tools=self.tools if tools is None else tools, **kwargs)
             try:
                 outcome = await session.agenerate(prompt)
