@@ -55,6 +55,51 @@ def anthropic_answer(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def responses_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API answer: a function_call per function tool unless results came back."""
+    items = body.get("input") or []
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    first = next((i for i in items if i.get("role") == "user"), {})
+    content = first.get("content")
+    text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
+    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+    n = next(_ids)
+    results = [i["output"] for i in items if i.get("type") == "function_call_output"]
+    if tools and not results:
+        output = [
+            {
+                "type": "function_call",
+                "id": f"fc_{n}_{k}",
+                "call_id": f"call_{n}_{k}",
+                "name": t["name"],
+                "arguments": json.dumps(_inputs({"input_schema": t.get("parameters") or {}})),
+                "status": "completed",
+            }
+            for k, t in enumerate(tools)
+        ]
+    else:
+        answer = f"answer to {text}" + (" using " + ", ".join(map(str, results)) if results else "")
+        output = [
+            {
+                "type": "message",
+                "id": f"msg_{n}",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": answer, "annotations": []}],
+            }
+        ]
+    return {
+        "id": f"resp_{n}",
+        "object": "response",
+        "created_at": 0,
+        "status": "completed",
+        "model": body.get("model"),
+        "output": output,
+        "usage": {"input_tokens": 30, "output_tokens": 5, "total_tokens": 35},
+    }
+
+
 def _inputs(tool: dict[str, Any]) -> dict[str, Any]:
     schema = tool.get("input_schema") or {}
     props = schema.get("properties") or {}
@@ -183,7 +228,7 @@ class FakeBatchAPI:
                     "response": {
                         "status_code": 200,
                         "request_id": f"req_{cid}",
-                        "body": chat_answer(line["body"]),
+                        "body": _answer(line),
                     },
                     "error": None,
                 }
@@ -260,6 +305,13 @@ class FakeBatchAPI:
         return httpx2.Response(
             404, json={"type": "error", "error": {"type": "not_found_error", "message": path}}
         )
+
+
+def _answer(line: dict[str, Any]) -> dict[str, Any]:
+    """The answer for one OpenAI batch line, by its endpoint."""
+    if line["url"] == "/v1/responses":
+        return responses_answer(line["body"])
+    return chat_answer(line["body"])
 
 
 def _multipart_file(request: httpx2.Request) -> bytes:

@@ -42,9 +42,9 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def _llm(name: str, api: FakeBatchAPI, sleeps: list[float] | None = None, **extra: Any) -> Any:
+def _llm(name: str, fake: FakeBatchAPI, sleeps: list[float] | None = None, **extra: Any) -> Any:
     llm = AbstractLLM.create(
-        name, model="gpt-4o-mini", api_key="sk-test-123456789", http_client=api.client(), **extra
+        name, model="gpt-4o-mini", api_key="sk-test-123456789", http_client=fake.client(), **extra
     )
     record = sleeps if sleeps is not None else []
     clock = {"now": 0.0}
@@ -334,3 +334,53 @@ def test_recorded_anthropic_create_only(replay: Any) -> None:
     )
     job = batch.submit(llm, ["hello"])
     assert job.id and job.id.startswith("msgbatch_") and job.status == "in_progress"
+
+
+@pytest.mark.parametrize(("name", "extra"), [("openai", {}), ("azure_openai", AZURE)])
+def test_responses_api_lines_and_tool_rounds(name: str, extra: dict[str, Any]) -> None:
+    api = FakeBatchAPI(kind="openai", fail={"2"})
+    llm = _llm(name, api, api="responses", **extra)
+    results = batch.submit(llm, ["q0", "q1", "q2"], tools=[lookup, add], store=False).wait().results()
+    assert [r.content for r in results[:2]] == [
+        "answer to q0 using value-of-x, 4",
+        "answer to q1 using value-of-x, 4",
+    ]
+    assert isinstance(results[2], InvalidRequestError)
+    for upload in api.uploads:
+        for line in upload:
+            assert line["url"] == "/v1/responses" and line["body"]["model"] == "gpt-4o-mini"
+            assert_valid_request(line["body"], "responses")
+    create = next(r for r in api.requests if r.url.path.endswith("/batches") and r.method == "POST")
+    assert json.loads(create.content)["endpoint"] == "/v1/responses"
+    # round 2 carries the function_call items and their outputs
+    items = api.uploads[1][0]["body"]["input"]
+    assert [i["output"] for i in items if i.get("type") == "function_call_output"] == ["value-of-x", "4"]
+
+
+def test_recorded_responses_batch_submission_replays(replay: Any) -> None:
+    r = replay("batch", "batch_openai_responses_endpoint_upload_and_create.yaml", match="path")
+    llm = AbstractLLM.create(
+        "openai", model="gpt-4.1", api_key="sk-test", http_client=r.client, api="responses"
+    )
+    job = batch.submit(llm, ["What's the capital of France?", "What's the capital of Germany?"], store=False)
+    assert job.id == "batch_6955b415634481908ded45de11a2531a" and job.status == "validating"
+    r.assert_all_used()
+    sent = r.requests[0].body
+    lines = [json.loads(x) for x in sent.split(b"\r\n\r\n", 2)[2].split(b"\r\n--")[0].splitlines()]
+    recorded = r.cassette.interactions[0].request.body
+    recorded_lines = [
+        json.loads(x) for x in recorded.split(b"\r\n\r\n", 2)[2].split(b"\r\n--")[0].splitlines() if x.strip()
+    ]
+    for ours, theirs in zip(lines, recorded_lines, strict=True):
+        assert ours["url"] == theirs["url"] == "/v1/responses"
+        # chatlas sent input_text parts, toolwire the equivalent string content (as its live calls do)
+        assert [_text(i) for i in ours["body"]["input"]] == [_text(i) for i in theirs["body"]["input"]]
+        assert ours["body"]["model"] == theirs["body"]["model"] and ours["body"]["store"] is False
+        assert_valid_request(ours["body"], "responses")
+    assert json.loads(r.requests[1].body)["endpoint"] == "/v1/responses"
+
+
+def _text(item: dict[str, Any]) -> tuple[str, str]:
+    content = item["content"]
+    text = content if isinstance(content, str) else "".join(p["text"] for p in content)
+    return item["role"], text

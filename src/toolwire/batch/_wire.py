@@ -1,6 +1,7 @@
 """The providers' Batch APIs on the wire: OpenAI, Azure OpenAI (Global Batch, v1 routes), Anthropic.
 
-Every request line is built by the provider's own translation (`_prepare` + `build_body`, the same
+Every request line (`/v1/chat/completions`, or `/v1/responses` for `api="responses"`) is built by
+the provider's own translation (`_prepare` + `build_body`, the same
 code `generate` runs), so a batch sends exactly what a live call would, tools included. HTTP goes
 through the provider's transport (its auth, timeouts, retries and pacing), except that creating a
 batch is never retried: after a 5xx the batch may exist, and a second one would run (and bill)
@@ -138,7 +139,11 @@ class OpenAIBatchWire(BatchWire):
     """OpenAI's Batch API over `/v1/files` and `/v1/batches` (Chat Completions lines)."""
 
     kind = "openai"
-    endpoint = "/v1/chat/completions"
+
+    @property
+    def endpoint(self) -> str:
+        """The batch's endpoint: the wire the provider instance speaks (`api="responses"` or chat)."""
+        return "/v1/responses" if getattr(self.llm, "api", "chat") == "responses" else "/v1/chat/completions"
 
     @property
     def root(self) -> str:
@@ -149,7 +154,7 @@ class OpenAIBatchWire(BatchWire):
 
     def line(self, custom_id: str, request: Any) -> dict[str, Any]:
         body = self.llm.build_body(request)
-        body.setdefault("model", request.model)  # Azure's deployment route leaves it in the URL
+        body.setdefault("model", request.model)  # Azure's dated Chat Completions route leaves it out
         return {"custom_id": custom_id, "method": "POST", "url": self.endpoint, "body": body}
 
     def upload(self, lines: list[dict[str, Any]]) -> str:
@@ -331,9 +336,9 @@ def wire_for(llm: Any) -> BatchWire:
         return AzureOpenAIBatchWire(llm)
     if isinstance(llm, AnthropicProvider):
         return AnthropicBatchWire(llm)
-    if isinstance(llm, OpenAIProvider) and getattr(llm, "api", "chat") == "chat":
+    if isinstance(llm, OpenAIProvider) and getattr(llm, "api", "chat") in ("chat", "responses"):
         return OpenAIBatchWire(llm)
     raise ConfigurationError(
-        f"batch.submit supports the Batch APIs of openai (Chat Completions), azure_openai and "
+        f"batch.submit supports the Batch APIs of openai (Chat Completions or Responses), azure_openai and "
         f"anthropic; {getattr(llm, 'name', type(llm).__name__)!r} has none here. Use batch.run instead."
     )
