@@ -384,3 +384,15 @@ def _text(item: dict[str, Any]) -> tuple[str, str]:
     content = item["content"]
     text = content if isinstance(content, str) else "".join(p["text"] for p in content)
     return item["role"], text
+
+
+def test_the_state_file_keeps_no_header_secret(tmp_path: Path) -> None:
+    state = tmp_path / "job.json"
+    api = FakeBatchAPI(kind="openai")
+    headers = {"x-gateway-key": "gw-SECRET-0123456789"}
+    batch.submit(
+        _llm("openai", api), ["a"], tools=[lookup], extra_headers=headers, temperature=0.3, state=state
+    )
+    text = state.read_text()
+    assert "gw-SECRET" not in text and "sk-test" not in text
+    assert json.loads(text)["conversations"][0]["kwargs"] == {"temperature": 0.3}

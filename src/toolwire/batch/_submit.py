@@ -285,7 +285,7 @@ class Job:
             "conversations": [
                 {
                     "messages": _records.messages_to_dicts(c.messages),
-                    "kwargs": {k: v for k, v in c.kwargs.items() if _records._jsonable({k: v}) is not None},
+                    "kwargs": _saved_kwargs(c.kwargs),
                     "turns": c.turns,
                     "outcome": None if c.outcome is None else _records.record(0, "", c.outcome, None),
                 }
@@ -350,6 +350,16 @@ class Job:
                     self.llm, conversation.messages, self.tools, conversation.kwargs
                 )
             self.conversations.append(conversation)
+
+
+# never written to a state file: headers may carry credentials (a gateway key, a bearer token)
+_UNSAVED = frozenset({"extra_headers"})
+
+
+def _saved_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a later process needs, minus what is not JSON or may be secret
+    (a Pydantic `response_format`, `extra_headers`): a loaded job sends its later rounds without them."""
+    return {k: v for k, v in kwargs.items() if k not in _UNSAVED and _records._jsonable({k: v}) is not None}
 
 
 def _index(custom_id: str, size: int) -> int | None:
