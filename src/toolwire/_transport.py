@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from ._pacing import Pacer, Permit
 from ._scrub import header_secrets, install_log_filter, ordered, register, scrub_text, url_secrets
 from .errors import (
     ProviderConnectionError,
@@ -280,6 +281,7 @@ class Transport:
         sleep: Callable[[float], None] | None = None,
         asleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         install_log_filter()
         self.provider = provider
@@ -292,6 +294,8 @@ class Transport:
         self.sleep: Callable[[float], None] = sleep or time.sleep
         self.asleep: Callable[[float], Awaitable[None]] = asleep or asyncio.sleep
         self.clock: Callable[[], float] = clock or time.monotonic
+        # shared by every call of this provider instance, sync and async (see _pacing.py)
+        self.pacer = pacer if pacer is not None else Pacer(clock=self.clock)
         self._client = http_client
         self._owns_client = http_client is None
         self._async_client = async_http_client
@@ -378,6 +382,22 @@ class Transport:
             state.attempt += 1
         return delay
 
+    def _paced(
+        self,
+        permit: Permit,
+        response: httpx2.Response | None,
+        error: ProviderError | None,
+        retry_after: float | None,
+    ) -> None:
+        """Give the attempt's pacing slot back and let the pacer learn from the response."""
+        self.pacer.release(
+            permit,
+            None if response is None else response.status_code,
+            None if response is None else response.headers,
+            retry_after=retry_after,
+            retryable=error is None or error.retryable,
+        )
+
     def _failed_response(self, response: httpx2.Response, body: bytes) -> tuple[ProviderError, float | None]:
         error = self.error_mapper(response.status_code, response.headers, body)
         return error, parse_retry_after(response.headers)
@@ -408,6 +428,7 @@ class Transport:
         client = self.client
         while True:
             retry_after: float | None = None
+            permit = self.pacer.acquire(state.call.body, self.sleep, retrying=state.attempt > 0)
             try:
                 response = client.send(self._build(client, state), stream=True)
                 if not stream and response.status_code < 400:
@@ -415,8 +436,13 @@ class Transport:
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
+                self._paced(permit, None, error, None)
+            except BaseException:
+                self._paced(permit, None, None, None)
+                raise
             else:
                 if response.status_code < 400:
+                    self._paced(permit, response, None, None)
                     if stream:
                         self._streams[response] = state
                     return response
@@ -427,6 +453,7 @@ class Transport:
                 finally:
                     response.close()
                 error, retry_after = self._failed_response(response, body)
+                self._paced(permit, response, error, retry_after)
             error = scrub_error(error, state.secrets)
             delay = self._next_delay(state, error, retry_after)
             if delay is None:
@@ -487,6 +514,7 @@ class Transport:
         client = self.async_client
         while True:
             retry_after: float | None = None
+            permit = await self.pacer.aacquire(state.call.body, self.asleep, retrying=state.attempt > 0)
             try:
                 request = self._build(client, state)
                 response: httpx2.Response = await self._within(
@@ -497,8 +525,13 @@ class Transport:
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
+                self._paced(permit, None, error, None)
+            except BaseException:
+                self._paced(permit, None, None, None)
+                raise
             else:
                 if response.status_code < 400:
+                    self._paced(permit, response, None, None)
                     if stream:
                         self._streams[response] = state
                     return response
@@ -509,6 +542,7 @@ class Transport:
                 finally:
                     await response.aclose()
                 error, retry_after = self._failed_response(response, body)
+                self._paced(permit, response, error, retry_after)
             error = scrub_error(error, state.secrets)
             delay = self._next_delay(state, error, retry_after)
             if delay is None:
