@@ -289,3 +289,14 @@ def test_cassettes_and_recorder_keep_no_credential(
             rows = conn.execute("SELECT request, response, error FROM events").fetchall()
         assert rows
         _assert_none_of(json.dumps(rows), f"{name} recorder")
+
+
+def test_base_url_credentials_never_shown() -> None:
+    from toolwire._scrub import redact_url
+
+    url = f"https://proxyuser:{PROXY_PASSWORD}@gw.example/v1?key={SECRET_KEY}&api-version=1"
+    for name in ("openai_compatible", "anthropic", "gemini", "mistral"):
+        llm = AbstractLLM.create(name, model="m", api_key=APIM_KEY, base_url=url)
+        _assert_none_of(repr(llm), f"{name} repr")
+        assert set(ALL_SECRETS) <= {s for s in llm.credentials() if s in ALL_SECRETS}
+    assert redact_url(url) == "https://proxyuser:***@gw.example/v1?key=***&api-version=1"
