@@ -4,7 +4,7 @@
     python demo_server.py --http PORT          # Streamable HTTP on 127.0.0.1:PORT/mcp (stateful, SSE)
     python demo_server.py --http PORT --json --stateless
 
-Tools: add, files.read (a dotted name), weather (structured output), slow, crash (the process
+Tools: add, files.read (a dotted name), weather (structured output), slow and stamp (timed), crash (the process
 exits), fail (isError), rug_pull (changes `add`'s description and input schema, then announces
 `notifications/tools/list_changed`), and one with a 90-character name.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
@@ -47,10 +48,19 @@ def weather(city: str) -> Weather:
 
 
 @server.tool()
-async def slow(seconds: float) -> str:
-    """Sleep, then answer."""
+async def slow(seconds: float) -> dict[str, float]:
+    """Sleep, then answer with when it started and ended (wall clock)."""
+    started = time.time()
     await asyncio.sleep(seconds)
-    return f"slept {seconds}"
+    return {"started": started, "ended": time.time()}
+
+
+@server.tool(structured_output=False)  # text content only
+async def stamp(label: str, seconds: float = 0.0) -> str:
+    """Like slow, as text: `label started ended`."""
+    started = time.time()
+    await asyncio.sleep(seconds)
+    return f"{label} {started} {time.time()}"
 
 
 @server.tool(annotations=ToolAnnotations(destructiveHint=True))

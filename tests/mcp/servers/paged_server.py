@@ -2,7 +2,7 @@
 and carries the schema and naming quirks real servers publish, for toolwire's listing tests.
 
 Tools: `github.create_issue` (dotted name, `$schema` key), `fs/read` (a slash), `ping` (a bare
-`{"type": "object"}`), `lookup` (nullable optional argument), `echo_with_a_name_far_longer_than_
+`{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), `echo_with_a_name_far_longer_than_
 sixty_four_characters_allowed` (too long). (A non-object root
 cannot be sent by the SDK's server: its result validation refuses it; tests/mcp/test_replay.py
 serves one raw.)
@@ -45,6 +45,15 @@ TOOLS = [
             "type": "object",
             "properties": {"key": {"type": "string"}, "limit": {"type": "integer", "minimum": 1}},
             "required": ["key"],
+        },
+    ),
+    types.Tool(
+        name="config.set",
+        description="Set configuration values (an open map: not eligible for OpenAI strict mode).",
+        input_schema={
+            "type": "object",
+            "properties": {"values": {"type": "object", "additionalProperties": {"type": "string"}}},
+            "required": ["values"],
         },
     ),
     types.Tool(name=LONG, description="Echo.", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
