@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from fault_server import FaultServer, Reply, fault_server
 from mcp_support import DEMO
 
+from fault_server import FaultServer, Reply, fault_server
 from toolwire import AbstractLLM, Session
 from toolwire.mcp import MCPToolset
 
@@ -63,7 +62,9 @@ def _openai_text() -> dict[str, Any]:
         "id": "chatcmpl-2",
         "object": "chat.completion",
         "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "done"}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "done"}, "finish_reason": "stop"}
+        ],
     }
 
 
@@ -73,7 +74,9 @@ def _anthropic_turn() -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": "claude-haiku-4-5",
-        "content": [{"type": "tool_use", "id": i.replace("call", "toolu"), "name": n, "input": a} for i, n, a in CALLS],
+        "content": [
+            {"type": "tool_use", "id": i.replace("call", "toolu"), "name": n, "input": a} for i, n, a in CALLS
+        ],
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 10, "output_tokens": 5},
     }

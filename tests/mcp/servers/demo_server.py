@@ -4,9 +4,9 @@
     python demo_server.py --http PORT          # Streamable HTTP on 127.0.0.1:PORT/mcp (stateful, SSE)
     python demo_server.py --http PORT --json --stateless
 
-Tools: add, files.read (a dotted name), weather (structured output), slow and stamp (timed), crash (the process
-exits), fail (isError), rug_pull (changes `add`'s description and input schema, then announces
-`notifications/tools/list_changed`), and one with a 90-character name.
+Tools: add, files.read (a dotted name), weather (structured output), slow and stamp (timed),
+crash (the process exits), fail (isError), rug_pull (changes `add`'s description and input schema,
+then announces `notifications/tools/list_changed`), and one with a 90-character name.
 """
 
 from __future__ import annotations

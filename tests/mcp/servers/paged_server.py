@@ -2,10 +2,9 @@
 and carries the schema and naming quirks real servers publish, for toolwire's listing tests.
 
 Tools: `github.create_issue` (dotted name, `$schema` key), `fs/read` (a slash), `ping` (a bare
-`{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), `echo_with_a_name_far_longer_than_
-sixty_four_characters_allowed` (too long). (A non-object root
-cannot be sent by the SDK's server: its result validation refuses it; tests/mcp/test_replay.py
-serves one raw.)
+`{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), and a name of
+76 characters. A non-object root cannot be sent by the SDK's server (its result validation refuses
+it); tests/mcp/test_mcp_replay.py serves one raw.
 """
 
 from __future__ import annotations
@@ -56,7 +55,11 @@ TOOLS = [
             "required": ["values"],
         },
     ),
-    types.Tool(name=LONG, description="Echo.", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
+    types.Tool(
+        name=LONG,
+        description="Echo.",
+        input_schema={"type": "object", "properties": {"text": {"type": "string"}}},
+    ),
 ]
 PAGE = 2
 
