@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import TypeAdapter, ValidationError
+
 from .._version import __version__
 from ..errors import (
     ConfigurationError,
@@ -173,6 +175,7 @@ class MCPToolset:
         self._by_name: dict[str, MCPToolDefinition] = {}
         self._stale = True
         self._closed = False
+        self._unreadable: dict[str, str] = {}
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -446,6 +449,13 @@ class MCPToolset:
                     server=self.label,
                     tool_name=tool,
                 )
+        if isinstance(leaf, ValidationError):  # the server answered, but not in the protocol's shape
+            return MCPToolError(
+                f"MCP server {self.label} answered {what} outside the MCP protocol: "
+                f"{leaf.errors()[0].get('msg', leaf)}",
+                server=self.label,
+                tool_name=tool,
+            )
         self._mark_dead(conn)
         reason = "closed the connection" if "closed" in str(leaf).lower() else f"failed ({_describe(leaf)})"
         return MCPConnectionError(
@@ -492,8 +502,9 @@ class MCPToolset:
 
     async def _own(self, conn: _Connection, ready: asyncio.Future[None]) -> None:
         """The one task that enters and leaves the SDK client (anyio requires the same task)."""
-        from mcp import Client
         from mcp_types import Implementation
+
+        from mcp import Client
 
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -615,9 +626,12 @@ class MCPToolset:
         cursor: str | None = None
         seen: set[str] = set()
         while True:
-            page = await conn.client.list_tools(cursor=cursor)
-            tools.extend(page.tools)
-            cursor = page.next_cursor
+            try:
+                page = await conn.client.list_tools(cursor=cursor)
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+            except ValidationError:
+                cursor = await self._list_page_leniently(conn, cursor, tools)
             if not cursor:
                 return tools
             if cursor in seen:
@@ -627,11 +641,46 @@ class MCPToolset:
                 )
             seen.add(cursor)
 
+    async def _list_page_leniently(
+        self, conn: _Connection, cursor: str | None, into: list[Any]
+    ) -> str | None:
+        """The SDK refuses a whole page when one tool is malformed (most often a non-object
+        `inputSchema` root); read the page raw so the other tools stay usable and the bad one is
+        refused by name."""
+        import mcp_types as types
+
+        # The SDK validates every result against the protocol before any `result_type` applies, so
+        # the raw page is fetched one layer down (the session's stamp, then its dispatcher).
+        session = conn.client.session
+        data: dict[str, Any] = {"method": "tools/list", "params": {"cursor": cursor} if cursor else {}}
+        opts: dict[str, Any] = {}
+        session._stamp(data, opts)
+        answer = await session._dispatcher.send_raw_request("tools/list", data.get("params"), opts)
+        raw = TypeAdapter(dict[str, Any]).validate_python(answer)
+        readable: list[Any] = []
+        for item in raw.get("tools") or []:
+            name = str(item.get("name")) if isinstance(item, dict) else repr(item)
+            try:
+                readable.append(types.Tool.model_validate(item))
+            except ValidationError as exc:
+                try:
+                    neutral_schema(item.get("inputSchema") if isinstance(item, dict) else None)
+                    reason = f"{name}: the MCP SDK cannot read it ({exc.errors()[0]['msg']})"
+                except SchemaRefused as refused:
+                    reason = f"{name}: {refused}"
+                self._unreadable[name] = reason
+        next_cursor = str(raw["nextCursor"]) if raw.get("nextCursor") else None
+        into.extend(readable)
+        # let the session know the readable tools (it validates call results against their schemas)
+        page = types.ListToolsResult(tools=readable, next_cursor=next_cursor)
+        session._absorb_tool_listing(page, complete=cursor is None and next_cursor is None)
+        return next_cursor
+
     def _install(self, listed: list[Any]) -> None:
         names = assign_names([t.name for t in listed], self.prefix, self.label)
         exposed_for = {original: exposed for exposed, original in names.items()}
         tools: list[MCPToolDefinition] = []
-        refused: dict[str, str] = {}
+        refused, self._unreadable = self._unreadable, {}
         for raw in listed:
             try:
                 tools.append(self._definition(raw, exposed_for[raw.name]))
