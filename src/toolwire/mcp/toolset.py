@@ -65,6 +65,8 @@ class MCPToolDefinition(ToolDefinition):
 
     server: str = ""
     original_name: str = ""
+    input_schema: dict[str, Any] = field(default_factory=dict)
+    """The server's own `inputSchema`, as listed (`parameters` is its neutral form)."""
     annotations: dict[str, Any] = field(default_factory=dict)
     annotations_trusted: bool = False
     read_only: bool = False
@@ -551,7 +553,7 @@ class MCPToolset:
             params = StdioServerParameters(
                 command=self._command, args=self._args, env=self._env, cwd=self._cwd
             )
-            return stdio_client(params, errlog=self._errlog or sys.stderr)
+            return stdio_client(params, errlog=self._server_stderr(stack))
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
@@ -561,6 +563,19 @@ class MCPToolset:
             httpx2.AsyncClient(headers=self._headers, timeout=httpx2.Timeout(30.0, read=300.0))
         )
         return streamable_http_client(self._url, http_client=http)
+
+    def _server_stderr(self, stack: contextlib.AsyncExitStack) -> TextIO:
+        """Where the server's stderr goes: ours, when it is a real file (a test runner or a web
+        framework may have replaced sys.stderr with an object the subprocess cannot write to)."""
+        for candidate in (self._errlog, sys.stderr, sys.__stderr__):
+            try:
+                if candidate is not None and candidate.fileno() >= 0:
+                    return candidate
+            except (AttributeError, OSError, ValueError):
+                continue
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - closed with the connection
+        stack.callback(devnull.close)
+        return devnull
 
     def _listen(self, client: Any) -> asyncio.Task[None] | None:
         """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`."""
@@ -713,6 +728,7 @@ class MCPToolset:
             validator=SchemaValidator(parameters),
             server=self.label,
             original_name=raw.name,
+            input_schema=dict(raw.input_schema),
             annotations=annotations,
             annotations_trusted=self.trust_annotations,
             read_only=self.trust_annotations and annotations.get("readOnlyHint") is True,
