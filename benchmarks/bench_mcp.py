@@ -10,7 +10,9 @@ Four contenders per transport, each on its own connection to the same server pro
 - toolwire async: `await toolset.acall("add", ...)` (arguments validated, result converted, the
   call hops to the toolset's background loop and back);
 - toolwire sync: `toolset.call("add", ...)` from a plain thread;
-- toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call).
+- toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call);
+- thread hop alone: a no-op coroutine run on the toolset's background loop from a thread (the
+  floor of the one-loop-per-toolset design).
 
 Rounds alternate the contenders; each figure is the median over rounds of the median per-call
 time. Ratio = contender / sdk (target for toolwire async and sync: <= 1.1x). Nothing is asserted.
@@ -66,6 +68,16 @@ def _toolwire_sync(toolset: MCPToolset, calls: int) -> float:
     return _timed_sync(lambda: toolset.call("add", ARGS), calls)
 
 
+async def _noop() -> None:
+    return None
+
+
+def _hop(toolset: MCPToolset, calls: int) -> float:
+    """The floor of the design: a no-op round trip to the toolset's background loop and back."""
+    loop = toolset._running()
+    return _timed_sync(lambda: loop.run(_noop()), calls)
+
+
 async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds: int) -> dict[str, float]:
     """One event loop: the SDK client is entered and left by this task (anyio requires it); the
     sync contenders run in a worker thread, as sync code calling toolwire would."""
@@ -76,6 +88,7 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
         "toolwire async": [],
         "toolwire sync": [],
         "toolwire executor": [],
+        "thread hop alone (sync)": [],
     }
     async with Client(sdk_target, cache=None) as client:
         session = client.session
@@ -98,6 +111,7 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
                     "toolwire async": await _timed_async(toolwire_call, n),
                     "toolwire sync": await asyncio.to_thread(_toolwire_sync, toolset, n),
                     "toolwire executor": await asyncio.to_thread(_toolwire_executor, toolset, n),
+                    "thread hop alone (sync)": await asyncio.to_thread(_hop, toolset, n),
                 }
                 if not warmup:
                     for key, value in figures.items():
