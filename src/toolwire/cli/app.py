@@ -364,7 +364,7 @@ def tools_check(
 ) -> None:
     """Check each tool's schema against every provider dialect: accepted as is, rewritten (what), or
     refused (why). Exit code 1 when a tool would be refused."""
-    from .tools_check import COLUMNS, check_tool, verdicts_json
+    from .tools_check import check_tool, verdicts_json
 
     if not targets and not mcp:
         raise typer.BadParameter("give at least one TARGET or --mcp")
@@ -402,7 +402,7 @@ def tools_check(
         for label, row in rows:
             for index, verdict in enumerate(row):
                 name = f"[bold]{escape(label)}[/]" if index == 0 else ""
-                table.add_row(name, COLUMNS[index][0], style[verdict.status], escape(verdict.detail))
+                table.add_row(name, verdict.column, style[verdict.status], escape(verdict.detail))
             table.add_section()
         _out().print(table)
     if failed:

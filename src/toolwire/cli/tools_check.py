@@ -14,16 +14,18 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["COLUMNS", "Verdict", "check_tool", "describe_rewrite"]
+__all__ = ["Verdict", "check_tool", "columns", "describe_rewrite"]
 
-# (column title, dialect, strict); dialects from toolwire.tools.dialects.DIALECTS plus OpenAI strict
-COLUMNS: tuple[tuple[str, str, bool], ...] = (
-    ("openai", "openai", False),
-    ("openai strict", "openai", True),
-    ("anthropic", "anthropic", False),
-    ("gemini", "gemini", False),
-    ("mistral", "mistral", False),
-)
+
+
+def columns() -> list[tuple[str, str, bool]]:
+    """(column title, dialect, strict): every dialect `compile_schema` knows (providers register
+    theirs), with OpenAI strict mode as a column of its own."""
+    from ..tools.dialects import available_dialects
+
+    found = [("openai", "openai", False), ("openai strict", "openai", True)]
+    found += [(name, name, False) for name in available_dialects() if name != "openai"]
+    return found
 
 
 @dataclass
@@ -75,7 +77,7 @@ def check_tool(name: str, original: dict[str, Any], parameters: dict[str, Any] |
     from ..tools.dialects import compile_schema
 
     verdicts = []
-    for column, dialect, strict in COLUMNS:
+    for column, dialect, strict in columns():
         if parameters is None:
             verdicts.append(Verdict(name, column, "refused", str(original.get("__refused__", ""))))
             continue
