@@ -272,3 +272,16 @@ def test_trusted_annotations() -> None:
     with MCPToolset.stdio(sys.executable, [str(DEMO)], trust_annotations=True, pin=False) as server:
         add = next(t for t in server.tools if t.name == "add")
         assert isinstance(add, MCPToolDefinition) and add.read_only and add.annotations_trusted
+
+
+def test_labels_never_show_credentials() -> None:
+    server = MCPToolset.stdio("npx", ["srv", "--api-key", "sk-live-1", "--token=abc123", "--port", "80"])
+    assert server.label == "stdio:npx srv --api-key *** --token=*** --port 80"
+    assert "sk-live-1" not in repr(server)
+    remote = MCPToolset.http(
+        "https://user:pw@mcp.example.com/mcp?token=xyz", headers={"Authorization": "Bearer s"}
+    )
+    assert remote.label == "https://mcp.example.com/mcp"
+    assert "xyz" not in repr(remote) and "pw" not in repr(remote) and "Bearer" not in repr(remote)
+    with pytest.raises(MCPConnectionError, match="not open"):
+        remote.call("anything")

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -98,6 +99,29 @@ def _safe_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_SECRET_WORDS = re.compile(r"key|token|secret|passw|auth|credential", re.IGNORECASE)
+
+
+def _redacted(args: list[str]) -> list[str]:
+    """Command-line arguments for messages: a value after (or in) a flag named like a credential
+    (`--api-key X`, `--token=X`) is masked, so the label can appear in errors, logs and pin files."""
+    shown: list[str] = []
+    for index, arg in enumerate(args):
+        flag, sep, _ = arg.partition("=")
+        if arg.startswith("-") and sep and _SECRET_WORDS.search(flag):
+            shown.append(f"{flag}=***")
+        elif (
+            index
+            and args[index - 1].startswith("-")
+            and "=" not in args[index - 1]
+            and _SECRET_WORDS.search(args[index - 1])
+        ):
+            shown.append("***")
+        else:
+            shown.append(arg)
+    return shown
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -200,7 +224,7 @@ class MCPToolset:
             command, *split = shlex.split(command)
             args = split
         arguments = list(args or [])
-        label = "stdio:" + " ".join([command, *arguments])
+        label = "stdio:" + " ".join([command, *_redacted(arguments)])
         return cls(label=label, command=command, args=arguments, env=env, cwd=cwd, prefix=prefix, **options)
 
     @classmethod
@@ -325,9 +349,6 @@ class MCPToolset:
 
     def __iter__(self) -> Iterator[ToolDefinition]:
         return iter(self.tools)
-
-    def __len__(self) -> int:
-        return len(self.tools)
 
     def refresh(self) -> list[ToolDefinition]:
         """Read the tool list from the server again (every page)."""
