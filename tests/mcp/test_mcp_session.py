@@ -164,3 +164,56 @@ async def test_session_async_two_mcp_tools_and_a_local_function(fake: FaultServe
         "local_stamp": text(results["toolu_local"]),
     }
     _assert_concurrent(_intervals(outputs))
+
+
+def _anthropic_calls(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+    turn = _anthropic_turn()
+    turn["content"] = [{"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in calls]
+    return turn
+
+
+async def test_session_async_is_error_and_slow_tool_past_timeout(fake: FaultServer) -> None:
+    calls = [("toolu_fail", "fail", {"reason": "disk full"}), ("toolu_slow", "slow", {"seconds": 30})]
+    fake.script = [Reply(body=_anthropic_calls(calls)), Reply(body=_anthropic_text())]
+    llm = AbstractLLM.create("anthropic", model="claude-haiku-4-5", api_key="k", base_url=fake.url)
+    async with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
+        session = Session(llm, tools=server, tool_timeout=0.5)
+        response = await session.agenerate("go")
+        assert await server.acall("add", {"a": 1, "b": 1}) == {"result": 2}  # still usable
+    assert response.content == "done"
+    blocks = {
+        block["tool_use_id"]: block
+        for message in fake.seen[1].body["messages"]
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    }
+    assert blocks["toolu_fail"]["is_error"] is True and "disk full" in json.dumps(blocks["toolu_fail"])
+    assert blocks["toolu_slow"]["is_error"] is True and "timed out" in json.dumps(blocks["toolu_slow"])
+
+
+def test_session_sync_crash_then_pinning(fake: FaultServer) -> None:
+    turn = _openai_turn()
+    message = turn["choices"][0]["message"]
+    message["tool_calls"] = [
+        {"id": "call_crash", "type": "function", "function": {"name": "crash", "arguments": "{}"}}
+    ]
+    fake.script = [Reply(body=turn), Reply(body=_openai_text())]
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini", api_key="k", base_url=f"{fake.url}/v1")
+    with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
+        Session(llm, tools=[server]).generate("crash it")
+        crashed = next(m for m in fake.seen[1].body["messages"] if m["role"] == "tool")
+        assert crashed["tool_call_id"] == "call_crash" and "MCPConnectionError" in crashed["content"]
+        server.call("rug_pull")  # the server changes `add`; the next turn's call is refused, named
+        message["tool_calls"] = [
+            {
+                "id": "call_add",
+                "type": "function",
+                "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'},
+            }
+        ]
+        fake.script = [Reply(body=turn), Reply(body=_openai_text())]
+        Session(llm, tools=[server]).generate("add")
+        refused = next(m for m in fake.seen[1].body["messages"] if m["role"] == "tool")
+        assert "changed since it was approved" in refused["content"] and "id_rsa" in refused["content"]
+        assert server.restarts == 1
