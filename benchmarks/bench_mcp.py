@@ -14,8 +14,9 @@ Four contenders per transport, each on its own connection to the same server pro
 - thread hop alone: a no-op coroutine run on the toolset's background loop from a thread (the
   floor of the one-loop-per-toolset design).
 
-Rounds alternate the contenders; each figure is the median over rounds of the median per-call
-time. Ratio = contender / sdk (target for toolwire async and sync: <= 1.1x). Nothing is asserted.
+Calls are interleaved one by one (rotating order) so that every contender sees the same load;
+each figure is the median per-call time over `calls x rounds` calls. Ratio = contender / sdk
+(target for toolwire: <= 1.1x). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -41,84 +42,57 @@ from toolwire.mcp import MCPToolset  # noqa: E402
 ARGS = {"a": 2, "b": 3}
 
 
-async def _timed_async(fn: Callable[[], Awaitable[Any]], calls: int) -> float:
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def _timed_sync(fn: Callable[[], Any], calls: int) -> float:
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def _toolwire_executor(toolset: MCPToolset, calls: int) -> float:
-    call = ToolCall(id="c", name="add", arguments=ARGS)
-    return _timed_sync(lambda: execute_tool_calls([call], toolset), calls)
-
-
-def _toolwire_sync(toolset: MCPToolset, calls: int) -> float:
-    return _timed_sync(lambda: toolset.call("add", ARGS), calls)
-
-
 async def _noop() -> None:
     return None
 
 
-def _hop(toolset: MCPToolset, calls: int) -> float:
-    """The floor of the design: a no-op round trip to the toolset's background loop and back."""
-    loop = toolset._running()
-    return _timed_sync(lambda: loop.run(_noop()), calls)
-
-
 async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds: int) -> dict[str, float]:
     """One event loop: the SDK client is entered and left by this task (anyio requires it); the
-    sync contenders run in a worker thread, as sync code calling toolwire would."""
+    sync contenders run in a worker thread, as sync code calling toolwire would, and time
+    themselves there. Calls are interleaved one by one (in a rotating order), so every contender
+    sees the same machine load: on a shared machine that matters more than anything measured."""
     from mcp import Client
 
-    results: dict[str, list[float]] = {
-        "sdk": [],
-        "toolwire async": [],
-        "toolwire sync": [],
-        "toolwire executor": [],
-        "thread hop alone (sync)": [],
-    }
+    names = ["sdk", "toolwire async", "toolwire sync", "toolwire executor", "thread hop alone (sync)"]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    call = ToolCall(id="c", name="add", arguments=ARGS)
+    loop = toolset._running  # bound after aopen
+
+    def in_thread(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
+        start = time.perf_counter()
+        await fn()
+        return time.perf_counter() - start
+
     async with Client(sdk_target, cache=None) as client:
         session = client.session
         # list once, as toolwire does: a session that never listed re-lists on every call to find
         # the tool's output schema (ClientSession.validate_tool_result)
         await client.list_tools()
-
-        def sdk_call() -> Awaitable[Any]:
-            return session.call_tool("add", ARGS)
-
-        def toolwire_call() -> Awaitable[Any]:
-            return toolset.acall("add", ARGS)
-
         await toolset.aopen()
+        contenders: dict[str, Callable[[], Awaitable[float]]] = {
+            "sdk": lambda: timed(lambda: session.call_tool("add", ARGS)),
+            "toolwire async": lambda: timed(lambda: toolset.acall("add", ARGS)),
+            "toolwire sync": lambda: asyncio.to_thread(in_thread, lambda: toolset.call("add", ARGS)),
+            "toolwire executor": lambda: asyncio.to_thread(
+                in_thread, lambda: execute_tool_calls([call], toolset)
+            ),
+            "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
+        }
         try:
-            for warmup in (True, *([False] * rounds)):
-                n = 20 if warmup else calls
-                figures = {
-                    "sdk": await _timed_async(sdk_call, n),
-                    "toolwire async": await _timed_async(toolwire_call, n),
-                    "toolwire sync": await asyncio.to_thread(_toolwire_sync, toolset, n),
-                    "toolwire executor": await asyncio.to_thread(_toolwire_executor, toolset, n),
-                    "thread hop alone (sync)": await asyncio.to_thread(_hop, toolset, n),
-                }
-                if not warmup:
-                    for key, value in figures.items():
-                        results[key].append(value)
+            for index in range(20 + calls * rounds):
+                for offset in range(len(names)):
+                    name = names[(index + offset) % len(names)]
+                    elapsed = await contenders[name]()
+                    if index >= 20:  # the first 20 warm every path up
+                        samples[name].append(elapsed)
         finally:
             await toolset.aclose()
-    return {key: statistics.median(values) for key, values in results.items()}
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
