@@ -49,7 +49,8 @@ def test_every_page_is_listed_and_names_are_valid_for_every_provider(paged: MCPT
         "lookup",
         "config.set",
         "echo_with_a_name_far_longer_than_sixty_four_characters_allowed_by_providers",
-    }  # 6 tools served 2 per page
+        "snapshot",
+    }  # 7 tools served 2 per page
     assert originals["github.create_issue"].name == "gh_github_create_issue"
     assert originals["fs/read"].name == "gh_fs_read"
     for tool in paged.tools:
@@ -120,7 +121,7 @@ def test_two_servers_need_prefixes(paged: MCPToolset) -> None:
     ):
         coerce_tools([paged, twin])
     with MCPToolset.stdio(sys.executable, [str(PAGED)], prefix="other_") as other:
-        assert len(coerce_tools([paged, other])) == 12
+        assert len(coerce_tools([paged, other])) == 14
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -285,3 +286,14 @@ def test_labels_never_show_credentials() -> None:
     assert "xyz" not in repr(remote) and "pw" not in repr(remote) and "Bearer" not in repr(remote)
     with pytest.raises(MCPConnectionError, match="not open"):
         remote.call("anything")
+
+
+def test_images_become_toolwire_images(paged: MCPToolset) -> None:
+    from toolwire import Image
+
+    [result] = execute_tool_calls([call("gh_snapshot", {})], paged)
+    assert result.error is None
+    text, image, note = result.output
+    assert text == "the picture:"
+    assert isinstance(image, Image) and image.media_type == "image/png" and image.size == 70
+    assert note.startswith("[image omitted: image/svg+xml, ")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,23 +82,26 @@ class SchemaValidator:
 def result_output(result: Any) -> Any:
     """A `CallToolResult` as the output the model reads.
 
-    `structuredContent` (the typed result a server with an `outputSchema` sends) wins, as a JSON
-    object; otherwise the text parts joined by newlines. Images and audio are not forwarded yet
-    (images in tool results are a separate feature): a note says what was left out.
+    Text parts are joined by newlines. `structuredContent` (the typed result of a server with an
+    `outputSchema`) wins over its own text rendering, as a JSON object. Images become
+    `toolwire.Image`s: the output is then a list of text and images, which each provider receives in
+    its own format (docs/images.md); an image toolwire cannot send (an unsupported type, bad data)
+    and audio become a note saying what was left out.
     """
     structured = getattr(result, "structured_content", None)
-    if structured is not None:
+    blocks = list(getattr(result, "content", None) or [])
+    images = [b for b in blocks if getattr(b, "type", None) == "image"]
+    if structured is not None and not images:
         return structured
-    parts: list[str] = []
-    for block in getattr(result, "content", None) or []:
+    parts: list[Any] = []
+    for block in blocks:
         kind = getattr(block, "type", None)
         if kind == "text":
             parts.append(block.text)
-        elif kind in ("image", "audio"):
-            parts.append(
-                f"[{kind} omitted: {block.mime_type}, {_decoded_size(block.data)} bytes; "
-                "this client does not pass tool images to the model yet]"
-            )
+        elif kind == "image":
+            parts.append(_image(block))
+        elif kind == "audio":
+            parts.append(f"[audio omitted: {block.mime_type}, {_decoded_size(block.data)} bytes]")
         elif kind == "resource_link":
             parts.append(f"[resource: {block.uri}" + (f" ({block.name})" if block.name else "") + "]")
         elif kind == "resource":
@@ -106,7 +110,20 @@ def result_output(result: Any) -> Any:
             parts.append(text if text is not None else f"[binary resource: {resource.uri}]")
         else:
             parts.append(f"[{kind} content omitted]")
-    return "\n".join(parts)
+    if not any(not isinstance(part, str) for part in parts):
+        return "\n".join(parts)
+    if structured is not None:
+        parts.insert(0, json.dumps(structured, ensure_ascii=False))
+    return parts
+
+
+def _image(block: Any) -> Any:
+    from ..image import Image, ImageError
+
+    try:
+        return Image.from_base64(block.data, media_type=block.mime_type)
+    except ImageError as exc:
+        return f"[image omitted: {block.mime_type}, {_decoded_size(block.data)} bytes: {exc}]"
 
 
 def _decoded_size(data: str) -> int:

@@ -2,9 +2,9 @@
 and carries the schema and naming quirks real servers publish, for toolwire's listing tests.
 
 Tools: `github.create_issue` (dotted name, `$schema` key), `fs/read` (a slash), `ping` (a bare
-`{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), and a name of
-76 characters. A non-object root cannot be sent by the SDK's server (its result validation refuses
-it); tests/mcp/test_mcp_replay.py serves one raw.
+`{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), a name of
+76 characters, and `snapshot` (text and images). A non-object root cannot be sent by the SDK's
+server (its result validation refuses it); tests/mcp/test_mcp_replay.py serves one raw.
 """
 
 from __future__ import annotations
@@ -62,6 +62,12 @@ TOOLS = [
     ),
 ]
 PAGE = 2
+# a 1x1 PNG, and an SVG (a type providers do not take in tool results)
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+SVG = "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="
+TOOLS.append(
+    types.Tool(name="snapshot", description="A picture, with a caption.", input_schema={"type": "object"})
+)
 
 
 async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -71,6 +77,14 @@ async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> t
 
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    if params.name == "snapshot":
+        return types.CallToolResult(
+            content=[
+                types.TextContent(text="the picture:"),
+                types.ImageContent(data=PNG, mime_type="image/png"),
+                types.ImageContent(data=SVG, mime_type="image/svg+xml"),
+            ]
+        )
     text = json.dumps({"tool": params.name, "arguments": params.arguments or {}}, sort_keys=True)
     return types.CallToolResult(content=[types.TextContent(text=text)])
 
