@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mcp_support import DEMO
+from mcp_support import DEMO, PAGED
 
 from fault_server import FaultServer, Reply, fault_server
 from toolwire import AbstractLLM, Session
@@ -217,3 +217,24 @@ def test_session_sync_crash_then_pinning(fake: FaultServer) -> None:
         refused = next(m for m in fake.seen[1].body["messages"] if m["role"] == "tool")
         assert "changed since it was approved" in refused["content"] and "id_rsa" in refused["content"]
         assert server.restarts == 1
+
+
+def test_session_sends_an_mcp_image_to_the_model(fake: FaultServer) -> None:
+    fake.script = [
+        Reply(body=_anthropic_calls([("toolu_pic", "snapshot", {})])),
+        Reply(body=_anthropic_text()),
+    ]
+    llm = AbstractLLM.create("anthropic", model="claude-haiku-4-5", api_key="k", base_url=fake.url)
+    with MCPToolset.stdio(sys.executable, [str(PAGED)]) as server:
+        assert Session(llm, tools=[server]).generate("picture?").content == "done"
+    [result] = [
+        block
+        for message in fake.seen[1].body["messages"]
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+    # Anthropic: the text parts in one block, then the image (the SVG could not be sent: a note)
+    assert [part["type"] for part in result["content"]] == ["text", "image"]
+    assert result["content"][0]["text"].startswith("the picture:\n[image omitted: image/svg+xml")
+    assert result["content"][1]["source"]["media_type"] == "image/png"
