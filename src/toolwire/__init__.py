@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AuthenticationError,
+    BatchItemError,
     ConfigurationError,
     ContentFilterError,
     ContextLengthError,
@@ -50,6 +51,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from . import batch as batch
     from . import testing as testing
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import Stream as Stream
@@ -103,6 +105,7 @@ _LAZY: dict[str, str] = {
     "TurnFinished": "toolwire.events",
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
+    "batch": "toolwire.batch",
     "record": "toolwire.recorder",
     "enable_debug_logging": "toolwire.logs",
     "Image": "toolwire.image",
@@ -116,6 +119,7 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BaseProvider",
+    "BatchItemError",
     "Capability",
     "ConfigurationError",
     "ContentFilterError",
@@ -154,6 +158,7 @@ __all__ = [
     "__version__",
     "aexecute_tool_calls",
     "available_providers",
+    "batch",
     "enable_debug_logging",
     "execute_tool_calls",
     "function_to_tool_definition",

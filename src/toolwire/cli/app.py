@@ -628,6 +628,9 @@ def build_app() -> typer.Typer:
     tools = typer.Typer(help="Inspect tools before a provider sees them.", no_args_is_help=True)
     tools.command("check")(tools_check)
     app.add_typer(tools, name="tools")
+    from .batch_cmd import build as build_batch
+
+    app.add_typer(build_batch(), name="batch")
     app.command()(dashboard)
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(demo)
     return app
