@@ -45,6 +45,7 @@ from .types import (
     ResponseFormat,
     StreamChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallRequest,
     ToolResult,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "StructuredOutputError",
     "TextDelta",
     "ToolCall",
+    "ToolCallDelta",
     "ToolCallRequest",
     "ToolCallStarted",
     "ToolDefinition",

@@ -32,6 +32,7 @@ from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -68,7 +69,7 @@ __all__ = [
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 
-_STOP_REASONS = {
+_STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -255,10 +256,11 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
 
 
 # -- response --------------------------------------------------------------------------------
-def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> str | None:
+def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
     if reason is None:
         return "tool_calls" if has_tool_calls else None
-    normalized = _STOP_REASONS.get(str(reason), str(reason))
+    # a stop reason newer than this table ends the turn: "stop", the raw value in provider_data
+    normalized = _STOP_REASONS.get(str(reason), "stop")
     if has_tool_calls and normalized == "stop":
         return "tool_calls"
     return normalized
@@ -280,7 +282,7 @@ def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str
     data: dict[str, Any] = {}
     if thinking:
         data["thinking"] = thinking
-    if isinstance(stop_reason, str) and stop_reason in _KEEP_RAW_STOP:
+    if isinstance(stop_reason, str) and (stop_reason in _KEEP_RAW_STOP or stop_reason not in _STOP_REASONS):
         data["stop_reason"] = stop_reason
     return {"anthropic": data} if data else None
 

@@ -39,6 +39,7 @@ from ..errors import (
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -291,7 +292,7 @@ def _usage(metadata: Any) -> dict[str, int] | None:
     }
 
 
-def normalize_finish_reason(reason: str | None, has_calls: bool) -> str | None:
+def normalize_finish_reason(reason: str | None, has_calls: bool) -> FinishReason | None:
     if reason is None:
         return "tool_calls" if has_calls else None
     if reason in _FILTER_REASONS:

@@ -168,7 +168,7 @@ def _split_chunks(content: Any) -> tuple[Any, list[Any]]:
 def _with_thinking(response: GenerateResponse, thinking: list[Any]) -> GenerateResponse:
     if thinking:
         data = dict(response.provider_data or {})
-        data["mistral"] = {"thinking": thinking}
+        data["mistral"] = {**data.get("mistral", {}), "thinking": thinking}
         response.provider_data = data
     return response
 

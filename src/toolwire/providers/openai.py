@@ -20,6 +20,7 @@ from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -52,7 +53,7 @@ __all__ = [
     "token_count",
 ]
 
-_FINISH_REASONS = {
+_FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "end_turn": "stop",
     "tool_calls": "tool_calls",
@@ -214,13 +215,22 @@ def chat_body(
 
 
 # -- response --------------------------------------------------------------------------------
-def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> str | None:
+def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
     if has_tool_calls and reason in (None, "stop", "tool_calls", "function_call", "eos", "end_turn"):
         # Ollama/vLLM say "stop" for a turn that called tools; some servers say nothing.
         return "tool_calls"
     if reason is None:
         return None
-    return _FINISH_REASONS.get(str(reason).lower(), str(reason))
+    # A server's own word (llama.cpp, vLLM "abort") ended the turn: "stop", raw kept by the caller.
+    return _FINISH_REASONS.get(str(reason).lower(), "stop")
+
+
+def raw_finish_data(reason: Any, provider: str) -> dict[str, Any] | None:
+    """`{provider: {"finish_reason": raw}}` when the raw reason is not one the normalizer knows,
+    so a server-specific reason stays readable after normalizing to "stop"."""
+    if reason is None or str(reason).lower() in _FINISH_REASONS:
+        return None
+    return {provider: {"finish_reason": reason}}
 
 
 def is_token_count(value: Any) -> bool:
@@ -350,6 +360,7 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     for key in _REASONING_KEYS:
         if message.get(key):
             provider_data[key] = message[key]
+    provider_data.update(raw_finish_data(choice.get("finish_reason"), provider) or {})
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -484,9 +495,10 @@ class ChatCompletionStreamState:
                 reasoning = delta.get(key)
                 if isinstance(reasoning, str) and reasoning:
                     self._provider_data[key] = self._provider_data.get(key, "") + reasoning
-            finish = choice.get("finish_reason")
-            if finish:
-                self._finish_reason = finish
+            raw_finish = choice.get("finish_reason")
+            finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
+            if raw_finish:
+                self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
                 self._provider_data["content_filter_results"] = choice["content_filter_results"]
             if text or deltas or finish:
@@ -560,6 +572,7 @@ class ChatCompletionStreamState:
             )
         calls = self._tool_calls()
         content = "".join(self._text) or None
+        self._provider_data.update(raw_finish_data(self._finish_reason, self.provider) or {})
         return GenerateResponse(
             content=content,
             tool_calls=ToolCallRequest(calls, content) if calls else None,
