@@ -79,7 +79,8 @@ def test_mypy_strict_sees_the_types_of_a_user_script(tmp_path: Path) -> None:
 
 
 def test_stream_chunks_carry_typed_tool_call_deltas() -> None:
-    openai_shaped = {"index": 1, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}
+    function = {"name": "f", "arguments": ""}
+    openai_shaped = {"index": 1, "id": "call_1", "type": "function", "function": function}
     flat = {"index": 0, "id": "c0", "name": "g", "arguments": '{"a": 1}'}
     fragment = {"index": 1, "function": {"arguments": '{"x"'}}
     chunk = StreamChunk(tool_call_deltas=[openai_shaped, flat, fragment])
