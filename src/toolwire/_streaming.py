@@ -7,18 +7,22 @@ re-opened by the transport within the call's one retry budget; once a chunk was 
 failure raises `StreamInterruptedError` with the partial text and every complete tool call.
 Whatever happens (normal end, early break, error), the HTTP body is drained and closed so the
 connection returns to the pool: the openai SDK's sync stream does not, and pays a new TCP (and TLS)
-connection per streamed call (../shared/research/perf-baseline.md, "Surprises" 1).
+connection per streamed call (docs/performance.md).
+
+The transport hands a stream a `StreamHandle` (the open response, its framing, the call's retry
+budget and `reopen()`): this module never reaches back into the provider's transport.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from . import _instrument
-from ._transport import _transport_error, aiter_sse, iter_sse
+from ._stream_events import stream_error_from_event
+from ._transport import StreamHandle, _transport_error
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     from ._instrument import CallRecord
     from .providers.base import BaseProvider, ChatRequest
 
-__all__ = ["AsyncStream", "Stream"]
+__all__ = ["AsyncStream", "Stream", "stream_error_from_event"]
 
 
 class _StreamBase:
@@ -34,20 +38,20 @@ class _StreamBase:
         self,
         provider: BaseProvider,
         request: ChatRequest,
-        response: httpx2.Response,
+        handle: StreamHandle,
         record: CallRecord | None = None,
     ) -> None:
         self._record = record
         self._provider = provider
         self._request = request
-        self._http = response
+        self._handle = handle
         self._state = provider.new_stream_state(request)
         self._response: GenerateResponse | None = None
         self._consumed = False
 
     @property
     def http_response(self) -> httpx2.Response:
-        return self._http
+        return self._handle.response
 
     def _failed(self, exc: BaseException) -> None:
         record, self._record = self._record, None
@@ -90,8 +94,8 @@ class _StreamBase:
             raise exc
         return retry_with
 
-    def _restart(self, response: httpx2.Response) -> None:
-        self._http = response
+    def _restart(self) -> None:
+        """A fresh state for the re-opened response (nothing of the failed one reached the caller)."""
         self._state = self._provider.new_stream_state(self._request)
 
     def _complete(self, assembled: GenerateResponse) -> None:
@@ -114,7 +118,7 @@ class Stream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = iter_sse(self._http)
+                events = self._handle.events()
                 try:
                     for event in events:
                         for chunk in self._state.feed(event):
@@ -124,10 +128,8 @@ class Stream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    retry_with = self._retry_error_or_raise(exc, yielded)
-                    failed = self._http
-                    failed.close()
-                    self._restart(self._provider.transport.retry_stream(failed, retry_with))
+                    self._handle.reopen(self._retry_error_or_raise(exc, yielded))
+                    self._restart()
                     continue
                 # Read to the end of the body (past [DONE]): only a fully read response can hand
                 # its connection back to the pool (iter_raw cannot drain a response whose lines
@@ -143,7 +145,7 @@ class Stream(_StreamBase):
             raise
         finally:
             # an abandoned stream is closed, which stops the generation the caller no longer wants
-            self._http.close()
+            self._handle.close()
         self._complete(assembled)
 
     @property
@@ -158,7 +160,7 @@ class Stream(_StreamBase):
     def close(self) -> None:
         """Stop the stream. What was not read is dropped with its connection, which also stops the
         generation; a stream read to its end has already returned its connection to the pool."""
-        self._http.close()
+        self._handle.close()
 
     def __enter__(self) -> Stream:
         return self
@@ -179,7 +181,7 @@ class AsyncStream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = aiter_sse(self._http)
+                events = self._handle.aevents()
                 try:
                     async for event in events:
                         for chunk in self._state.feed(event):
@@ -189,10 +191,8 @@ class AsyncStream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    retry_with = self._retry_error_or_raise(exc, yielded)
-                    failed = self._http
-                    await failed.aclose()
-                    self._restart(await self._provider.transport.aretry_stream(failed, retry_with))
+                    await self._handle.areopen(self._retry_error_or_raise(exc, yielded))
+                    self._restart()
                     continue
                 try:
                     async for _ in events:  # to the end of the body: see Stream.__iter__
@@ -204,7 +204,7 @@ class AsyncStream(_StreamBase):
             self._failed(exc)
             raise
         finally:
-            await self._http.aclose()
+            await self._handle.aclose()
         self._complete(assembled)
 
     @property
@@ -224,23 +224,10 @@ class AsyncStream(_StreamBase):
         return self._response
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._handle.aclose()
 
     async def __aenter__(self) -> AsyncStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def stream_error_from_event(provider: str, payload: Any) -> ProviderError:
-    """An error delivered inside a 200 stream (Groq `event: error`, OpenAI `{"error": ...}`)."""
-    error = payload.get("error", payload) if isinstance(payload, dict) else payload
-    message = error.get("message") if isinstance(error, dict) else str(error)
-    code = error.get("code") if isinstance(error, dict) else None
-    return ProviderError(
-        f"{provider} reported an error inside the stream: {message}",
-        provider=provider,
-        body=payload,
-        code=str(code) if code is not None else None,
-    )

@@ -22,9 +22,9 @@ import logging
 import random
 import re
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 
@@ -38,7 +38,6 @@ from .errors import (
 logger = logging.getLogger("toolwire.transport")
 retry_logger = logging.getLogger("toolwire.retry")
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
@@ -287,9 +286,6 @@ class Transport:
         self._async_client = async_http_client
         self._owns_async_client = async_http_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
-        # open streams -> their retry budget, so a stream that fails before its first event
-        # reached the caller is re-opened within the same budget (never retried twice over)
-        self._streams: weakref.WeakKeyDictionary[httpx2.Response, _Attempts] = weakref.WeakKeyDictionary()
 
     # -- clients -------------------------------------------------------------------------------
     @property
@@ -376,16 +372,13 @@ class Transport:
         """Send and read the whole body; retry what is retryable; raise mapped errors."""
         return self._run(self._start(call), stream=False)
 
-    def open_stream(self, call: HttpCall) -> httpx2.Response:
-        """Send and return an open streaming response with a 2xx status (errors raised, retried)."""
-        return self._run(self._start(call), stream=True)
+    def open_stream(self, call: HttpCall) -> StreamHandle:
+        """Send and return the open streaming response (2xx; errors raised, retried) with its
+        call's retry budget, so the stream can `reopen()` within it."""
+        state = self._start(call)
+        return StreamHandle(self, state, self._run(state, stream=True))
 
-    def retry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
-        """`response` (from `open_stream`) failed before anything reached the caller: wait and open
-        the next attempt within the same budget, or raise `error` when there is none left."""
-        state = self._streams.pop(response, None)
-        if state is None:
-            raise error
+    def _reopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
         delay = self._next_delay(state, error, None)
         if delay is None:
@@ -404,8 +397,6 @@ class Transport:
                 error.__cause__ = exc
             else:
                 if response.status_code < 400:
-                    if stream:
-                        self._streams[response] = state
                     return response
                 try:
                     body = response.read()
@@ -424,13 +415,11 @@ class Transport:
     async def asend(self, call: HttpCall) -> httpx2.Response:
         return await self._arun(self._start(call), stream=False)
 
-    async def aopen_stream(self, call: HttpCall) -> httpx2.Response:
-        return await self._arun(self._start(call), stream=True)
+    async def aopen_stream(self, call: HttpCall) -> StreamHandle:
+        state = self._start(call)
+        return StreamHandle(self, state, await self._arun(state, stream=True))
 
-    async def aretry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
-        state = self._streams.pop(response, None)
-        if state is None:
-            raise error
+    async def _areopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
         delay = self._next_delay(state, error, None)
         if delay is None:
@@ -449,8 +438,6 @@ class Transport:
                 error.__cause__ = exc
             else:
                 if response.status_code < 400:
-                    if stream:
-                        self._streams[response] = state
                     return response
                 try:
                     body = await response.aread()
@@ -464,6 +451,52 @@ class Transport:
             if delay is None:
                 raise error
             await self.asleep(delay)
+
+
+class StreamHandle:
+    """An open streaming response and the retry budget of the call that opened it.
+
+    What a stream needs from the transport and nothing more: the response to read, `events()` in
+    the body's framing, and `reopen(error)` when the stream failed before anything reached the
+    caller: the next attempt is opened within the same budget (a call is never retried twice
+    over), or `error` is raised when the budget is spent. `framing` is how the body splits into
+    events: SSE here; another framing (a binary event stream) plugs in as another `Framing`.
+    """
+
+    __slots__ = ("_state", "_transport", "framing", "response")
+
+    def __init__(
+        self,
+        transport: Transport,
+        state: _Attempts,
+        response: httpx2.Response,
+        framing: Framing | None = None,
+    ) -> None:
+        self._transport = transport
+        self._state = state
+        self.response = response
+        self.framing = framing or SSE_FRAMING
+
+    def events(self) -> Iterator[Any]:
+        return self.framing.iter(self.response)
+
+    def aevents(self) -> AsyncIterator[Any]:
+        return self.framing.aiter(self.response)
+
+    def reopen(self, error: ProviderError) -> None:
+        """Close the failed response and open the next attempt (after the policy's wait)."""
+        self.response.close()
+        self.response = self._transport._reopen(self._state, error)
+
+    async def areopen(self, error: ProviderError) -> None:
+        await self.response.aclose()
+        self.response = await self._transport._areopen(self._state, error)
+
+    def close(self) -> None:
+        self.response.close()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
 
 
 # -- SSE ---------------------------------------------------------------------------------------
@@ -521,4 +554,13 @@ async def aiter_sse(response: httpx2.Response) -> AsyncIterator[SSEEvent]:
         yield tail
 
 
-TokenProvider = Callable[[], "str | Awaitable[str]"]
+@dataclass(frozen=True)
+class Framing:
+    """How a streamed body splits into the events a `StreamState.feed` reads (sync and async)."""
+
+    name: str
+    iter: Callable[[httpx2.Response], Iterator[Any]]
+    aiter: Callable[[httpx2.Response], AsyncIterator[Any]]
+
+
+SSE_FRAMING = Framing("sse", iter_sse, aiter_sse)

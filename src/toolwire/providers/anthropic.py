@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._stream_events import decode_stream_event
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -413,19 +414,9 @@ class AnthropicStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if not data:
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
             return []
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
-            ) from exc
-        if not isinstance(payload, dict):
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
-            )
         kind = str(payload.get("type") or event.event or "")
         if kind == "error" or event.event == "error":
             raise stream_error(self.provider, payload)

@@ -53,7 +53,6 @@ __all__ = ["BaseProvider", "ChatRequest", "StreamState", "mask_secret"]
 
 _CAPABILITY_ORDER = {cap: i for i, cap in enumerate(Capability)}
 _TOOL_CACHE_SIZE = 64
-_SAMPLING = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._stream_events import decode_stream_event
 from .._transport import SSEEvent
 from ..errors import (
     AuthenticationError,
@@ -623,15 +624,12 @@ class GeminiStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if not data or data == "[DONE]":
+        if event.data == "[DONE]":
             return []
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
-            ) from exc
+        # not only objects: a non-object event is reported by the shape guard below
+        payload = decode_stream_event(event, self.provider, objects_only=False)
+        if payload is None:
+            return []
         self._events += 1
         try:
             text, completed = self._assembler.add(payload)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._stream_events import decode_stream_event, stream_error_from_event
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -434,25 +435,13 @@ class ChatCompletionStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if data == "[DONE]":
+        if event.data == "[DONE]":
             self.done = True
             return []
-        if not data:
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
             return []
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
-            ) from exc
-        if not isinstance(payload, dict):
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
-            )
         if event.event == "error" or ("error" in payload and not payload.get("choices")):
-            from .._streaming import stream_error_from_event
-
             raise stream_error_from_event(self.provider, payload)
         self._events += 1
         try:
