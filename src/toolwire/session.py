@@ -33,10 +33,11 @@ from .tools.definition import ToolDefinition
 from .tools.execution import (
     VALIDATION_KINDS,
     ApproveHook,
+    ExecutionOptions,
     Plan,
-    _aexecute,
-    _execute,
+    aexecute_plan,
     coerce_tools,
+    execute_plan,
 )
 from .types import GenerateResponse, Message, ToolCall, coerce_messages
 
@@ -134,14 +135,18 @@ class Session:
             kwargs["tools"] = self._tool_list
         return kwargs
 
-    def _executor_kwargs(self) -> dict[str, Any]:
-        return {
-            "timeout": self.tool_timeout,
-            "deadline": self.tool_deadline,
-            "max_workers": self.max_workers,
-            "approve": self.approve,
-            "max_output_chars": self.max_output_chars,
-        }
+    @property
+    def execution_options(self) -> ExecutionOptions:
+        """How this session runs tools, as the executor takes it (read from the attributes, which
+        stay assignable: `session.approve = hook` applies from the next turn)."""
+        return ExecutionOptions(
+            timeout=self.tool_timeout,
+            deadline=self.tool_deadline,
+            max_workers=self.max_workers,
+            approve=self.approve,
+            max_output_chars=self.max_output_chars,
+            max_validation_retries=self.max_validation_retries,
+        )
 
     # -- sync ----------------------------------------------------------------------------------
     def generate(self, prompt: Any) -> GenerateResponse:
@@ -154,7 +159,7 @@ class Session:
                 calls = run.on_response(response)
                 if calls is None:
                     return response
-                run.on_results(_execute(calls, self._registry, **self._executor_kwargs()))
+                run.on_results(execute_plan(calls, self._registry, self.execution_options))
 
     def stream(self, prompt: Any) -> Iterator[SessionEvent]:
         """Like `generate`, streamed: yields typed events (see `toolwire.events`)."""
@@ -177,7 +182,7 @@ class Session:
             for call in calls:
                 yield ToolCallStarted(call)
             with _instrument.conversation(self.conversation_id):
-                plan = _execute(calls, self._registry, **self._executor_kwargs())
+                plan = execute_plan(calls, self._registry, self.execution_options)
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)
@@ -194,7 +199,7 @@ class Session:
                 calls = run.on_response(response)
                 if calls is None:
                     return response
-                run.on_results(await _aexecute(calls, self._registry, **self._executor_kwargs()))
+                run.on_results(await aexecute_plan(calls, self._registry, self.execution_options))
 
     async def astream(self, prompt: Any) -> AsyncIterator[SessionEvent]:
         """The async twin of `stream`."""
@@ -218,7 +223,7 @@ class Session:
             for call in calls:
                 yield ToolCallStarted(call)
             with _instrument.conversation(self.conversation_id):
-                plan = await _aexecute(calls, self._registry, **self._executor_kwargs())
+                plan = await aexecute_plan(calls, self._registry, self.execution_options)
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)
