@@ -8,8 +8,8 @@ looks like is not known here: the provider passes a function that turns a failed
 `ProviderError`.
 
 httpx2 rather than httpx: same API, but its connection pool does not degrade with concurrency
-(encode/httpx#3215); at 64 requests in flight it ran 7x the async throughput of httpx 0.28 in
-../shared/research/perf-baseline.md. It is what the openai SDK 3.x runs on.
+(encode/httpx#3215); the measurements are in docs/performance.md. It is what the openai SDK 3.x
+runs on.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 # httpx's default keeps only 20 idle connections: with more requests in flight, every burst would
-# close the extra ones and open new ones (0.04 new connections per call at 64 in flight in the
-# bench). Keep as many as an agent plausibly runs at once, like the openai SDK does.
+# close the extra ones and open new ones (docs/performance.md). Keep as many as an agent plausibly
+# runs at once, like the openai SDK does.
 POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 ErrorMapper = Callable[[int, Mapping[str, str], bytes], ProviderError]

@@ -165,6 +165,9 @@ class BaseProvider(AbstractLLMInterface):
         retry_deadline: float | None = None,
         **options: Any,
     ) -> None:
+        # what the caller passed, before environment defaults: `configure` may need to tell them apart
+        self._given_api_key = api_key
+        self._given_base_url = base_url
         self.model = model or self.default_model
         self._api_key = api_key or first_env(self.api_key_env)
         resolved_url = base_url or first_env(self.base_url_env) or self.default_base_url
@@ -189,11 +192,6 @@ class BaseProvider(AbstractLLMInterface):
             async_http_client=async_http_client,
             retry_deadline=retry_deadline,
         )
-        if os.environ.get("TOOLWIRE_RECORD"):
-            # opt-in recording by environment: nothing else would import the recorder
-            from ..recorder import install_from_env
-
-            install_from_env()
 
     # -- configuration hooks -------------------------------------------------------------------
     def configure(self, **options: Any) -> None:

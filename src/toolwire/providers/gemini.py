@@ -807,7 +807,7 @@ class GeminiProvider(BaseProvider):
     tool_dialect: ClassVar[str] = "gemini"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id", "x-goog-request-id")
 
-    def __init__(
+    def configure(
         self,
         *,
         vertexai: bool | None = None,
@@ -816,9 +816,7 @@ class GeminiProvider(BaseProvider):
         credentials: Any = None,
         api_version: str | None = None,
         function_schema: str = "parameters",
-        api_key: str | None = None,
-        base_url: str | None = None,
-        **config: Any,
+        **options: Any,
     ) -> None:
         if function_schema not in ("parameters", "json_schema"):
             raise ConfigurationError(
@@ -834,7 +832,7 @@ class GeminiProvider(BaseProvider):
             self.project = project or first_env(("GOOGLE_CLOUD_PROJECT",))
             self.location = location or first_env(("GOOGLE_CLOUD_LOCATION",)) or "global"
             # An explicit key without project or credentials is Vertex express mode.
-            self._express = api_key is not None and credentials is None and project is None
+            self._express = self._given_api_key is not None and credentials is None and project is None
             if not self._express:
                 if self._credentials is None:
                     self._credentials, default_project = _default_credentials()
@@ -843,18 +841,16 @@ class GeminiProvider(BaseProvider):
                     raise ConfigurationError(
                         "gemini (Vertex AI): no project; pass project=... or set GOOGLE_CLOUD_PROJECT"
                     )
-                api_key = None
-            if base_url is None:
+                self._api_key = None  # never send an environment API key beside Vertex credentials
+            if self._given_base_url is None:
                 host = (
                     "aiplatform.googleapis.com"
                     if self.location == "global"
                     else f"{self.location}-aiplatform.googleapis.com"
                 )
-                base_url = f"https://{host}"
+                self.base_url = f"https://{host}"
         self.api_version = api_version or ("v1" if self.vertexai else "v1beta")
-        super().__init__(api_key=api_key, base_url=base_url, **config)
-        if self.vertexai and not self._express:
-            self._api_key = None  # never send an environment API key beside Vertex credentials
+        super().configure(**options)
 
     def _check_credentials(self) -> None:
         if self.vertexai and not self._express:

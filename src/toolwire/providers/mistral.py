@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ProviderError
-from ..tools.definition import ToolDefinition
 from ..types import Capability, GenerateResponse, Message, StreamChunk
 from .base import (
     BaseProvider,
@@ -33,7 +32,7 @@ from .base import (
     decode_error_body,
     structured_schema,
 )
-from .openai import ChatCompletionStreamState, chat_body, chat_tools
+from .openai import ChatCompletionStreamState, OpenAIProvider, chat_body
 from .openai import parse_chat_completion as _parse_openai_chat_completion
 
 __all__ = [
@@ -266,8 +265,11 @@ _NO_TOOLS = frozenset(
 )
 
 
-class MistralProvider(BaseProvider):
-    """Mistral La Plateforme (`https://api.mistral.ai/v1`); `MISTRAL_API_KEY`."""
+class MistralProvider(OpenAIProvider):
+    """Mistral La Plateforme (`https://api.mistral.ai/v1`); `MISTRAL_API_KEY`.
+
+    An OpenAI-family provider (same endpoint path, bearer auth, stream driver); what Mistral does
+    differently is its body, its ids, its response chunks and its errors (module docstring)."""
 
     name: ClassVar[str] = "mistral"
     otel_provider_name: ClassVar[str] = "mistral_ai"
@@ -310,22 +312,19 @@ class MistralProvider(BaseProvider):
         "x-request-id",
     )
 
+    def configure(self, **options: Any) -> None:
+        # none of OpenAI's options (organization, project) exist on La Plateforme: a typo or a
+        # copied OpenAI setting must not pass silently
+        BaseProvider.configure(self, **options)
+        self.organization = None
+        self.project = None
+
     @classmethod
     def parse_raw_response(cls, payload: Any) -> GenerateResponse:
         return parse_chat_completion(payload, provider=cls.name)
 
-    @classmethod
-    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
-        return chat_tools(tools, dialect=cls.tool_dialect)
-
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         return mistral_body(request)
-
-    def endpoint(self, request: ChatRequest) -> str:
-        return f"{self.base_url}/chat/completions"
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
         return parse_chat_completion(payload, provider=self.name)
