@@ -67,7 +67,9 @@ if TYPE_CHECKING:
     from .providers.registry import available_providers as available_providers
     from .providers.registry import provider_capabilities as provider_capabilities
     from .providers.registry import register_provider as register_provider
+    from .recorder import CallRecorder as CallRecorder
     from .recorder import record as record
+    from .recorder import record_calls as record_calls
     from .session import Session as Session
     from .tools.definition import ToolDefinition as ToolDefinition
     from .tools.definition import function_to_tool_definition as function_to_tool_definition
@@ -103,6 +105,8 @@ _LAZY: dict[str, str] = {
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
     "record": "toolwire.recorder",
+    "record_calls": "toolwire.recorder",
+    "CallRecorder": "toolwire.recorder",
     "enable_debug_logging": "toolwire.logs",
 }
 
@@ -113,6 +117,7 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BaseProvider",
+    "CallRecorder",
     "Capability",
     "ConfigurationError",
     "ContentFilterError",
@@ -155,6 +160,7 @@ __all__ = [
     "function_to_tool_definition",
     "provider_capabilities",
     "record",
+    "record_calls",
     "register_provider",
     "standardize_tool_response",
     "testing",

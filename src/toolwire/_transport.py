@@ -20,7 +20,6 @@ import datetime
 import email.utils
 import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 import httpx2
 
+from ._redact import CREDENTIAL_HEADERS, query_param_pattern
 from .errors import (
     ProviderConnectionError,
     ProviderError,
@@ -57,7 +57,7 @@ class ClientOverride:
     async_client: httpx2.AsyncClient
 
 
-# Set by toolwire.testing.record()/replay(): reroutes every provider's HTTP for the duration.
+# Set by toolwire.testing.record_http()/replay(): reroutes every provider's HTTP for the duration.
 client_override: contextvars.ContextVar[ClientOverride | None] = contextvars.ContextVar(
     "toolwire_client_override", default=None
 )
@@ -185,10 +185,9 @@ def _transport_error(exc: Exception, provider: str) -> ProviderError:
     )
 
 
-# Headers and query parameters that carry credentials (OpenAI/Mistral bearer, Azure api-key,
-# Anthropic x-api-key, Gemini x-goog-api-key or ?key=, Entra bearer tokens).
-_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization")
-_SECRET_QUERY = re.compile(r"(?i)[?&](?:key|api[-_]?key|access_token|token|sig)=([^&#]+)")
+# Headers and query parameters that carry credentials: the shared vocabulary (toolwire._redact).
+_SECRET_HEADERS = CREDENTIAL_HEADERS
+_SECRET_QUERY = query_param_pattern()
 _MIN_SECRET = 8  # shorter values ("Bearer", "test") are too common to scrub without mangling text
 
 

@@ -60,8 +60,10 @@ class Session:
     before each tool runs (see `toolwire.tools.execution.ApprovalDecision`). `tool_timeout`: seconds
     per tool call; `tool_deadline`: seconds per batch. `max_validation_retries`: how many times per
     prompt the model may send unusable arguments to one tool name before the loop stops with
-    `ToolExecutionError`. `max_output_chars`: cap on one tool output sent to the model. Other
-    keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every `generate` call.
+    `ToolExecutionError` (the meaning `max_validation_retries` has on `generate`, corrections after
+    a failed validation, applied to tool calls). `max_output_chars`: cap on one tool output sent to
+    the model. Other keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every
+    `generate` call.
     """
 
     def __init__(
