@@ -46,3 +46,25 @@ def test_one_secret_vocabulary() -> None:
         assert "secret-value-123456" not in testing.redact_url(url)
         assert call_secrets(HttpCall("GET", url, {})) == ("secret-value-123456",)
     assert testing.redact_url("https://x/y?alt=sse") == "https://x/y?alt=sse"
+
+
+@pytest.mark.parametrize(
+    ("module", "wire"),
+    [("openai", "chat"), ("anthropic", "anthropic"), ("gemini", "gemini"), ("mistral", "mistral")],
+)
+def test_wire_functions_follow_one_naming_scheme(module: str, wire: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(f"toolwire.providers.{module}")
+    for name in (f"{wire}_body", f"{wire}_messages", f"{wire}_tools", f"{wire}_error", f"parse_{wire}"):
+        assert callable(getattr(mod, name)), name
+        assert name in mod.__all__, name
+
+
+def test_mistral_tools_are_chat_tools_in_mistrals_dialect() -> None:
+    from toolwire.providers.mistral import MistralProvider, mistral_tools
+
+    definition = toolwire.ToolDefinition(
+        name="f", description="d", parameters={"type": "object", "properties": {"x": {"type": "string"}}}
+    )
+    assert mistral_tools([definition]) == MistralProvider.tools_payload([definition])

@@ -56,12 +56,16 @@ __all__ = [
     "ANTHROPIC_VERSION",
     "AnthropicProvider",
     "AnthropicStreamState",
+    "anthropic_body",
     "anthropic_error",
+    "anthropic_messages",
     "anthropic_tool_id",
+    "anthropic_tools",
     "messages_body",
     "messages_payload",
     "normalize_stop_reason",
     "normalize_usage",
+    "parse_anthropic",
     "parse_message",
     "tool_choice_payload",
     "tools_payload",
@@ -696,3 +700,11 @@ class AnthropicProvider(BaseProvider):
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         return anthropic_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+anthropic_body = messages_body
+anthropic_messages = messages_payload
+anthropic_tools = tools_payload
+parse_anthropic = parse_message

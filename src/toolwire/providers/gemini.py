@@ -66,10 +66,13 @@ __all__ = [
     "VERTEX_SCOPE",
     "GeminiProvider",
     "GeminiStreamState",
+    "gemini_body",
     "gemini_contents",
     "gemini_error",
+    "gemini_messages",
     "gemini_tools",
     "generate_content_body",
+    "parse_gemini",
     "parse_generate_content",
 ]
 
@@ -976,3 +979,10 @@ def _default_credentials() -> tuple[Any, str | None]:
             "login`, set GOOGLE_APPLICATION_CREDENTIALS, or pass credentials=..."
         ) from exc
     return credentials, project
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+gemini_body = generate_content_body
+gemini_messages = gemini_contents
+parse_gemini = parse_generate_content

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ProviderError
+from ..tools.definition import ToolDefinition
 from ..types import Capability, GenerateResponse, Message, StreamChunk
 from .base import (
     BaseProvider,
@@ -32,7 +33,7 @@ from .base import (
     decode_error_body,
     structured_schema,
 )
-from .openai import ChatCompletionStreamState, OpenAIProvider, chat_body
+from .openai import ChatCompletionStreamState, OpenAIProvider, chat_body, chat_tools
 from .openai import parse_chat_completion as _parse_openai_chat_completion
 
 __all__ = [
@@ -42,7 +43,9 @@ __all__ = [
     "mistral_error",
     "mistral_messages",
     "mistral_tool_call_id",
+    "mistral_tools",
     "parse_chat_completion",
+    "parse_mistral",
 ]
 
 _VALID_ID = re.compile(r"[A-Za-z0-9]{9}")
@@ -334,3 +337,13 @@ class MistralProvider(OpenAIProvider):
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         return mistral_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+parse_mistral = parse_chat_completion
+
+
+def mistral_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    """Tool definitions as Mistral receives them (Chat Completions tools, Mistral's schema dialect)."""
+    return chat_tools(tools, dialect="mistral")

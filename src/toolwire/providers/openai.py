@@ -45,11 +45,13 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OpenAIProvider",
     "chat_body",
+    "chat_error",
     "chat_messages",
     "chat_tools",
     "normalize_finish_reason",
     "normalize_usage",
     "openai_error",
+    "parse_chat",
     "parse_chat_completion",
     "token_count",
 ]
@@ -765,3 +767,9 @@ class OllamaProvider(OpenAICompatibleProvider):
     base_url_env = ("OLLAMA_BASE_URL",)
     default_base_url = "http://localhost:11434/v1"
     api_key_env = ("OLLAMA_API_KEY",)
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+chat_error = openai_error
+parse_chat = parse_chat_completion
