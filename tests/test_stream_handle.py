@@ -5,7 +5,8 @@ lives once (`_stream_events.decode_stream_event`)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx2
 import pytest
@@ -87,3 +88,42 @@ def test_decode_stream_event_is_the_one_json_preamble() -> None:
     assert decode_stream_event(SSEEvent(None, "[1]"), "p", objects_only=False) == [1]
     error = stream_error_from_event("groq", {"error": {"message": "over capacity", "code": 503}})
     assert error.code == "503" and "over capacity" in str(error)
+
+
+def test_a_stream_state_names_its_framing_and_the_handle_reads_it() -> None:
+    import json as _json
+
+    from toolwire._transport import FRAMINGS, Framing, framing_for, register_framing
+
+    def iter_lines(response: httpx2.Response) -> Iterator[Any]:
+        for line in response.iter_lines():
+            if line:
+                yield SSEEvent(None, line)
+
+    async def aiter_lines(response: httpx2.Response) -> AsyncIterator[Any]:
+        async for line in response.aiter_lines():
+            if line:
+                yield SSEEvent(None, line)
+
+    ndjson = Framing("ndjson-test", iter_lines, aiter_lines)
+    register_framing(ndjson)
+    try:
+
+        class Named:
+            framing = "ndjson-test"
+
+        assert framing_for(Named()) is ndjson
+        assert framing_for(object()) is SSE_FRAMING
+        with pytest.raises(ValueError, match="unknown stream framing"):
+            framing_for(type("Odd", (), {"framing": "nope"})())
+        body = b"\n".join(_json.dumps({"n": i}).encode() for i in range(3))
+        transport = Transport(
+            provider="p",
+            error_mapper=lambda status, headers, body: ProviderConnectionError("x", provider="p"),
+            http_client=httpx2.Client(transport=httpx2.MockTransport(sse(body))),
+        )
+        handle = transport.open_stream(HttpCall("POST", "http://127.0.0.1/x", {}, b"{}"))
+        handle.framing = framing_for(Named())
+        assert [e.data for e in handle.events()] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    finally:
+        FRAMINGS.pop("ndjson-test", None)

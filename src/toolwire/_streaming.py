@@ -22,7 +22,7 @@ import httpx2
 
 from . import _instrument
 from ._stream_events import stream_error_from_event
-from ._transport import StreamHandle, _transport_error
+from ._transport import StreamHandle, _transport_error, framing_for
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -46,6 +46,8 @@ class _StreamBase:
         self._request = request
         self._handle = handle
         self._state = provider.new_stream_state(request)
+        # the state says how its events are framed (SSE unless it names another framing)
+        handle.framing = framing_for(self._state)
         self._response: GenerateResponse | None = None
         self._consumed = False
 

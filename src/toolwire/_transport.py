@@ -563,3 +563,24 @@ class Framing:
 
 
 SSE_FRAMING = Framing("sse", iter_sse, aiter_sse)
+
+# Framings by name. A stream state names the one its body uses (`framing = "sse"`, the default);
+# a provider module whose wire is framed otherwise (AWS event streams) registers its own.
+FRAMINGS: dict[str, Framing] = {SSE_FRAMING.name: SSE_FRAMING}
+
+
+def register_framing(framing: Framing) -> None:
+    FRAMINGS[framing.name] = framing
+
+
+def framing_for(state: object) -> Framing:
+    """The framing a stream state reads: its `framing` attribute (a name or a `Framing`), else SSE."""
+    declared = getattr(state, "framing", None)
+    if declared is None:
+        return SSE_FRAMING
+    if isinstance(declared, Framing):
+        return declared
+    try:
+        return FRAMINGS[declared]
+    except KeyError:
+        raise ValueError(f"unknown stream framing {declared!r}; known: {', '.join(FRAMINGS)}") from None
