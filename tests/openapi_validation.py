@@ -70,10 +70,15 @@ def _azure_document() -> dict[str, Any]:
     return document  # type: ignore[no-any-return]
 
 
+# which → the request schema: "openai" (Chat Completions), "responses" (`POST /responses`, also
+# what Azure's /openai/v1/responses and Open Responses servers take), "azure" (dated Azure chat)
+_OPENAI_SCHEMAS = {"openai": "CreateChatCompletionRequest", "responses": "CreateResponse"}
+
+
 @lru_cache(maxsize=4)
 def _validator(which: str) -> jsonschema.protocols.Validator:
-    if which == "openai":
-        uri, document, name = _OPENAI_URI, _openai_document(), "CreateChatCompletionRequest"
+    if which in _OPENAI_SCHEMAS:
+        uri, document, name = _OPENAI_URI, _openai_document(), _OPENAI_SCHEMAS[which]
     else:
         uri, document, name = _AZURE_URI, _azure_document(), "createChatCompletionRequest"
     registry: Registry[Any] = Registry().with_resource(
@@ -98,7 +103,7 @@ def _declared_properties(schema: dict[str, Any], document: dict[str, Any]) -> se
 
 
 def request_schema_errors(body: dict[str, Any], which: str = "openai") -> list[str]:
-    """Every violation of the spec's chat completion request schema ("openai" or "azure")."""
+    """Every violation of the spec's request schema ("openai", "responses" or "azure")."""
     validator = _validator(which)
     return [
         f"{'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}"
@@ -107,9 +112,9 @@ def request_schema_errors(body: dict[str, Any], which: str = "openai") -> list[s
 
 
 def unknown_request_keys(body: dict[str, Any], which: str = "openai") -> set[str]:
-    if which == "openai":
+    if which in _OPENAI_SCHEMAS:
         document = _openai_document()
-        schema = document["components"]["schemas"]["CreateChatCompletionRequest"]
+        schema = document["components"]["schemas"][_OPENAI_SCHEMAS[which]]
     else:
         document = _azure_document()
         schema = document["components"]["schemas"]["createChatCompletionRequest"]

@@ -134,6 +134,10 @@ def chat(
         str, typer.Option("--provider", "-p", help="Provider name (see `toolwire providers`).")
     ] = ("openai"),
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model or deployment name.")] = None,
+    api: Annotated[
+        str | None,
+        typer.Option("--api", help="Wire format: chat (default) or responses (OpenAI, Azure, compatible)."),
+    ] = None,
     tool: Annotated[
         list[str] | None,
         typer.Option("--tool", "-t", help="A tool as module:function or file.py:function (repeatable)."),
@@ -181,6 +185,8 @@ def chat(
             config["base_url"] = base_url
         if api_key:
             config["api_key"] = api_key
+        if api:
+            config["api"] = api
         llm = AbstractLLM.create(provider, **config)
         kwargs: dict[str, Any] = {}
         if extra_headers:

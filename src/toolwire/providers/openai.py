@@ -675,6 +675,10 @@ class OpenAIProvider(BaseProvider):
     include_stream_usage: ClassVar[bool] = True
     max_tokens_field: ClassVar[str | None] = None
     echo_reasoning_content: ClassVar[bool] = False
+    # other wire formats of the same service, by `create(..., api=...)` (import paths, lazy)
+    api_variants: ClassVar[dict[str, str]] = {
+        "responses": "toolwire.providers.openai_responses:OpenAIResponsesProvider"
+    }
 
     def configure(
         self, *, organization: str | None = None, project: str | None = None, **options: Any
@@ -685,6 +689,15 @@ class OpenAIProvider(BaseProvider):
 
     @classmethod
     def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        if (
+            isinstance(payload, Mapping)
+            and "choices" not in payload
+            and isinstance(payload.get("output"), list)
+        ):
+            # a Responses API body (`client.responses.create(...)`): same service, other wire
+            from .responses_wire import parse_response_body
+
+            return parse_response_body(payload, provider=cls.name)
         return parse_chat_completion(payload, provider=cls.name)
 
     @classmethod
@@ -739,6 +752,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
     requires_api_key = False
     default_base_url: ClassVar[str | None] = None
     max_tokens_field = "max_tokens"
+    api_variants: ClassVar[dict[str, str]] = {
+        "responses": "toolwire.providers.openai_responses:OpenAICompatibleResponsesProvider"
+    }
 
     def configure(
         self,
@@ -767,6 +783,7 @@ class OllamaProvider(OpenAICompatibleProvider):
     base_url_env = ("OLLAMA_BASE_URL",)
     default_base_url = "http://localhost:11434/v1"
     api_key_env = ("OLLAMA_API_KEY",)
+    api_variants: ClassVar[dict[str, str]] = {}  # no recorded /v1/responses traffic to build it to
 
 
 # The wire functions under the one naming scheme of provider modules: `<wire>_body`,

@@ -199,8 +199,19 @@ class AbstractLLM:
     @staticmethod
     def create(provider: str, **config: Any) -> Any:
         """Create a provider by name. Missing settings are read from the usual environment
-        variables; what is still missing raises `ConfigurationError` naming the parameter."""
-        return provider_class(provider)(**config)
+        variables; what is still missing raises `ConfigurationError` naming the parameter.
+
+        `api=` picks the wire format of providers that speak more than one ("chat", the default,
+        or a key of the class's `api_variants`, e.g. "responses")."""
+        cls = provider_class(provider)
+        api = config.pop("api", None) or "chat"
+        if api != "chat":
+            variants: dict[str, str] = getattr(cls, "api_variants", None) or {}
+            if api not in variants:
+                supported = ", ".join(repr(a) for a in ("chat", *variants))
+                raise ConfigurationError(f"provider {provider!r} has no api={api!r}; supported: {supported}")
+            cls = resolve_import_path(variants[api], provider)
+        return cls(**config)
 
     @staticmethod
     def providers() -> list[str]:
