@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from .events import ToolCallStarted as ToolCallStarted
     from .events import ToolResultEvent as ToolResultEvent
     from .events import TurnFinished as TurnFinished
+    from .image import Image as Image
+    from .image import ImageError as ImageError
     from .interface import AbstractLLMInterface as AbstractLLMInterface
     from .logs import enable_debug_logging as enable_debug_logging
     from .providers.base import BaseProvider as BaseProvider
@@ -108,6 +110,8 @@ _LAZY: dict[str, str] = {
     "record_calls": "toolwire.recorder",
     "CallRecorder": "toolwire.recorder",
     "enable_debug_logging": "toolwire.logs",
+    "Image": "toolwire.image",
+    "ImageError": "toolwire.image",
 }
 
 __all__ = [
@@ -123,6 +127,8 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "GenerateResponse",
+    "Image",
+    "ImageError",
     "InvalidRequestError",
     "MaxTurnsExceeded",
     "Message",

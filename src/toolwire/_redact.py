@@ -21,9 +21,10 @@ __all__ = [
 ]
 
 # Headers whose whole value is a credential: OpenAI/Mistral/Entra bearer tokens, Azure api-key,
-# Anthropic x-api-key, Gemini x-goog-api-key, a proxy's credentials.
+# Anthropic x-api-key, Gemini x-goog-api-key, a proxy's credentials, AWS temporary credentials
+# (Bedrock SigV4's x-amz-security-token).
 CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key"}
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token"}
 )
 
 # Query parameters whose value is a credential: Gemini's `?key=`, API keys in URLs, OAuth

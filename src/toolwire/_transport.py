@@ -567,6 +567,8 @@ SSE_FRAMING = Framing("sse", iter_sse, aiter_sse)
 # Framings by name. A stream state names the one its body uses (`framing = "sse"`, the default);
 # a provider module whose wire is framed otherwise (AWS event streams) registers its own.
 FRAMINGS: dict[str, Framing] = {SSE_FRAMING.name: SSE_FRAMING}
+# built-in framings whose module registers them when imported (the binary decoder only when used)
+_FRAMING_MODULES = {"eventstream": "toolwire._eventstream"}
 
 
 def register_framing(framing: Framing) -> None:
@@ -580,6 +582,10 @@ def framing_for(state: object) -> Framing:
         return SSE_FRAMING
     if isinstance(declared, Framing):
         return declared
+    if declared not in FRAMINGS and declared in _FRAMING_MODULES:
+        import importlib
+
+        importlib.import_module(_FRAMING_MODULES[declared])
     try:
         return FRAMINGS[declared]
     except KeyError:

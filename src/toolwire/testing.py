@@ -23,8 +23,8 @@ The file written by `record_http()` is JSON (stdlib only) so that recordings dif
 A body is stored under exactly one of `json` (parsed, when it is JSON), `text` (UTF-8 text, e.g. a
 whole SSE stream) or `base64` (anything else). Response bodies are stored decoded (no
 `content-encoding`). Secrets are redacted before anything is written: the values of the
-`authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `proxy-authorization` headers and of `key=`
-query parameters become `REDACTED`.
+`authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `proxy-authorization` and
+`x-amz-security-token` headers and of `key=` query parameters become `REDACTED`.
 
 `replay()` (and `load_cassette()`) also read cassettes recorded by other tools: vcrpy /
 pytest-recording YAML (including gzip `!!binary` bodies, the older httpx `content`/`status_code`

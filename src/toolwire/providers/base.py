@@ -147,6 +147,10 @@ class BaseProvider(AbstractLLMInterface):
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    # Images: the largest one the service takes, and whether it fetches http(s) URLs itself (when
+    # it does not, toolwire downloads the image and sends its bytes).
+    max_image_bytes: ClassVar[int] = 20_000_000
+    fetches_image_urls: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -348,6 +352,7 @@ class BaseProvider(AbstractLLMInterface):
         if not use_model:
             raise ConfigurationError(f"{self.name}: no model; pass model=... to create() or generate()")
         request = ChatRequest(messages=coerce_messages(messages), model=use_model, stream=stream)
+        self._check_images(request.messages, use_model)
         if tools:
             self._require(Capability.FUNCTION_CALLING, use_model, "tools (function calling)")
             request.tools, request.tool_payload = self._translated_tools(tools)
@@ -382,6 +387,35 @@ class BaseProvider(AbstractLLMInterface):
         extra_body = kwargs.pop("extra_body", None)
         request.extra = {**kwargs, **(extra_body or {})}
         return request
+
+    def _check_images(self, messages: Sequence[Message], model: str) -> None:
+        """Images go only to a model that sees them, and only within the service's size limit:
+        both are refused here, before any request."""
+        images = [image for message in messages for image in message.images]
+        if not images:
+            return
+        self._require(Capability.VISION, model, "images (vision)")
+        for image in images:
+            image.check_size(self.max_image_bytes, provider=self.name)
+
+    def _inline_image_urls(self, request: ChatRequest) -> ChatRequest:
+        """For a service that cannot fetch image URLs: the same request with each URL image
+        downloaded (no credential of ours goes to the image's host)."""
+        if self.fetches_image_urls or not _has_url_images(request.messages):
+            return request
+        from .._image_fetch import download_images
+
+        messages = download_images(request.messages, self.transport.client, self.max_image_bytes, self.name)
+        return replace(request, messages=messages)
+
+    async def _ainline_image_urls(self, request: ChatRequest) -> ChatRequest:
+        if self.fetches_image_urls or not _has_url_images(request.messages):
+            return request
+        from .._image_fetch import adownload_images
+
+        client = self.transport.async_client
+        messages = await adownload_images(request.messages, client, self.max_image_bytes, self.name)
+        return replace(request, messages=messages)
 
     def _http_call(self, request: ChatRequest, auth: dict[str, str]) -> HttpCall:
         headers = self.static_headers()
@@ -523,6 +557,7 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
+        request = self._inline_image_urls(request)
         attempt = 1
         while True:
             record = _instrument.call_started(self, request)
@@ -633,6 +668,7 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
+        request = await self._ainline_image_urls(request)
         attempt = 1
         while True:
             record = _instrument.call_started(self, request)
@@ -693,6 +729,10 @@ class BaseProvider(AbstractLLMInterface):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _has_url_images(messages: Sequence[Message]) -> bool:
+    return any(image.data is None for message in messages for image in message.images)
 
 
 def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> str | None:
