@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AuthenticationError,
+    BatchItemError,
     ConfigurationError,
     ContentFilterError,
     ContextLengthError,
@@ -51,6 +52,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from . import batch as batch
     from . import testing as testing
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import Stream as Stream
@@ -106,6 +108,7 @@ _LAZY: dict[str, str] = {
     "TurnFinished": "toolwire.events",
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
+    "batch": "toolwire.batch",
     "record": "toolwire.recorder",
     "record_calls": "toolwire.recorder",
     "CallRecorder": "toolwire.recorder",
@@ -121,6 +124,7 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BaseProvider",
+    "BatchItemError",
     "CallRecorder",
     "Capability",
     "ConfigurationError",
@@ -161,6 +165,7 @@ __all__ = [
     "__version__",
     "aexecute_tool_calls",
     "available_providers",
+    "batch",
     "enable_debug_logging",
     "execute_tool_calls",
     "function_to_tool_definition",

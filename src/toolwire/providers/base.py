@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument
+from .._pacing import Pacer, estimate_tokens
 from .._transport import HttpCall, SSEEvent, Transport
 from ..errors import (
     AuthenticationError,
@@ -167,6 +168,9 @@ class BaseProvider(AbstractLLMInterface):
         capability_overrides: Mapping[Capability | str, bool] | None = None,
         raise_on_content_filter: bool = False,
         retry_deadline: float | None = None,
+        max_concurrency: int | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
         **options: Any,
     ) -> None:
         # what the caller passed, before environment defaults: `configure` may need to tell them apart
@@ -195,6 +199,11 @@ class BaseProvider(AbstractLLMInterface):
             http_client=http_client,
             async_http_client=async_http_client,
             retry_deadline=retry_deadline,
+            pacer=Pacer(
+                max_concurrency=max_concurrency,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+            ),
         )
 
     # -- configuration hooks -------------------------------------------------------------------
@@ -569,6 +578,7 @@ class BaseProvider(AbstractLLMInterface):
                     return Stream(self, request, self.transport.open_stream(call), record)
                 response = self.transport.send(call)
                 result = self.finish(request, self.parse_response(self._decode(response), request))
+                self._settle_tokens(call, result)
             except StructuredOutputError as exc:
                 _instrument.call_finished(record, None, exc)
                 request = self._reask_or_raise(request, exc, attempt)
@@ -680,6 +690,7 @@ class BaseProvider(AbstractLLMInterface):
                     return AsyncStream(self, request, await self.transport.aopen_stream(call), record)
                 response = await self.transport.asend(call)
                 result = self.finish(request, self.parse_response(self._decode(response), request))
+                self._settle_tokens(call, result)
             except StructuredOutputError as exc:
                 _instrument.call_finished(record, None, exc)
                 request = self._reask_or_raise(request, exc, attempt)
@@ -690,6 +701,12 @@ class BaseProvider(AbstractLLMInterface):
                 raise
             _instrument.call_finished(record, result)
             return result
+
+    def _settle_tokens(self, call: HttpCall, result: GenerateResponse) -> None:
+        """Tell the pacer what the call really cost (it paced on an estimate from the body size)."""
+        total = (result.usage or {}).get("total_tokens")
+        if isinstance(total, int) and total > 0:
+            self.transport.pacer.settle(estimate_tokens(call.body), total)
 
     def _reask_or_raise(
         self, request: ChatRequest, error: StructuredOutputError, attempt: int

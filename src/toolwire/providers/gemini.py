@@ -738,6 +738,7 @@ def gemini_error(
     rpc_status: str | None = None
     reasons: list[str] = []
     retry_delay: float | None = None
+    quota_ids: list[str] = []
     if isinstance(error, Mapping):
         message = str(error.get("message") or "")
         rpc_status = str(error["status"]) if error.get("status") else None
@@ -749,6 +750,9 @@ def gemini_error(
                 reasons.append(str(detail["reason"]))
             elif kind.endswith("google.rpc.RetryInfo"):
                 retry_delay = _duration_seconds(detail.get("retryDelay"))
+            elif kind.endswith("google.rpc.QuotaFailure"):
+                violations = detail.get("violations") or ()
+                quota_ids.extend(str(v.get("quotaId", "")) for v in violations if isinstance(v, Mapping))
     elif isinstance(payload, str):
         message = payload
     text = message or f"HTTP {status}"
@@ -772,7 +776,12 @@ def gemini_error(
         from .._transport import parse_retry_after
 
         retry_after = retry_delay if retry_delay is not None else parse_retry_after(headers)
-        return RateLimitError(text, retry_after=retry_after, **kwargs)
+        limited = RateLimitError(text, retry_after=retry_after, **kwargs)
+        if any("PerDay" in quota for quota in quota_ids):
+            # a daily quota (GenerateRequestsPerDayPerProjectPerModel...) does not come back by
+            # waiting retryDelay seconds: retrying only spends the rest of the run on 429s
+            limited.retryable = False
+        return limited
     if status == 400 and "exceeds the maximum number of tokens" in text:
         return ContextLengthError(text, **kwargs)
     return build_provider_error(
