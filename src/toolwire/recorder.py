@@ -2,7 +2,7 @@
 
 Opt-in, three ways:
 
-    with toolwire.record_calls():           # or record_calls("calls.db"); or rec = record_calls() ... rec.stop()
+    with toolwire.record_calls():     # or record_calls("calls.db"); or rec = record_calls() ... rec.stop()
         session.generate("...")
 
     TOOLWIRE_RECORD=1 python app.py         # default path; or TOOLWIRE_RECORD=/path/to/calls.db
