@@ -28,12 +28,21 @@ def test_bad_toolwire_record_path_is_a_configuration_error(
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setattr(recorder, "_env_recorder", None)
+    import httpx2
+
+    sent: list[httpx2.Request] = []
+    answer = httpx2.MockTransport(lambda r: (sent.append(r), httpx2.Response(500))[1])
+    client = httpx2.Client(transport=answer)
+    # TOOLWIRE_RECORD is read when the first call starts (not in the provider's constructor): a bad
+    # path is a ConfigurationError there, before any request
+    llm = AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test-12345678", http_client=client)
     monkeypatch.setenv("TOOLWIRE_RECORD", str(blocker / "sub" / "calls.db"))  # a file as a folder
     with pytest.raises(ConfigurationError, match="TOOLWIRE_RECORD"):
-        AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test-12345678")
+        llm.generate("hi")
     monkeypatch.setenv("TOOLWIRE_RECORD", str(tmp_path))  # a directory is not a database
     with pytest.raises(ConfigurationError, match="TOOLWIRE_RECORD"):
-        AbstractLLM.create("openai", model="gpt-4o-mini", api_key="sk-test-12345678")
+        llm.generate("hi")
+    assert sent == []
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ from .types import (
     ResponseFormat,
     StreamChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallRequest,
     ToolResult,
 )
@@ -70,7 +71,9 @@ if TYPE_CHECKING:
     from .providers.registry import available_providers as available_providers
     from .providers.registry import provider_capabilities as provider_capabilities
     from .providers.registry import register_provider as register_provider
+    from .recorder import CallRecorder as CallRecorder
     from .recorder import record as record
+    from .recorder import record_calls as record_calls
     from .session import Session as Session
     from .tools.definition import ToolDefinition as ToolDefinition
     from .tools.definition import function_to_tool_definition as function_to_tool_definition
@@ -107,6 +110,8 @@ _LAZY: dict[str, str] = {
     "testing": "toolwire.testing",
     "batch": "toolwire.batch",
     "record": "toolwire.recorder",
+    "record_calls": "toolwire.recorder",
+    "CallRecorder": "toolwire.recorder",
     "enable_debug_logging": "toolwire.logs",
     "Image": "toolwire.image",
     "ImageError": "toolwire.image",
@@ -120,6 +125,7 @@ __all__ = [
     "AuthenticationError",
     "BaseProvider",
     "BatchItemError",
+    "CallRecorder",
     "Capability",
     "ConfigurationError",
     "ContentFilterError",
@@ -146,6 +152,7 @@ __all__ = [
     "StructuredOutputError",
     "TextDelta",
     "ToolCall",
+    "ToolCallDelta",
     "ToolCallRequest",
     "ToolCallStarted",
     "ToolDefinition",
@@ -164,6 +171,7 @@ __all__ = [
     "function_to_tool_definition",
     "provider_capabilities",
     "record",
+    "record_calls",
     "register_provider",
     "standardize_tool_response",
     "testing",

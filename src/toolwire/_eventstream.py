@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._transport import Framing, register_framing
 from .errors import ResponseParseError
 
 if TYPE_CHECKING:
@@ -163,3 +164,8 @@ async def aiter_eventstream(response: httpx2.Response) -> AsyncIterator[EventStr
     async for data in response.aiter_bytes():
         for message in decoder.feed(data):
             yield message
+
+
+# Bedrock's stream states name this framing (`framing = "eventstream"`); the stream handle reads it.
+EVENTSTREAM_FRAMING = Framing("eventstream", iter_eventstream, aiter_eventstream)
+register_framing(EVENTSTREAM_FRAMING)

@@ -120,4 +120,3 @@ async def adownload_images(
     for image in _url_images(messages):
         fetched[image.url or ""] = await _afetch(image, client, limit, provider)
     return _rebuilt(messages, fetched)
-

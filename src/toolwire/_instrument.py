@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,17 @@ def _safely(method: str, *args: Any) -> None:
             logger.exception("toolwire observer %r failed in %s", observer, method)
 
 
+def _recording_from_env() -> None:
+    """`TOOLWIRE_RECORD=1` (or a path) turns the call log on for a program that never imports the
+    recorder: checked where calls start, so the recorder module is imported only when it is set."""
+    if os.environ.get("TOOLWIRE_RECORD"):
+        from .recorder import install_from_env
+
+        install_from_env()
+
+
 def call_started(provider: BaseProvider, request: ChatRequest) -> CallRecord | None:
+    _recording_from_env()
     if not _observers:
         return None
     record = CallRecord(provider, request, current_conversation.get())

@@ -21,6 +21,7 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
+from ._redact import CREDENTIAL_QUERY_PARAMS
 from .errors import ConfigurationError
 
 __all__ = [
@@ -58,9 +59,7 @@ BENIGN_HEADERS = frozenset(
         "x-stainless-lang",
     }
 )
-_SECRET_QUERY = frozenset(
-    {"key", "api_key", "api-key", "apikey", "access_token", "token", "sig", "signature", "code"}
-)
+_SECRET_QUERY = CREDENTIAL_QUERY_PARAMS  # the shared vocabulary (toolwire._redact)
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):(?!\*\*\*@)([^/\s@]+)@")
 _QUERY_SECRET = re.compile(
     r"(?i)([?&](?:key|api[-_]?key|apikey|access_token|token|sig|signature)=)(?!REDACTED|\[redacted\]|\*\*\*)([^&#\s\"']+)"

@@ -7,20 +7,24 @@ re-opened by the transport within the call's one retry budget; once a chunk was 
 failure raises `StreamInterruptedError` with the partial text and every complete tool call.
 Whatever happens (normal end, early break, error), the HTTP body is drained and closed so the
 connection returns to the pool: the openai SDK's sync stream does not, and pays a new TCP (and TLS)
-connection per streamed call (../shared/research/perf-baseline.md, "Surprises" 1).
+connection per streamed call (docs/performance.md).
+
+The transport hands a stream a `StreamHandle` (the open response, its framing, the call's retry
+budget and `reopen()`): this module never reaches back into the provider's transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from . import _instrument
 from ._scrub import request_secrets
-from ._transport import _transport_error, aiter_sse, iter_sse, scrub_error
+from ._stream_events import stream_error_from_event
+from ._transport import StreamHandle, _transport_error, framing_for, scrub_error
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from ._instrument import CallRecord
     from .providers.base import BaseProvider, ChatRequest
 
-__all__ = ["AsyncStream", "Stream"]
+__all__ = ["AsyncStream", "Stream", "stream_error_from_event"]
 
 
 class _StreamBase:
@@ -36,14 +40,16 @@ class _StreamBase:
         self,
         provider: BaseProvider,
         request: ChatRequest,
-        response: httpx2.Response,
+        handle: StreamHandle,
         record: CallRecord | None = None,
     ) -> None:
         self._record = record
         self._provider = provider
         self._request = request
-        self._http = response
+        self._handle = handle
         self._state = provider.new_stream_state(request)
+        # the state says how its events are framed (SSE unless it names another framing)
+        handle.framing = framing_for(self._state)
         self._response: GenerateResponse | None = None
         self._consumed = False
         try:
@@ -53,12 +59,12 @@ class _StreamBase:
 
     @property
     def http_response(self) -> httpx2.Response:
-        return self._http
+        return self._handle.response
 
     def _failed(self, exc: BaseException) -> None:
         # an error event inside a 200 stream may quote the credentials the server received
         if isinstance(exc, ToolwireError):
-            sent = self._http.request
+            sent = self._handle.response.request
             scrub_error(exc, request_secrets(sent.headers, str(sent.url), self._provider.credentials()))
         record, self._record = self._record, None
         _instrument.call_finished(record, None, exc)
@@ -100,17 +106,8 @@ class _StreamBase:
             raise exc
         return retry_with
 
-    def _events(self) -> Any:
-        """The body's events in the framing the stream state reads: SSE (the default), or binary
-        AWS event-stream messages for a state declaring `framing = "eventstream"` (Bedrock)."""
-        if getattr(self._state, "framing", "sse") == "eventstream":
-            from ._eventstream import aiter_eventstream, iter_eventstream
-
-            return iter_eventstream(self._http) if isinstance(self, Stream) else aiter_eventstream(self._http)
-        return iter_sse(self._http) if isinstance(self, Stream) else aiter_sse(self._http)
-
-    def _restart(self, response: httpx2.Response) -> None:
-        self._http = response
+    def _restart(self) -> None:
+        """A fresh state for the re-opened response (nothing of the failed one reached the caller)."""
         self._state = self._provider.new_stream_state(self._request)
 
     def _complete(self, assembled: GenerateResponse) -> None:
@@ -133,7 +130,7 @@ class Stream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = self._events()
+                events = self._handle.events()
                 try:
                     for event in events:
                         for chunk in self._state.feed(event):
@@ -143,10 +140,8 @@ class Stream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    retry_with = self._retry_error_or_raise(exc, yielded)
-                    failed = self._http
-                    failed.close()
-                    self._restart(self._provider.transport.retry_stream(failed, retry_with))
+                    self._handle.reopen(self._retry_error_or_raise(exc, yielded))
+                    self._restart()
                     continue
                 # Read to the end of the body (past [DONE]): only a fully read response can hand
                 # its connection back to the pool (iter_raw cannot drain a response whose lines
@@ -162,7 +157,7 @@ class Stream(_StreamBase):
             raise
         finally:
             # an abandoned stream is closed, which stops the generation the caller no longer wants
-            self._http.close()
+            self._handle.close()
         self._complete(assembled)
 
     @property
@@ -177,12 +172,13 @@ class Stream(_StreamBase):
     def close(self) -> None:
         """Stop the stream. What was not read is dropped with its connection, which also stops the
         generation; a stream read to its end has already returned its connection to the pool."""
-        self._http.close()
+        self._handle.close()
 
     def __del__(self) -> None:
         # a stream created and never iterated (nor closed) must not keep its socket and pool slot
         # for the life of the process (issue 16 item 13)
-        http = self.__dict__.get("_http")
+        handle = self.__dict__.get("_handle")
+        http = handle.response if handle is not None else None
         if http is not None and not http.is_closed:
             try:
                 http.close()
@@ -208,7 +204,7 @@ class AsyncStream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = self._events()
+                events = self._handle.aevents()
                 try:
                     async for event in events:
                         for chunk in self._state.feed(event):
@@ -218,10 +214,8 @@ class AsyncStream(_StreamBase):
                             break
                     assembled = self._state.result()
                 except (httpx2.HTTPError, ToolwireError) as exc:
-                    retry_with = self._retry_error_or_raise(exc, yielded)
-                    failed = self._http
-                    await failed.aclose()
-                    self._restart(await self._provider.transport.aretry_stream(failed, retry_with))
+                    await self._handle.areopen(self._retry_error_or_raise(exc, yielded))
+                    self._restart()
                     continue
                 try:
                     async for _ in events:  # to the end of the body: see Stream.__iter__
@@ -233,7 +227,7 @@ class AsyncStream(_StreamBase):
             self._failed(exc)
             raise
         finally:
-            await self._http.aclose()
+            await self._handle.aclose()
         self._complete(assembled)
 
     @property
@@ -253,11 +247,12 @@ class AsyncStream(_StreamBase):
         return self._response
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._handle.aclose()
 
     def __del__(self) -> None:
         # never iterated nor closed: close it on its loop (a finalizer cannot await)
-        http = self.__dict__.get("_http")
+        handle = self.__dict__.get("_handle")
+        http = handle.response if handle is not None else None
         loop = self.__dict__.get("_loop")
         if http is None or http.is_closed or loop is None or loop.is_closed():
             return
@@ -271,16 +266,3 @@ class AsyncStream(_StreamBase):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def stream_error_from_event(provider: str, payload: Any) -> ProviderError:
-    """An error delivered inside a 200 stream (Groq `event: error`, OpenAI `{"error": ...}`)."""
-    error = payload.get("error", payload) if isinstance(payload, dict) else payload
-    message = error.get("message") if isinstance(error, dict) else str(error)
-    code = error.get("code") if isinstance(error, dict) else None
-    return ProviderError(
-        f"{provider} reported an error inside the stream: {message}",
-        provider=provider,
-        body=payload,
-        code=str(code) if code is not None else None,
-    )

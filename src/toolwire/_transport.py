@@ -8,8 +8,8 @@ looks like is not known here: the provider passes a function that turns a failed
 `ProviderError`.
 
 httpx2 rather than httpx: same API, but its connection pool does not degrade with concurrency
-(encode/httpx#3215); at 64 requests in flight it ran 7x the async throughput of httpx 0.28 in
-../shared/research/perf-baseline.md. It is what the openai SDK 3.x runs on.
+(encode/httpx#3215); the measurements are in docs/performance.md. It is what the openai SDK 3.x
+runs on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import email.utils
 import logging
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,13 +39,12 @@ from .errors import (
 logger = logging.getLogger("toolwire.transport")
 retry_logger = logging.getLogger("toolwire.retry")
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 # httpx's default keeps only 20 idle connections: with more requests in flight, every burst would
-# close the extra ones and open new ones (0.04 new connections per call at 64 in flight in the
-# bench). Keep as many as an agent plausibly runs at once, like the openai SDK does.
+# close the extra ones and open new ones (docs/performance.md). Keep as many as an agent plausibly
+# runs at once, like the openai SDK does.
 POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 E = TypeVar("E", bound=BaseException)
@@ -61,7 +59,7 @@ class ClientOverride:
     async_client: httpx2.AsyncClient
 
 
-# Set by toolwire.testing.record()/replay(): reroutes every provider's HTTP for the duration.
+# Set by toolwire.testing.record_http()/replay(): reroutes every provider's HTTP for the duration.
 client_override: contextvars.ContextVar[ClientOverride | None] = contextvars.ContextVar(
     "toolwire_client_override", default=None
 )
@@ -301,9 +299,6 @@ class Transport:
         self._async_client = async_http_client
         self._owns_async_client = async_http_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
-        # open streams -> their retry budget, so a stream that fails before its first event
-        # reached the caller is re-opened within the same budget (never retried twice over)
-        self._streams: weakref.WeakKeyDictionary[httpx2.Response, _Attempts] = weakref.WeakKeyDictionary()
 
     # -- clients -------------------------------------------------------------------------------
     @property
@@ -407,16 +402,13 @@ class Transport:
         """Send and read the whole body; retry what is retryable; raise mapped errors."""
         return self._run(self._start(call), stream=False)
 
-    def open_stream(self, call: HttpCall) -> httpx2.Response:
-        """Send and return an open streaming response with a 2xx status (errors raised, retried)."""
-        return self._run(self._start(call), stream=True)
+    def open_stream(self, call: HttpCall) -> StreamHandle:
+        """Send and return the open streaming response (2xx; errors raised, retried) with its
+        call's retry budget, so the stream can `reopen()` within it."""
+        state = self._start(call)
+        return StreamHandle(self, state, self._run(state, stream=True))
 
-    def retry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
-        """`response` (from `open_stream`) failed before anything reached the caller: wait and open
-        the next attempt within the same budget, or raise `error` when there is none left."""
-        state = self._streams.pop(response, None)
-        if state is None:
-            raise error
+    def _reopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
         delay = self._next_delay(state, error, None)
         if delay is None:
@@ -443,8 +435,6 @@ class Transport:
             else:
                 if response.status_code < 400:
                     self._paced(permit, response, None, None)
-                    if stream:
-                        self._streams[response] = state
                     return response
                 try:
                     body = response.read()
@@ -496,13 +486,11 @@ class Transport:
     async def asend(self, call: HttpCall) -> httpx2.Response:
         return await self._arun(self._start(call), stream=False)
 
-    async def aopen_stream(self, call: HttpCall) -> httpx2.Response:
-        return await self._arun(self._start(call), stream=True)
+    async def aopen_stream(self, call: HttpCall) -> StreamHandle:
+        state = self._start(call)
+        return StreamHandle(self, state, await self._arun(state, stream=True))
 
-    async def aretry_stream(self, response: httpx2.Response, error: ProviderError) -> httpx2.Response:
-        state = self._streams.pop(response, None)
-        if state is None:
-            raise error
+    async def _areopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
         delay = self._next_delay(state, error, None)
         if delay is None:
@@ -532,8 +520,6 @@ class Transport:
             else:
                 if response.status_code < 400:
                     self._paced(permit, response, None, None)
-                    if stream:
-                        self._streams[response] = state
                     return response
                 try:
                     body = await response.aread()
@@ -548,6 +534,52 @@ class Transport:
             if delay is None:
                 raise error
             await self.asleep(delay)
+
+
+class StreamHandle:
+    """An open streaming response and the retry budget of the call that opened it.
+
+    What a stream needs from the transport and nothing more: the response to read, `events()` in
+    the body's framing, and `reopen(error)` when the stream failed before anything reached the
+    caller: the next attempt is opened within the same budget (a call is never retried twice
+    over), or `error` is raised when the budget is spent. `framing` is how the body splits into
+    events: SSE here; another framing (a binary event stream) plugs in as another `Framing`.
+    """
+
+    __slots__ = ("_state", "_transport", "framing", "response")
+
+    def __init__(
+        self,
+        transport: Transport,
+        state: _Attempts,
+        response: httpx2.Response,
+        framing: Framing | None = None,
+    ) -> None:
+        self._transport = transport
+        self._state = state
+        self.response = response
+        self.framing = framing or SSE_FRAMING
+
+    def events(self) -> Iterator[Any]:
+        return self.framing.iter(self.response)
+
+    def aevents(self) -> AsyncIterator[Any]:
+        return self.framing.aiter(self.response)
+
+    def reopen(self, error: ProviderError) -> None:
+        """Close the failed response and open the next attempt (after the policy's wait)."""
+        self.response.close()
+        self.response = self._transport._reopen(self._state, error)
+
+    async def areopen(self, error: ProviderError) -> None:
+        await self.response.aclose()
+        self.response = await self._transport._areopen(self._state, error)
+
+    def close(self) -> None:
+        self.response.close()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
 
 
 # -- SSE ---------------------------------------------------------------------------------------
@@ -605,4 +637,40 @@ async def aiter_sse(response: httpx2.Response) -> AsyncIterator[SSEEvent]:
         yield tail
 
 
-TokenProvider = Callable[[], "str | Awaitable[str]"]
+@dataclass(frozen=True)
+class Framing:
+    """How a streamed body splits into the events a `StreamState.feed` reads (sync and async)."""
+
+    name: str
+    iter: Callable[[httpx2.Response], Iterator[Any]]
+    aiter: Callable[[httpx2.Response], AsyncIterator[Any]]
+
+
+SSE_FRAMING = Framing("sse", iter_sse, aiter_sse)
+
+# Framings by name. A stream state names the one its body uses (`framing = "sse"`, the default);
+# a provider module whose wire is framed otherwise (AWS event streams) registers its own.
+FRAMINGS: dict[str, Framing] = {SSE_FRAMING.name: SSE_FRAMING}
+# built-in framings whose module registers them when imported (the binary decoder only when used)
+_FRAMING_MODULES = {"eventstream": "toolwire._eventstream"}
+
+
+def register_framing(framing: Framing) -> None:
+    FRAMINGS[framing.name] = framing
+
+
+def framing_for(state: object) -> Framing:
+    """The framing a stream state reads: its `framing` attribute (a name or a `Framing`), else SSE."""
+    declared = getattr(state, "framing", None)
+    if declared is None:
+        return SSE_FRAMING
+    if isinstance(declared, Framing):
+        return declared
+    if declared not in FRAMINGS and declared in _FRAMING_MODULES:
+        import importlib
+
+        importlib.import_module(_FRAMING_MODULES[declared])
+    try:
+        return FRAMINGS[declared]
+    except KeyError:
+        raise ValueError(f"unknown stream framing {declared!r}; known: {', '.join(FRAMINGS)}") from None

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _instrument
+from ._redact import SECRET_FIELD_NAMES, SECRET_NAME_PATTERN, SECRET_TEXT_PATTERN
 
 if TYPE_CHECKING:
     from ._instrument import CallRecord, ToolRecord
@@ -49,36 +50,11 @@ logging.getLogger(ROOT).addHandler(logging.NullHandler())
 
 REDACTED = "[redacted]"
 
-# Header and field names whose values are credentials. Matched on the lower-cased name.
-_SECRET_NAMES = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "api_key",
-        "apikey",
-        "x-api-key",
-        "x-goog-api-key",
-        "cookie",
-        "set-cookie",
-        "password",
-        "client_secret",
-        "access_token",
-        "refresh_token",
-        "id_token",
-    }
-)
-_SECRET_NAME_RE = re.compile(
-    r"secret|passw(or)?d|api[-_]?key|credential|authori[sz]ation|bearer|cookie|session[-_]?id"
-    r"|(^|[-_])auth($|[-_])|(^|[-_])token$|[-_]token$|^token[-_]|subscription[-_]key"
-)
-# Anything shaped like a key or a bearer token that slipped into free text.
-_SECRET_PATTERNS = re.compile(
-    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b(sk-(?:ant-|proj-)?[A-Za-z0-9_-]{12,})"
-    r"|\b(AIza[0-9A-Za-z_-]{20,})"
-    r"|\b(eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,})"
-)
+# Header and field names whose values are credentials, and key shapes in free text: the shared
+# vocabulary (toolwire._redact).
+_SECRET_NAMES = SECRET_FIELD_NAMES
+_SECRET_NAME_RE = SECRET_NAME_PATTERN
+_SECRET_PATTERNS = SECRET_TEXT_PATTERN
 
 
 def is_secret_name(name: str) -> bool:

@@ -2,7 +2,7 @@
 
 Opt-in, three ways:
 
-    with toolwire.record():                 # or record("calls.db"); or rec = record() ... rec.stop()
+    with toolwire.record_calls():     # or record_calls("calls.db"); or rec = record_calls() ... rec.stop()
         session.generate("...")
 
     TOOLWIRE_RECORD=1 python app.py         # default path; or TOOLWIRE_RECORD=/path/to/calls.db
@@ -34,6 +34,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,12 +53,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_VAR",
     "SCHEMA_VERSION",
+    "CallRecorder",
     "CallStore",
-    "Recorder",
     "active_recorders",
     "default_db_path",
     "install_from_env",
     "record",
+    "record_calls",
 ]
 
 ENV_VAR = "TOOLWIRE_RECORD"
@@ -294,10 +296,10 @@ class _Flush:
 
 
 _STOP = object()
-_active: weakref.WeakSet[Recorder] = weakref.WeakSet()
+_active: weakref.WeakSet[CallRecorder] = weakref.WeakSet()
 
 
-class Recorder:
+class CallRecorder:
     """An observer that records calls and tool executions into a SQLite file from a writer thread.
 
     `start()` subscribes it, `stop()` flushes and unsubscribes; it is also a context manager.
@@ -319,7 +321,7 @@ class Recorder:
         connect(self.path).close()
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> Recorder:
+    def start(self) -> CallRecorder:
         self._started = True
         _active.add(self)
         _instrument.add_observer(self)
@@ -338,7 +340,7 @@ class Recorder:
                 return
             thread.join(timeout)
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> CallRecorder:
         if not self._started:
             self.start()
         return self
@@ -530,23 +532,43 @@ class Recorder:
         self._submit(("tool", record, result, time.perf_counter() - record.started_monotonic))
 
     def __repr__(self) -> str:
-        return f"Recorder({str(self.path)!r}, written={self.written}, dropped={self.dropped})"
+        return f"CallRecorder({str(self.path)!r}, written={self.written}, dropped={self.dropped})"
 
 
-def record(path: str | os.PathLike[str] | None = None, *, max_queue: int = 10000) -> Recorder:
+def record_calls(path: str | os.PathLike[str] | None = None, *, max_queue: int = 10000) -> CallRecorder:
     """Start recording every model call and tool execution into `path` (default: `default_db_path()`).
 
-    Returns the running `Recorder`; use it as a context manager to stop at the end of a block,
+    Returns the running `CallRecorder`; use it as a context manager to stop at the end of a block,
     or call `.stop()`. Data is flushed at interpreter exit as well.
     """
-    return Recorder(path, max_queue=max_queue).start()
+    return CallRecorder(path, max_queue=max_queue).start()
 
 
-_env_recorder: Recorder | None = None
+def record(path: str | os.PathLike[str] | None = None, *, max_queue: int = 10000) -> CallRecorder:
+    """Deprecated name of `record_calls` (the SQLite call log), kept for one release: `record` also
+    named `toolwire.testing.record` (HTTP cassettes, now `record_http`)."""
+    warnings.warn(
+        "toolwire.record is deprecated: use toolwire.record_calls (the SQLite call log)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return record_calls(path, max_queue=max_queue)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Recorder":
+        warnings.warn(
+            "toolwire.recorder.Recorder is deprecated: use CallRecorder", DeprecationWarning, stacklevel=2
+        )
+        return CallRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_env_recorder: CallRecorder | None = None
 _env_lock = threading.Lock()
 
 
-def install_from_env() -> Recorder | None:
+def install_from_env() -> CallRecorder | None:
     """Start the recorder named by `TOOLWIRE_RECORD` (`1`/`true` = default path, else a path), once."""
     global _env_recorder
     value = os.environ.get(ENV_VAR, "").strip()
@@ -556,7 +578,7 @@ def install_from_env() -> Recorder | None:
         if _env_recorder is None:
             path = None if value.lower() in {"1", "true", "yes", "on"} else value
             try:
-                _env_recorder = record(path)
+                _env_recorder = record_calls(path)
             except (OSError, sqlite3.Error, ValueError) as exc:
                 # a typo in the variable must not surface as a raw sqlite/OS error from create()
                 raise ConfigurationError(
@@ -567,7 +589,7 @@ def install_from_env() -> Recorder | None:
         return _env_recorder
 
 
-def active_recorders() -> list[Recorder]:
+def active_recorders() -> list[CallRecorder]:
     return list(_active)
 
 

@@ -33,10 +33,11 @@ from .tools.definition import ToolDefinition
 from .tools.execution import (
     VALIDATION_KINDS,
     ApproveHook,
+    ExecutionOptions,
     Plan,
-    _aexecute,
-    _execute,
+    aexecute_plan,
     coerce_tools,
+    execute_plan,
 )
 from .types import GenerateResponse, Message, ToolCall, coerce_messages
 
@@ -59,10 +60,11 @@ class Session:
     before each tool runs (see `toolwire.tools.execution.ApprovalDecision`). `tool_timeout`: seconds
     per tool call; `tool_deadline`: seconds per batch. `max_validation_retries`: how many times per
     prompt the model may send unusable arguments to one tool name before the loop stops with
-    `ToolExecutionError`. `max_output_chars`: cap on one tool output sent to the model. Other
-    keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every `generate` call,
-    except that a forcing `tool_choice` (`"required"`, a tool name) applies to the first model
-    turn of each prompt only, so the model can answer once the tools ran; pass
+    `ToolExecutionError` (the meaning `max_validation_retries` has on `generate`, corrections after
+    a failed validation, applied to tool calls). `max_output_chars`: cap on one tool output sent to
+    the model. Other keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every
+    `generate` call, except that a forcing `tool_choice` (`"required"`, a tool name) applies to the
+    first model turn of each prompt only, so the model can answer once the tools ran; pass
     `tool_choice_every_turn=True` to force every turn.
 
     `session.llm` is public: assign another provider to continue the same conversation with it
@@ -150,14 +152,18 @@ class Session:
             kwargs["tool_choice"] = "auto"
         return kwargs
 
-    def _executor_kwargs(self) -> dict[str, Any]:
-        return {
-            "timeout": self.tool_timeout,
-            "deadline": self.tool_deadline,
-            "max_workers": self.max_workers,
-            "approve": self.approve,
-            "max_output_chars": self.max_output_chars,
-        }
+    @property
+    def execution_options(self) -> ExecutionOptions:
+        """How this session runs tools, as the executor takes it (read from the attributes, which
+        stay assignable: `session.approve = hook` applies from the next turn)."""
+        return ExecutionOptions(
+            timeout=self.tool_timeout,
+            deadline=self.tool_deadline,
+            max_workers=self.max_workers,
+            approve=self.approve,
+            max_output_chars=self.max_output_chars,
+            max_validation_retries=self.max_validation_retries,
+        )
 
     # -- sync ----------------------------------------------------------------------------------
     def generate(self, prompt: Any) -> GenerateResponse:
@@ -170,7 +176,7 @@ class Session:
                 calls = run.on_response(response)
                 if calls is None:
                     return response
-                run.on_results(_execute(calls, self._registry, **self._executor_kwargs()))
+                run.on_results(execute_plan(calls, self._registry, self.execution_options))
 
     def stream(self, prompt: Any) -> Iterator[SessionEvent]:
         """Like `generate`, streamed: yields typed events (see `toolwire.events`)."""
@@ -193,7 +199,7 @@ class Session:
             for call in calls:
                 yield ToolCallStarted(call)
             with _instrument.conversation(self.conversation_id):
-                plan = _execute(calls, self._registry, **self._executor_kwargs())
+                plan = execute_plan(calls, self._registry, self.execution_options)
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)
@@ -210,7 +216,7 @@ class Session:
                 calls = run.on_response(response)
                 if calls is None:
                     return response
-                run.on_results(await _aexecute(calls, self._registry, **self._executor_kwargs()))
+                run.on_results(await aexecute_plan(calls, self._registry, self.execution_options))
 
     async def astream(self, prompt: Any) -> AsyncIterator[SessionEvent]:
         """The async twin of `stream`."""
@@ -234,7 +240,7 @@ class Session:
             for call in calls:
                 yield ToolCallStarted(call)
             with _instrument.conversation(self.conversation_id):
-                plan = await _aexecute(calls, self._registry, **self._executor_kwargs())
+                plan = await aexecute_plan(calls, self._registry, self.execution_options)
             for result in plan.collected():
                 yield ToolResultEvent(result)
             run.on_results(plan)

@@ -2,7 +2,7 @@
 
     from toolwire import AbstractLLM, testing
 
-    with testing.record("tests/cassettes/weather.json"):      # once, with a real key
+    with testing.record_http("tests/cassettes/weather.json"):      # once, with a real key
         llm = AbstractLLM.create("openai", model="gpt-4o-mini")
         llm.generate("Weather in Paris?", tools=[get_weather])
 
@@ -14,7 +14,7 @@
 Both set `toolwire._transport.client_override`, so every provider created or used inside the block
 sends through the recording or replaying clients, sync and async, streamed or not.
 
-The file written by `record()` is JSON (stdlib only) so that recordings diff well::
+The file written by `record_http()` is JSON (stdlib only) so that recordings diff well::
 
     {"format": "toolwire-cassette", "version": 1, "interactions": [
       {"request":  {"method": "POST", "url": "https://...", "headers": {...}, "json": {...}},
@@ -43,6 +43,7 @@ import re
 import threading
 import types
 import urllib.parse
+import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from typing import Any, Literal
 
 import httpx2
 
+from ._redact import CREDENTIAL_HEADERS, CREDENTIAL_QUERY_PARAMS
 from ._scrub import BENIGN_HEADERS, MIN_SECRET, known, request_secrets, scrub_text
 from ._transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ClientOverride, client_override
 from .errors import ConfigurationError, ToolwireError
@@ -60,18 +62,19 @@ __all__ = [
     "Cassette",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CassetteRecorder",
     "Interaction",
     "MatchMode",
     "ReceivedRequest",
     "RecordedRequest",
     "RecordedResponse",
-    "Recorder",
     "RecordingTransport",
     "ReplayTransport",
     "Replayer",
     "dump_cassette",
     "load_cassette",
     "record",
+    "record_http",
     "redact_headers",
     "redact_url",
     "replay",
@@ -80,10 +83,9 @@ __all__ = [
 FORMAT = "toolwire-cassette"
 FORMAT_VERSION = 1
 REDACTED = "REDACTED"
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token"}
-)
-SECRET_QUERY_PARAMS = frozenset({"key"})
+# the shared vocabulary of credential headers and query parameters (toolwire._redact)
+SECRET_HEADERS = CREDENTIAL_HEADERS
+SECRET_QUERY_PARAMS = CREDENTIAL_QUERY_PARAMS
 
 MatchMode = Literal["sequence", "path"]
 
@@ -211,7 +213,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def redact_url(url: str) -> str:
-    """The URL with the value of every `key=` query parameter replaced by REDACTED."""
+    """The URL with the value of every credential query parameter (`key=`, `access_token=`,
+    `sig=`, ...) replaced by REDACTED."""
     parts = urllib.parse.urlsplit(url)
     if not parts.query:
         return url
@@ -785,8 +788,8 @@ class _OverrideBlock:
             await self.async_client.aclose()
 
 
-class Recorder(_OverrideBlock):
-    """The object `record()` returns. The file is written when the block exits, even on error."""
+class CassetteRecorder(_OverrideBlock):
+    """The object `record_http()` returns. The file is written when the block exits, even on error."""
 
     transport: RecordingTransport
 
@@ -794,11 +797,11 @@ class Recorder(_OverrideBlock):
         super().__init__(transport)
         self.path = Path(path)
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> CassetteRecorder:
         super().__enter__()
         return self
 
-    async def __aenter__(self) -> Recorder:
+    async def __aenter__(self) -> CassetteRecorder:
         return self.__enter__()
 
     def _finish(self) -> None:
@@ -829,18 +832,34 @@ class Replayer(_OverrideBlock):
         self.transport.assert_all_used()
 
 
-def record(
+def record_http(
     path: str | Path,
     *,
     transport: httpx2.BaseTransport | None = None,
     async_transport: httpx2.AsyncBaseTransport | None = None,
-) -> Recorder:
+) -> CassetteRecorder:
     """Send every provider's HTTP through real transports and write the exchanges to `path` on exit.
 
     Use as `with record(path):` or `async with record(path):`. Secrets are redacted before writing.
     `transport`/`async_transport` replace the default httpx2 HTTP transports (proxies, custom TLS).
     """
-    return Recorder(path, RecordingTransport(transport, async_transport))
+    return CassetteRecorder(path, RecordingTransport(transport, async_transport))
+
+
+def record(
+    path: str | Path,
+    *,
+    transport: httpx2.BaseTransport | None = None,
+    async_transport: httpx2.AsyncBaseTransport | None = None,
+) -> CassetteRecorder:
+    """Deprecated name of `record_http`, kept for one release (`toolwire.record` is the SQLite
+    call log, now `toolwire.record_calls`)."""
+    warnings.warn(
+        "toolwire.testing.record is deprecated: use toolwire.testing.record_http",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return record_http(path, transport=transport, async_transport=async_transport)
 
 
 def replay(
@@ -854,3 +873,12 @@ def replay(
     Use as `with replay(path) as r:` (or `async with`); `r.requests` holds what was sent.
     """
     return Replayer(ReplayTransport(cassette, match=match, chunk_sizes=chunk_sizes))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Recorder":
+        warnings.warn(
+            "toolwire.testing.Recorder is deprecated: use CassetteRecorder", DeprecationWarning, stacklevel=2
+        )
+        return CassetteRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

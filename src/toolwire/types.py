@@ -30,6 +30,7 @@ __all__ = [
     "Role",
     "StreamChunk",
     "ToolCall",
+    "ToolCallDelta",
     "ToolCallRequest",
     "ToolResult",
     "coerce_message",
@@ -39,6 +40,9 @@ __all__ = [
 Role = Literal["system", "user", "assistant", "tool"]
 # A message's content: text, or a list of text and images (`toolwire.Image`).
 Content = Union[str, "list[str | Image]"]
+# Why a turn ended, normalized across providers. A provider's own reason that maps onto none of
+# these (Anthropic's `pause_turn`, Gemini's `OTHER`, a server's own word) reads as "stop", and the
+# raw value is kept in `provider_data[<provider name>]` (docs/providers/README.md, "Finish reasons").
 FinishReason = Literal["stop", "tool_calls", "length", "content_filter"]
 
 
@@ -412,7 +416,7 @@ class GenerateResponse:
     tool_calls: ToolCallRequest | None = None
     usage: dict[str, int] | None = None
     model: str | None = None
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     raw_response: Any = None
     parsed: Any = None
     provider: str | None = None
@@ -434,11 +438,58 @@ class GenerateResponse:
 
 
 @dataclass
+class ToolCallDelta:
+    """News about one streamed tool call, the same shape for every provider.
+
+    `index` is the call's position in the turn (0, 1, ...: tool calls, not content blocks); `id`
+    and `name` come with the first delta of a call (providers that stream whole calls, like Gemini,
+    send everything at once); `arguments` is the next fragment of the argument JSON text, to be
+    concatenated in order (`stream.response` does that, and parses the result, for you).
+    """
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any], position: int = 0) -> ToolCallDelta:
+        """From an OpenAI-shaped delta (`{"index", "id", "function": {"name", "arguments"}}`) or a
+        flat one (`{"index", "id", "name", "arguments"}`); `position` when it has no index."""
+        function = raw.get("function")
+        source = function if isinstance(function, Mapping) else raw
+        index = raw.get("index")
+        call_id = raw.get("id")
+        name = source.get("name")
+        arguments = source.get("arguments")
+        if arguments is not None and not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)  # Ollama sends whole objects
+        return cls(
+            index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+            id=str(call_id) if call_id else None,
+            name=name if isinstance(name, str) and name else None,
+            arguments=arguments or "",
+        )
+
+
+@dataclass
 class StreamChunk:
-    """One piece of a streamed turn: a text delta, and/or news about tool calls."""
+    """One piece of a streamed turn: a text delta, and/or news about tool calls.
+
+    `tool_calls` holds typed `ToolCallDelta`s. `tool_call_deltas` is the provider's own delta
+    dicts (OpenAI-shaped for most, flat for Gemini): deprecated, kept for one release; read
+    `tool_calls` instead. A provider may pass either; the typed list is derived from the dicts
+    when only those are given.
+    """
 
     content: str | None = None
     tool_call_deltas: list[dict[str, Any]] | None = None
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     usage: dict[str, int] | None = None
     raw: Any = None
+    tool_calls: list[ToolCallDelta] | None = None
+
+    def __post_init__(self) -> None:
+        if self.tool_calls is None and self.tool_call_deltas:
+            deltas = enumerate(self.tool_call_deltas)
+            self.tool_calls = [ToolCallDelta.from_wire(d, i) for i, d in deltas if isinstance(d, Mapping)]

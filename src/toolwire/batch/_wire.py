@@ -330,13 +330,19 @@ def wire_for(llm: Any) -> BatchWire:
     """The Batch API of `llm`'s provider (OpenAI, Azure OpenAI or Anthropic)."""
     from ..providers.anthropic import AnthropicProvider
     from ..providers.azure_openai import AzureOpenAIProvider
+    from ..providers.mistral import MistralProvider
     from ..providers.openai import OpenAIProvider
 
     if isinstance(llm, AzureOpenAIProvider):
         return AzureOpenAIBatchWire(llm)
     if isinstance(llm, AnthropicProvider):
         return AnthropicBatchWire(llm)
-    if isinstance(llm, OpenAIProvider) and getattr(llm, "api", "chat") in ("chat", "responses"):
+    # Mistral is an OpenAI-family class, but La Plateforme's batch jobs are not OpenAI's Batch API
+    if (
+        isinstance(llm, OpenAIProvider)
+        and not isinstance(llm, MistralProvider)
+        and getattr(llm, "api", "chat") in ("chat", "responses")
+    ):
         return OpenAIBatchWire(llm)
     raise ConfigurationError(
         f"batch.submit supports the Batch APIs of openai (Chat Completions or Responses), azure_openai and "

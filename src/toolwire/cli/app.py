@@ -221,10 +221,10 @@ def chat(
 
 
 def _start_recorder(flag: bool, db: Path | None) -> Any:
-    from ..recorder import install_from_env, record
+    from ..recorder import install_from_env, record_calls
 
     if flag or db is not None:
-        return record(db)
+        return record_calls(db)
     return install_from_env()
 
 

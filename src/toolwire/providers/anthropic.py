@@ -27,12 +27,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import _json
+from .._stream_events import decode_stream_event
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -60,12 +61,16 @@ __all__ = [
     "ANTHROPIC_VERSION",
     "AnthropicProvider",
     "AnthropicStreamState",
+    "anthropic_body",
     "anthropic_error",
+    "anthropic_messages",
     "anthropic_tool_id",
+    "anthropic_tools",
     "messages_body",
     "messages_payload",
     "normalize_stop_reason",
     "normalize_usage",
+    "parse_anthropic",
     "parse_message",
     "tool_choice_payload",
     "tools_payload",
@@ -74,7 +79,7 @@ __all__ = [
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 
-_STOP_REASONS = {
+_STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -312,10 +317,11 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
 
 
 # -- response --------------------------------------------------------------------------------
-def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> str | None:
+def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
     if reason is None:
         return "tool_calls" if has_tool_calls else None
-    normalized = _STOP_REASONS.get(str(reason), str(reason))
+    # a stop reason newer than this table ends the turn: "stop", the raw value in provider_data
+    normalized = _STOP_REASONS.get(str(reason), "stop")
     if has_tool_calls and normalized == "stop":
         return "tool_calls"
     return normalized
@@ -337,7 +343,7 @@ def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str
     data: dict[str, Any] = {}
     if thinking:
         data["thinking"] = thinking
-    if isinstance(stop_reason, str) and stop_reason in _KEEP_RAW_STOP:
+    if isinstance(stop_reason, str) and (stop_reason in _KEEP_RAW_STOP or stop_reason not in _STOP_REASONS):
         data["stop_reason"] = stop_reason
     return {"anthropic": data} if data else None
 
@@ -468,21 +474,9 @@ class AnthropicStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if not data:
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
             return []
-        try:
-            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
-        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
-                provider=self.provider,
-                body=data,
-            ) from exc
-        if not isinstance(payload, dict):
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
-            )
         kind = str(payload.get("type") or event.event or "")
         if kind == "error" or event.event == "error":
             raise stream_error(self.provider, payload)
@@ -772,3 +766,11 @@ class AnthropicProvider(BaseProvider):
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         return anthropic_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+anthropic_body = messages_body
+anthropic_messages = messages_payload
+anthropic_tools = tools_payload
+parse_anthropic = parse_message

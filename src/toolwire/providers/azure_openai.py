@@ -15,13 +15,12 @@ refreshed by azure-identity's bearer token provider; never stored as a string by
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
-from ..types import GenerateResponse
 from .base import ChatRequest, first_env, mask_secret
-from .openai import OpenAIProvider, chat_body, parse_chat_completion
+from .openai import OpenAIProvider, chat_body
 
 __all__ = ["AZURE_SCOPE", "AzureOpenAIProvider"]
 
@@ -48,7 +47,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         "responses": "toolwire.providers.openai_responses:AzureOpenAIResponsesProvider"
     }
 
-    def __init__(
+    def configure(
         self,
         *,
         deployment: str | None = None,
@@ -56,11 +55,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         api_version: str | None = None,
         azure_ad_token_provider: Callable[[], str | Awaitable[str]] | None = None,
         credential: Any = None,
-        model: str | None = None,
-        base_url: str | None = None,
-        **config: Any,
+        **options: Any,
     ) -> None:
-        self.deployment = deployment or model or first_env(("AZURE_OPENAI_DEPLOYMENT",))
+        # `model=` names the deployment too; the base resolved it before this runs
+        self.deployment = deployment or self.model or first_env(("AZURE_OPENAI_DEPLOYMENT",))
         endpoint = azure_endpoint or first_env(("AZURE_OPENAI_ENDPOINT",))
         self.api_version = api_version or first_env(("OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION"))
         if self.api_version in ("v1", "latest", "preview"):
@@ -73,7 +71,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         self._async_token_provider: Callable[[], Awaitable[str]] | None = None
         if credential is not None:
             self._token_provider, self._async_token_provider = _providers_from_credential(credential)
-        if base_url is None:
+        if self.base_url is None:
             if not endpoint:
                 raise ConfigurationError(
                     "azure_openai: no endpoint; pass azure_endpoint='https://<resource>.openai.azure.com' "
@@ -82,14 +80,15 @@ class AzureOpenAIProvider(OpenAIProvider):
             endpoint = endpoint.rstrip("/")
             if endpoint.endswith("/openai/v1") or endpoint.endswith("/openai"):
                 endpoint = endpoint.rsplit("/openai", 1)[0]
-            base_url = endpoint
-        self.azure_endpoint = base_url.rstrip("/")
+            self.base_url = endpoint
+        self.azure_endpoint = self.base_url
         if not self.deployment:
             raise ConfigurationError(
                 "azure_openai: no deployment; pass deployment='<deployment name>' (the name you gave "
                 "the deployment in Azure, not the model id) or set AZURE_OPENAI_DEPLOYMENT"
             )
-        super().__init__(model=self.deployment, base_url=base_url, **config)
+        self.model = self.deployment
+        super().configure(**options)
 
     def _check_credentials(self) -> None:
         if not self._api_key and self._token_provider is None and self._async_token_provider is None:
@@ -137,9 +136,6 @@ class AzureOpenAIProvider(OpenAIProvider):
             body.pop("model", None)  # the deployment is in the URL
         return body
 
-    def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
-        return parse_chat_completion(payload, provider=self.name)
-
     # -- auth ----------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
         if self._token_provider is not None:
@@ -169,9 +165,6 @@ class AzureOpenAIProvider(OpenAIProvider):
                 token = await token
             return {"authorization": f"Bearer {token}"}
         return {"api-key": self._api_key or ""}
-
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> Any:
-        return super().map_error(status, headers, body)
 
 
 def _providers_from_credential(

@@ -65,7 +65,6 @@ __all__ = ["BaseProvider", "ChatRequest", "StreamState", "mask_secret"]
 
 _CAPABILITY_ORDER = {cap: i for i, cap in enumerate(Capability)}
 _TOOL_CACHE_SIZE = 64
-_SAMPLING = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
 
 
 @dataclass
@@ -191,6 +190,9 @@ class BaseProvider(AbstractLLMInterface):
         tokens_per_minute: float | None = None,
         **options: Any,
     ) -> None:
+        # what the caller passed, before environment defaults: `configure` may need to tell them apart
+        self._given_api_key = api_key
+        self._given_base_url = base_url
         self.model = model or self.default_model
         env_url = self.base_url_from_env()
         resolved_url = base_url or env_url or self.default_base_url
@@ -230,11 +232,6 @@ class BaseProvider(AbstractLLMInterface):
                 tokens_per_minute=tokens_per_minute,
             ),
         )
-        if os.environ.get("TOOLWIRE_RECORD"):
-            # opt-in recording by environment: nothing else would import the recorder
-            from ..recorder import install_from_env
-
-            install_from_env()
 
     # -- configuration hooks -------------------------------------------------------------------
     @classmethod

@@ -25,7 +25,7 @@ from ..errors import (
     ServerError,
     StreamInterruptedError,
 )
-from ..types import GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
+from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
 from .base import PARSE_ERRORS, build_provider_error, decode_error_body, unexpected_shape
 from .openai import token_count
 
@@ -40,7 +40,7 @@ __all__ = [
 
 KEY = "bedrock"  # provider_data key
 
-_STOP_REASONS = {
+_STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "tool_use": "tool_calls",
@@ -59,10 +59,11 @@ _KEEP_RAW_STOP = frozenset(
 
 
 # -- response --------------------------------------------------------------------------------
-def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> str | None:
+def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
     if reason is None:
         return "tool_calls" if has_tool_calls else None
-    normalized = _STOP_REASONS.get(str(reason), str(reason))
+    # a stop reason newer than this table ends the turn: "stop", the raw value in provider_data
+    normalized = _STOP_REASONS.get(str(reason), "stop")
     if has_tool_calls and normalized == "stop":
         return "tool_calls"
     return normalized
@@ -86,7 +87,7 @@ def _provider_data(
     data: dict[str, Any] = {}
     if reasoning:
         data["reasoning"] = reasoning
-    if isinstance(stop_reason, str) and stop_reason in _KEEP_RAW_STOP:
+    if isinstance(stop_reason, str) and (stop_reason in _KEEP_RAW_STOP or stop_reason not in _STOP_REASONS):
         data["stop_reason"] = stop_reason
     if isinstance(extra, Mapping) and extra:
         data["additional_fields"] = dict(extra)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import _json
+from .._stream_events import decode_stream_event
 from .._transport import SSEEvent
 from ..errors import (
     AuthenticationError,
@@ -41,6 +41,7 @@ from ..errors import (
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -70,10 +71,13 @@ __all__ = [
     "VERTEX_SCOPE",
     "GeminiProvider",
     "GeminiStreamState",
+    "gemini_body",
     "gemini_contents",
     "gemini_error",
+    "gemini_messages",
     "gemini_tools",
     "generate_content_body",
+    "parse_gemini",
     "parse_generate_content",
 ]
 
@@ -343,7 +347,7 @@ def _usage(metadata: Any) -> dict[str, int] | None:
     }
 
 
-def normalize_finish_reason(reason: str | None, has_calls: bool) -> str | None:
+def normalize_finish_reason(reason: str | None, has_calls: bool) -> FinishReason | None:
     if reason is None:
         return "tool_calls" if has_calls else None
     if reason in _FILTER_REASONS:
@@ -675,17 +679,12 @@ class GeminiStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if not data or data == "[DONE]":
+        if event.data == "[DONE]":
             return []
-        try:
-            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
-        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
-                provider=self.provider,
-                body=data,
-            ) from exc
+        # not only objects: a non-object event is reported by the shape guard below
+        payload = decode_stream_event(event, self.provider, objects_only=False)
+        if payload is None:
+            return []
         self._events += 1
         try:
             text, completed = self._assembler.add(payload)
@@ -878,7 +877,7 @@ class GeminiProvider(BaseProvider):
     fetches_image_urls: ClassVar[bool] = False
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id", "x-goog-request-id")
 
-    def __init__(
+    def configure(
         self,
         *,
         vertexai: bool | None = None,
@@ -887,9 +886,7 @@ class GeminiProvider(BaseProvider):
         credentials: Any = None,
         api_version: str | None = None,
         function_schema: str = "parameters",
-        api_key: str | None = None,
-        base_url: str | None = None,
-        **config: Any,
+        **options: Any,
     ) -> None:
         if function_schema not in ("parameters", "json_schema"):
             raise ConfigurationError(
@@ -905,7 +902,7 @@ class GeminiProvider(BaseProvider):
             self.project = project or first_env(("GOOGLE_CLOUD_PROJECT",))
             self.location = location or first_env(("GOOGLE_CLOUD_LOCATION",)) or "global"
             # An explicit key without project or credentials is Vertex express mode.
-            self._express = api_key is not None and credentials is None and project is None
+            self._express = self._given_api_key is not None and credentials is None and project is None
             if not self._express:
                 if self._credentials is None:
                     self._credentials, default_project = _default_credentials()
@@ -914,18 +911,16 @@ class GeminiProvider(BaseProvider):
                     raise ConfigurationError(
                         "gemini (Vertex AI): no project; pass project=... or set GOOGLE_CLOUD_PROJECT"
                     )
-                api_key = None
-            if base_url is None:
+                self._api_key = None  # never send an environment API key beside Vertex credentials
+            if self._given_base_url is None:
                 host = (
                     "aiplatform.googleapis.com"
                     if self.location == "global"
                     else f"{self.location}-aiplatform.googleapis.com"
                 )
-                base_url = f"https://{host}"
+                self.base_url = f"https://{host}"
         self.api_version = api_version or ("v1" if self.vertexai else "v1beta")
-        super().__init__(api_key=api_key, base_url=base_url, **config)
-        if self.vertexai and not self._express:
-            self._api_key = None  # never send an environment API key beside Vertex credentials
+        super().configure(**options)
 
     def _check_credentials(self) -> None:
         if self.vertexai and not self._express:
@@ -1051,3 +1046,10 @@ def _default_credentials() -> tuple[Any, str | None]:
             "login`, set GOOGLE_APPLICATION_CREDENTIALS, or pass credentials=..."
         ) from exc
     return credentials, project
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+gemini_body = generate_content_body
+gemini_messages = gemini_contents
+parse_gemini = parse_generate_content

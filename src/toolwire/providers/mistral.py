@@ -33,7 +33,7 @@ from .base import (
     decode_error_body,
     structured_schema,
 )
-from .openai import ChatCompletionStreamState, chat_body, chat_tools
+from .openai import ChatCompletionStreamState, OpenAIProvider, chat_body, chat_tools
 from .openai import parse_chat_completion as _parse_openai_chat_completion
 
 __all__ = [
@@ -43,7 +43,9 @@ __all__ = [
     "mistral_error",
     "mistral_messages",
     "mistral_tool_call_id",
+    "mistral_tools",
     "parse_chat_completion",
+    "parse_mistral",
 ]
 
 _VALID_ID = re.compile(r"[A-Za-z0-9]{9}")
@@ -171,7 +173,7 @@ def _split_chunks(content: Any) -> tuple[Any, list[Any]]:
 def _with_thinking(response: GenerateResponse, thinking: list[Any]) -> GenerateResponse:
     if thinking:
         data = dict(response.provider_data or {})
-        data["mistral"] = {"thinking": thinking}
+        data["mistral"] = {**data.get("mistral", {}), "thinking": thinking}
         response.provider_data = data
     return response
 
@@ -269,8 +271,11 @@ _NO_TOOLS = frozenset(
 )
 
 
-class MistralProvider(BaseProvider):
-    """Mistral La Plateforme (`https://api.mistral.ai/v1`); `MISTRAL_API_KEY`."""
+class MistralProvider(OpenAIProvider):
+    """Mistral La Plateforme (`https://api.mistral.ai/v1`); `MISTRAL_API_KEY`.
+
+    An OpenAI-family provider (same endpoint path, bearer auth, stream driver); what Mistral does
+    differently is its body, its ids, its response chunks and its errors (module docstring)."""
 
     name: ClassVar[str] = "mistral"
     otel_provider_name: ClassVar[str] = "mistral_ai"
@@ -315,22 +320,19 @@ class MistralProvider(BaseProvider):
         "x-request-id",
     )
 
+    def configure(self, **options: Any) -> None:
+        # none of OpenAI's options (organization, project) exist on La Plateforme: a typo or a
+        # copied OpenAI setting must not pass silently
+        BaseProvider.configure(self, **options)
+        self.organization = None
+        self.project = None
+
     @classmethod
     def parse_raw_response(cls, payload: Any) -> GenerateResponse:
         return parse_chat_completion(payload, provider=cls.name)
 
-    @classmethod
-    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
-        return chat_tools(tools, dialect=cls.tool_dialect)
-
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         return mistral_body(request)
-
-    def endpoint(self, request: ChatRequest) -> str:
-        return f"{self.base_url}/chat/completions"
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
         return parse_chat_completion(payload, provider=self.name)
@@ -340,3 +342,13 @@ class MistralProvider(BaseProvider):
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         return mistral_error(status, headers, body, provider=self.name, request_id=self.request_id(headers))
+
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+parse_mistral = parse_chat_completion
+
+
+def mistral_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    """Tool definitions as Mistral receives them (Chat Completions tools, Mistral's schema dialect)."""
+    return chat_tools(tools, dialect="mistral")

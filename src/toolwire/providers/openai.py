@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from .. import _json
+from .._stream_events import decode_stream_event, stream_error_from_event
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
     Content,
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -54,16 +55,18 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OpenAIProvider",
     "chat_body",
+    "chat_error",
     "chat_messages",
     "chat_tools",
     "normalize_finish_reason",
     "normalize_usage",
     "openai_error",
+    "parse_chat",
     "parse_chat_completion",
     "token_count",
 ]
 
-_FINISH_REASONS = {
+_FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "end_turn": "stop",
     "tool_calls": "tool_calls",
@@ -291,13 +294,22 @@ def chat_body(
 
 
 # -- response --------------------------------------------------------------------------------
-def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> str | None:
+def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
     if has_tool_calls and reason in (None, "stop", "tool_calls", "function_call", "eos", "end_turn"):
         # Ollama/vLLM say "stop" for a turn that called tools; some servers say nothing.
         return "tool_calls"
     if reason is None:
         return None
-    return _FINISH_REASONS.get(str(reason).lower(), str(reason))
+    # A server's own word (llama.cpp, vLLM "abort") ended the turn: "stop", raw kept by the caller.
+    return _FINISH_REASONS.get(str(reason).lower(), "stop")
+
+
+def raw_finish_data(reason: Any, provider: str) -> dict[str, Any] | None:
+    """`{provider: {"finish_reason": raw}}` when the raw reason is not one the normalizer knows,
+    so a server-specific reason stays readable after normalizing to "stop"."""
+    if reason is None or str(reason).lower() in _FINISH_REASONS:
+        return None
+    return {provider: {"finish_reason": reason}}
 
 
 def is_token_count(value: Any) -> bool:
@@ -437,6 +449,7 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     for key in _REASONING_KEYS:
         if message.get(key):
             provider_data[key] = message[key]
+    provider_data.update(raw_finish_data(choice.get("finish_reason"), provider) or {})
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -511,27 +524,13 @@ class ChatCompletionStreamState:
         self._events = 0
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
-        data = event.data
-        if data == "[DONE]":
+        if event.data == "[DONE]":
             self.done = True
             return []
-        if not data:
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
             return []
-        try:
-            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
-        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
-                provider=self.provider,
-                body=data,
-            ) from exc
-        if not isinstance(payload, dict):
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
-            )
         if event.event == "error" or ("error" in payload and not payload.get("choices")):
-            from .._streaming import stream_error_from_event
-
             raise stream_error_from_event(self.provider, payload)
         self._events += 1
         try:
@@ -574,9 +573,10 @@ class ChatCompletionStreamState:
                 reasoning = delta.get(key)
                 if isinstance(reasoning, str) and reasoning:
                     self._provider_data[key] = self._provider_data.get(key, "") + reasoning
-            finish = choice.get("finish_reason")
-            if finish:
-                self._finish_reason = finish
+            raw_finish = choice.get("finish_reason")
+            finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
+            if raw_finish:
+                self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
                 self._provider_data["content_filter_results"] = choice["content_filter_results"]
             if text or deltas or finish:
@@ -653,6 +653,7 @@ class ChatCompletionStreamState:
             )
         calls = self._tool_calls()
         content = "".join(self._text) or None
+        self._provider_data.update(raw_finish_data(self._finish_reason, self.provider) or {})
         return GenerateResponse(
             content=content,
             tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -904,3 +905,8 @@ class OllamaProvider(OpenAICompatibleProvider):
         if not parts.port and parts.hostname:
             host = f"{host}:11434" if parts.scheme == "http" and not parts.path else host
         return host if host.endswith("/v1") else f"{host}/v1"
+
+# The wire functions under the one naming scheme of provider modules: `<wire>_body`,
+# `<wire>_messages`, `<wire>_tools`, `<wire>_error`, `parse_<wire>` (the names above stay).
+chat_error = openai_error
+parse_chat = parse_chat_completion

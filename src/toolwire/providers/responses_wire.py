@@ -28,9 +28,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._stream_events import decode_stream_event
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
+    FinishReason,
     GenerateResponse,
     Message,
     ResponseFormat,
@@ -334,7 +336,7 @@ def strip_encrypted(messages: Sequence[Message]) -> tuple[list[Message], int]:
 
 
 # -- response --------------------------------------------------------------------------------
-def _finish_reason(payload: Mapping[str, Any], has_calls: bool) -> str | None:
+def _finish_reason(payload: Mapping[str, Any], has_calls: bool) -> FinishReason | None:
     status = payload.get("status")
     if status == "incomplete":
         details = payload.get("incomplete_details")
@@ -343,7 +345,9 @@ def _finish_reason(payload: Mapping[str, Any], has_calls: bool) -> str | None:
             return "length"
         if reason == "content_filter":
             return "content_filter"
-        return str(reason) if reason else "length"
+        # another reason the answer was cut: still cut ("length"); the raw reason stays in
+        # raw_response["incomplete_details"] (docs/providers/README.md, "Finish reasons")
+        return "length"
     if status in (None, "completed"):
         return "tool_calls" if has_calls else "stop"
     return None  # queued / in_progress (background mode): not finished
@@ -500,22 +504,12 @@ class ResponsesStreamState:
         self._events = 0
 
     def feed(self, event: Any) -> list[Any]:
-        data = event.data
-        if data == "[DONE]":  # OpenRouter ends with it after response.completed
+        if event.data == "[DONE]":  # OpenRouter ends with it after response.completed
             self.done = True
             return []
-        if not data:
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
             return []
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
-            ) from exc
-        if not isinstance(payload, dict):
-            raise ResponseParseError(
-                f"{self.provider}: a stream event is not an object", provider=self.provider, body=data
-            )
         kind = str(payload.get("type") or event.event or "")
         if kind == "error" or event.event == "error":
             raise response_error(self.provider, payload, payload)

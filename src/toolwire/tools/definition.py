@@ -148,6 +148,10 @@ def _remember(obj: Any, definition: ToolDefinition) -> None:
         pass
 
 
+# (name, description, strict, requires_approval, timeout) as `function_to_tool_definition` defaults them
+_DEFAULT_OPTIONS: tuple[Any, ...] = (None, None, None, False, None)
+
+
 def function_to_tool_definition(
     func: Callable[..., Any],
     *,
@@ -163,8 +167,11 @@ def function_to_tool_definition(
     the type hints, each parameter's description from the docstring (Google, NumPy or Sphinx) or
     `Annotated[..., Field(description=...)]`, defaults, and `required`.
     """
-    plain = name is None and description is None and strict is None and not requires_approval
-    if plain and timeout is None:
+    # Only a definition built with every option at its default is cached on the function: the
+    # options as one value, compared to the defaults, instead of a hand-kept list of checks.
+    options = (name, description, strict, requires_approval, timeout)
+    plain = options == _DEFAULT_OPTIONS
+    if plain:
         cached = _cached(func)
         if cached is not None:
             return cached
@@ -181,7 +188,7 @@ def function_to_tool_definition(
         timeout=timeout,
         validator=spec.validator,
     )
-    if plain and timeout is None:
+    if plain:
         _remember(func, definition)
     return definition
 

@@ -32,7 +32,7 @@ import inspect
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -45,12 +45,15 @@ __all__ = [
     "ApprovalDecision",
     "ApproveHook",
     "ErrorKind",
+    "ExecutionOptions",
     "Plan",
     "PlannedCall",
+    "aexecute_plan",
     "aexecute_tool_calls",
     "apply_decision",
     "coerce_tool_calls",
     "coerce_tools",
+    "execute_plan",
     "execute_tool_calls",
     "finish_result",
     "plan_calls",
@@ -105,6 +108,27 @@ ApprovalAnswer: TypeAlias = "ApprovalDecision | bool | Mapping[str, Any]"
 ApproveHook: TypeAlias = "Callable[[ToolCall, ToolDefinition], ApprovalAnswer | Awaitable[ApprovalAnswer]]"
 """`approve(call, tool)`, sync or async, called before each call runs (after its arguments are
 validated: `call.arguments` is what the model sent)."""
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How one turn's calls run: what `execute_tool_calls`, `aexecute_tool_calls` and `Session`
+    take as keywords, held once and passed as one object to the plan and both drivers.
+
+    `timeout`: seconds per call (a tool's own `timeout` wins); `deadline`: seconds for the whole
+    batch; `max_workers`: a private pool of that size instead of the shared one; `approve`: the
+    approval hook; `max_output_chars`: the cap on one output sent to the model;
+    `max_validation_retries`: how often `Session` lets the model correct a call to one tool
+    (unknown tool, unreadable or invalid arguments) before raising `ToolExecutionError`.
+    Frozen and hashable, so anything derived from it can be cached on it.
+    """
+
+    timeout: float | None = None
+    deadline: float | None = None
+    max_workers: int | None = None
+    approve: ApproveHook | None = None
+    max_output_chars: int | None = None
+    max_validation_retries: int = 2
 
 
 # -- the plan (sans-I/O) -----------------------------------------------------------------------
@@ -606,18 +630,20 @@ def execute_tool_calls(
     `approve`: hook called before each call runs (see `ApprovalDecision`); `max_output_chars`:
     truncate longer outputs (and say so in the output).
     """
-    return _execute(
-        coerce_tool_calls(tool_calls),
-        coerce_tools(tools),
+    options = ExecutionOptions(
         timeout=timeout,
         deadline=deadline,
         max_workers=max_workers,
         approve=approve,
         max_output_chars=max_output_chars,
-    ).collected()
+    )
+    return execute_plan(coerce_tool_calls(tool_calls), coerce_tools(tools), options).collected()
 
 
-def _approve_sync(plan: Plan, approve: ApproveHook | None) -> None:
+def _approval(plan: Plan, approve: ApproveHook | None) -> Generator[Awaitable[Any], Any, None]:
+    """The approval step of both drivers: asks the hook about every runnable call and folds the
+    answers into the plan. An async hook's answer is yielded for the driver to await (the sync
+    driver runs it to completion, the async one awaits it) and sent back in."""
     kept: list[PlannedCall] = []
     for planned in plan.runnable:
         if approve is None:
@@ -628,28 +654,34 @@ def _approve_sync(plan: Plan, approve: ApproveHook | None) -> None:
             continue
         answer = approve(planned.call, planned.tool)
         if inspect.isawaitable(answer):
-            answer = asyncio.run(_await(answer))
+            answer = yield answer
         if apply_decision(plan, planned, answer):
             kept.append(planned)
     plan.runnable = kept
 
 
-def _execute(
-    calls: list[ToolCall],
-    registry: Mapping[str, ToolDefinition],
-    *,
-    timeout: float | None = None,
-    deadline: float | None = None,
-    max_workers: int | None = None,
-    approve: ApproveHook | None = None,
-    max_output_chars: int | None = None,
+def _approve_sync(plan: Plan, approve: ApproveHook | None) -> None:
+    step = _approval(plan, approve)
+    try:
+        pending = next(step)
+        while True:
+            pending = step.send(asyncio.run(_await(pending)))
+    except StopIteration:
+        pass
+
+
+def execute_plan(
+    calls: list[ToolCall], registry: Mapping[str, ToolDefinition], options: ExecutionOptions
 ) -> Plan:
-    plan = plan_calls(calls, registry, timeout=timeout)
-    _approve_sync(plan, approve)
+    """Plan, approve and run one turn's calls (the sync driver); the `Plan` keeps each result's
+    error kind, which `Session` reads to count the model's mistakes."""
+    deadline = options.deadline
+    plan = plan_calls(calls, registry, timeout=options.timeout)
+    _approve_sync(plan, options.approve)
     _report_unrun(plan)
     if not plan.runnable:
         return plan
-    pool = _Pool(max_workers)
+    pool = _Pool(options.max_workers)
     start = time.monotonic()
     futures: dict[Future[Any], tuple[PlannedCall, _AsyncGroup | None, float]] = {}
     group: _AsyncGroup | None = None
@@ -682,7 +714,7 @@ def _execute(
                 planned, handle, began = futures[future]
                 exc = future.exception()
                 timed_out = isinstance(exc, _TimedOut)
-                _finish_future(plan, planned, future, exc, timed_out, deadline, now - began, max_output_chars)
+                _finish_future(plan, planned, future, exc, timed_out, now - began, options)
                 _report(records, plan, planned)
             for future in list(pending):
                 planned, handle, began = futures[future]
@@ -714,18 +746,19 @@ def _finish_future(
     future: concurrent.futures.Future[Any] | asyncio.Future[Any],
     exc: BaseException | None,
     timed_out: bool,
-    deadline: float | None,
     duration: float,
-    max_output_chars: int | None,
+    options: ExecutionOptions,
 ) -> None:
     if timed_out:
-        finish_result(plan, planned, timed_out=True, deadline=deadline, duration=duration)
+        finish_result(plan, planned, timed_out=True, deadline=options.deadline, duration=duration)
     elif exc is not None:
         if not isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):
             raise exc  # KeyboardInterrupt / SystemExit raised inside a tool: not the model's business
         finish_result(plan, planned, exc=exc, duration=duration)
     else:
-        finish_result(plan, planned, future.result(), duration=duration, max_output_chars=max_output_chars)
+        finish_result(
+            plan, planned, future.result(), duration=duration, max_output_chars=options.max_output_chars
+        )
 
 
 # -- async driver --------------------------------------------------------------------------------
@@ -740,56 +773,43 @@ async def aexecute_tool_calls(
     max_output_chars: int | None = None,
 ) -> list[ToolResult]:
     """The async twin of `execute_tool_calls`: async tools as tasks, sync tools in the thread pool."""
-    plan = await _aexecute(
-        coerce_tool_calls(tool_calls),
-        coerce_tools(tools),
+    options = ExecutionOptions(
         timeout=timeout,
         deadline=deadline,
         max_workers=max_workers,
         approve=approve,
         max_output_chars=max_output_chars,
     )
+    plan = await aexecute_plan(coerce_tool_calls(tool_calls), coerce_tools(tools), options)
     return plan.collected()
 
 
 async def _approve_async(plan: Plan, approve: ApproveHook | None) -> None:
-    kept: list[PlannedCall] = []
-    for planned in plan.runnable:
-        if approve is None:
-            if planned.tool.requires_approval:
-                plan.fail(planned.index, "denied", _requires_hook_message(planned))
-            else:
-                kept.append(planned)
-            continue
-        answer = approve(planned.call, planned.tool)
-        if inspect.isawaitable(answer):
-            answer = await answer
-        if apply_decision(plan, planned, answer):
-            kept.append(planned)
-    plan.runnable = kept
+    step = _approval(plan, approve)
+    try:
+        pending = next(step)
+        while True:
+            pending = step.send(await pending)
+    except StopIteration:
+        pass
 
 
 async def _call_async(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return await fn(**kwargs)
 
 
-async def _aexecute(
-    calls: list[ToolCall],
-    registry: Mapping[str, ToolDefinition],
-    *,
-    timeout: float | None = None,
-    deadline: float | None = None,
-    max_workers: int | None = None,
-    approve: ApproveHook | None = None,
-    max_output_chars: int | None = None,
+async def aexecute_plan(
+    calls: list[ToolCall], registry: Mapping[str, ToolDefinition], options: ExecutionOptions
 ) -> Plan:
-    plan = plan_calls(calls, registry, timeout=timeout)
-    await _approve_async(plan, approve)
+    """The async driver of `execute_plan`."""
+    deadline = options.deadline
+    plan = plan_calls(calls, registry, timeout=options.timeout)
+    await _approve_async(plan, options.approve)
     _report_unrun(plan)
     if not plan.runnable:
         return plan
     loop = asyncio.get_running_loop()
-    pool = _Pool(max_workers)
+    pool = _Pool(options.max_workers)
     start = time.monotonic()
     tasks: dict[asyncio.Future[Any], tuple[PlannedCall, float]] = {}
     records: dict[int, _instrument.ToolRecord | None] = {}
@@ -816,7 +836,7 @@ async def _aexecute(
                 exc = None if task.cancelled() else task.exception()
                 if task.cancelled():
                     exc = asyncio.CancelledError()
-                _finish_future(plan, planned, task, exc, False, deadline, now - began, max_output_chars)
+                _finish_future(plan, planned, task, exc, False, now - began, options)
                 _report(records, plan, planned)
             expired = []
             for task in list(pending):
