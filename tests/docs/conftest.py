@@ -1,0 +1,100 @@
+"""Fixtures shared by the doc-example and examples/ tests: an offline world for code written as a user
+would write it (providers created from the environment, no http_client= anywhere)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_model import FakeModelTransport  # noqa: E402
+
+# What a user has in their environment; every value is fake, every host is answered in-process.
+FAKE_ENV = {
+    "AZURE_OPENAI_ENDPOINT": "https://my-resource.openai.azure.com",
+    "AZURE_OPENAI_API_KEY": "azure-doc-test-key",
+    "OPENAI_API_KEY": "sk-doc-test-key",
+    "ANTHROPIC_API_KEY": "sk-ant-doc-test-key",
+    "GEMINI_API_KEY": "gemini-doc-test-key",
+    "MISTRAL_API_KEY": "mistral-doc-test-key",
+}
+CLEARED_ENV = (
+    "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_DEPLOYMENT", "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI", "TOOLWIRE_RECORD", "TOOLWIRE_PROVIDER", "TOOLWIRE_MODEL",
+    "TOOLWIRE_BASE_URL", "TOOLWIRE_HOME", "TOOLWIRE_EXAMPLE_OFFLINE", "TOOLWIRE_DEMO_BASE_URL",
+)
+
+
+class FakeEntraCredential:
+    """Stands in for azure.identity.DefaultAzureCredential: a token without a login."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: object) -> object:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        return AccessToken("fake-entra-token", 4_102_444_800)
+
+    def get_token_info(self, *scopes: str, options: object = None) -> object:
+        from azure.core.credentials import AccessTokenInfo
+
+        self.scopes.append(scopes)
+        return AccessTokenInfo("fake-entra-token", 4_102_444_800)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def offline_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeModelTransport]:
+    """Fake keys in the environment, a fake model behind every provider, a scratch cwd and HOME."""
+    import httpx2
+
+    from toolwire._transport import ClientOverride, client_override
+
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / ".local" / "share"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")  # approvals answer "no"
+    transport = FakeModelTransport()
+    # testing.record() opens real transports: give it the fake one instead of the network
+    monkeypatch.setattr(httpx2, "HTTPTransport", lambda *a, **k: transport)
+    monkeypatch.setattr(httpx2, "AsyncHTTPTransport", lambda *a, **k: transport)
+    try:
+        import azure.identity
+
+        monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeEntraCredential)
+    except ImportError:  # pragma: no cover - the dev extra installs azure-identity
+        pass
+    client = httpx2.Client(transport=transport)
+    async_client = httpx2.AsyncClient(transport=transport)
+    token = client_override.set(ClientOverride(client, async_client))
+    try:
+        yield transport
+    finally:
+        client_override.reset(token)
+        client.close()
+        _reset_global_observers()
+
+
+def _reset_global_observers() -> None:
+    """Pages may switch on process-wide logging, tracing or recording: switch them off again."""
+    import toolwire.logs
+    import toolwire.tracing
+
+    toolwire.logs.disable_debug_logging()
+    toolwire.tracing.uninstrument()
+    recorder = sys.modules.get("toolwire.recorder")
+    if recorder is not None:
+        for active in recorder.active_recorders():
+            active.stop()
