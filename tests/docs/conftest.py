@@ -8,10 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_model import FakeModelTransport  # noqa: E402
+from fake_model import FakeModelTransport
 
 # What a user has in their environment; every value is fake, every host is answered in-process.
 FAKE_ENV = {

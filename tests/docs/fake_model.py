@@ -206,9 +206,8 @@ class FakeModelTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         content = last.get("content")
-        answered = sum(
-            1 for block in (content if isinstance(content, list) else []) if block.get("type") == "tool_result"
-        )
+        blocks_in = content if isinstance(content, list) else []
+        answered = sum(1 for block in blocks_in if block.get("type") == "tool_result")
         choice = body.get("tool_choice") or {}
         forced = choice.get("name") if choice.get("type") == "tool" else None
         tools = [] if choice.get("type") == "none" else _tool_schemas(body, "anthropic")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from fake_model import FakeModelTransport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,13 +60,13 @@ PAGES = [p for p in pages() if blocks_of(p)]
 def run_block(block: Block, namespace: dict[str, object]) -> None:
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     code = compile(block.code, f"{block.page}:{block.line}", "exec", flags=flags, dont_inherit=True)
-    result = eval(code, namespace)  # noqa: S307 - the documentation's own code, that is the point
+    result = eval(code, namespace)  # the documentation's own code: that is the point
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
-def test_page_examples_run(page: Path, offline_world: FakeModelTransport, capsys: pytest.CaptureFixture[str]) -> None:
+def test_page_examples_run(page: Path, offline_world: FakeModelTransport) -> None:
     # a page's code runs as a script in the scratch directory would (`__file__` for conftest examples)
     namespace: dict[str, object] = {"__name__": "__doc_example__", "__file__": str(Path.cwd() / "example.py")}
     ran = 0
