@@ -8,17 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_model import FakeModelTransport
+from fake_model import FAKE_ENV, FakeModelTransport
 
-# What a user has in their environment; every value is fake, every host is answered in-process.
-FAKE_ENV = {
-    "AZURE_OPENAI_ENDPOINT": "https://my-resource.openai.azure.com",
-    "AZURE_OPENAI_API_KEY": "azure-doc-test-key",
-    "OPENAI_API_KEY": "sk-doc-test-key",
-    "ANTHROPIC_API_KEY": "sk-ant-doc-test-key",
-    "GEMINI_API_KEY": "gemini-doc-test-key",
-    "MISTRAL_API_KEY": "mistral-doc-test-key",
-}
 CLEARED_ENV = (
     "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_DEPLOYMENT", "GOOGLE_API_KEY",
     "GOOGLE_GENAI_USE_VERTEXAI", "TOOLWIRE_RECORD", "TOOLWIRE_PROVIDER", "TOOLWIRE_MODEL",

@@ -25,6 +25,23 @@ from typing import Any
 
 import httpx2
 
+# What a user has in their environment; every value is fake, every host is answered in-process.
+FAKE_ENV = {
+    "AZURE_OPENAI_ENDPOINT": "https://my-resource.openai.azure.com",
+    "AZURE_OPENAI_API_KEY": "azure-doc-test-key",
+    "OPENAI_API_KEY": "sk-doc-test-key",
+    "ANTHROPIC_API_KEY": "sk-ant-doc-test-key",
+    "GEMINI_API_KEY": "gemini-doc-test-key",
+    "MISTRAL_API_KEY": "mistral-doc-test-key",
+}
+# The only host each fake key may be sent to.
+KEY_HOSTS = {
+    "azure-doc-test-key": "my-resource.openai.azure.com",
+    "sk-doc-test-key": "api.openai.com",
+    "sk-ant-doc-test-key": "api.anthropic.com",
+    "gemini-doc-test-key": "generativelanguage.googleapis.com",
+    "mistral-doc-test-key": "api.mistral.ai",
+}
 WEATHER_ARGS = {"city": "Paris", "location": "Paris", "unit": "celsius"}
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_model import FakeModelTransport
+from fake_model import KEY_HOSTS, FakeModelTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
@@ -79,6 +79,20 @@ def test_page_examples_run(page: Path, offline_world: FakeModelTransport) -> Non
             pytest.fail(f"{block.page}:{block.line}: {type(exc).__name__}: {exc}\n{block.code}")
         ran += 1
     assert ran, f"{page}: every block is marked not-run"
+    for request in offline_world.requests:  # a key from the environment only goes to its own host
+        sent = " ".join(request.headers.values())
+        for key, host in KEY_HOSTS.items():
+            assert key not in sent or request.url.host == host, (page.name, key, str(request.url))
+
+
+def test_entra_page_authenticates_with_a_bearer_token(offline_world: FakeModelTransport) -> None:
+    namespace: dict[str, object] = {"__name__": "__doc_example__"}
+    first = blocks_of(ROOT / "docs" / "getting-started" / "azure.md")[0]
+    run_block(first, namespace)
+    [*_, last] = offline_world.requests
+    assert last.headers["authorization"] == "Bearer fake-entra-token"
+    assert "api-key" not in last.headers
+    assert str(last.url) == "https://my-resource.openai.azure.com/openai/v1/chat/completions"
 
 
 def test_not_run_markers_give_a_reason() -> None:
