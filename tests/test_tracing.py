@@ -154,15 +154,21 @@ def test_instrument_is_idempotent_and_uninstrument_stops(
 
 
 def test_provider_names() -> None:
-    class P:
-        def __init__(self, name: str, vertexai: bool = False) -> None:
-            self.name, self.vertexai = name, vertexai
+    from toolwire import AbstractLLM
 
-    assert tracing.provider_name(P("azure_openai")) == "azure.ai.openai"
-    assert tracing.provider_name(P("gemini")) == "gcp.gemini"
-    assert tracing.provider_name(P("gemini", vertexai=True)) == "gcp.vertex_ai"
-    assert tracing.provider_name(P("mistral")) == "mistral_ai"
-    assert tracing.provider_name(P("my_server")) == "my_server"
+    def create(name: str, **config: Any) -> Any:
+        return AbstractLLM.create(name, api_key="k", model="m", **config)
+
+    azure = create("azure_openai", azure_endpoint="https://r.openai.azure.com")
+    assert tracing.provider_name(azure) == "azure.ai.openai"
+    assert tracing.provider_name(create("gemini")) == "gcp.gemini"
+    assert tracing.provider_name(create("gemini", vertexai=True)) == "gcp.vertex_ai"
+    assert tracing.provider_name(create("mistral")) == "mistral_ai"
+
+    class P:  # an object that is not a provider class: its name is used as is
+        name = "my_server"
+
+    assert tracing.provider_name(P()) == "my_server"
 
 
 def _session_tree(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, list[ReadableSpan]]:

@@ -88,8 +88,8 @@ def _live_llm(args: argparse.Namespace) -> tuple[Any, str] | None:
         for n in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT")
     ]
     if all(azure):
-        llm = AbstractLLM.create("azure_openai")
-        return llm, f"Azure OpenAI deployment {azure[2]} at {azure[0]}"
+        azure_llm = AbstractLLM.create("azure_openai")
+        return azure_llm, f"Azure OpenAI deployment {azure[2]} at {azure[0]}"
     if os.environ.get("OPENAI_API_KEY"):
         model = args.model or os.environ.get("TOOLWIRE_DEMO_MODEL") or "gpt-4o-mini"
         return AbstractLLM.create("openai", model=model), f"OpenAI ({model})"

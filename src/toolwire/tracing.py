@@ -34,17 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TracingObserver", "instrument", "is_instrumented", "uninstrument"]
 
-# toolwire provider name -> gen_ai.provider.name well-known value
-PROVIDER_NAMES: dict[str, str] = {
-    "openai": "openai",
-    "azure_openai": "azure.ai.openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "vertex": "gcp.vertex_ai",
-    "mistral": "mistral_ai",
-    "ollama": "ollama",
-}
-
 _REQUEST_PARAMS = {
     "temperature": "gen_ai.request.temperature",
     "max_tokens": "gen_ai.request.max_tokens",
@@ -65,10 +54,11 @@ def _otel() -> Any:
 
 
 def provider_name(provider: Any) -> str:
-    name = str(getattr(provider, "name", "unknown"))
-    if name == "gemini" and getattr(provider, "vertexai", False):
-        return PROVIDER_NAMES["vertex"]
-    return PROVIDER_NAMES.get(name, name)
+    """`gen_ai.provider.name`: what the provider instance says (its class's `otel_provider_name`)."""
+    telemetry_name = getattr(provider, "telemetry_name", None)
+    if callable(telemetry_name):
+        return str(telemetry_name())
+    return str(getattr(provider, "name", "unknown"))
 
 
 def _json(value: Any) -> str:

@@ -27,7 +27,7 @@ from ..errors import ConfigurationError, ToolwireError
 
 __all__ = ["build_app", "load_callable"]
 
-DIALECTS = ("openai", "anthropic", "gemini", "mistral", "neutral")
+NEUTRAL = "neutral"
 
 
 def _out() -> Console:
@@ -278,13 +278,17 @@ def _run_turn(session: Any, prompt: str, out: Console, err: Console) -> None:
 def schema(
     function: Annotated[str, typer.Argument(help="The tool: module:function or file.py:function.")],
     dialect: Annotated[
-        str, typer.Option("--dialect", "-d", help=f"Provider format: {', '.join(DIALECTS)}.")
+        str,
+        typer.Option(
+            "--dialect", "-d", help=f"A provider's format (any provider name, e.g. anthropic), or {NEUTRAL}."
+        ),
     ] = "openai",
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="OpenAI strict mode.")] = None,
 ) -> None:
     """Print the tool definition a provider receives for a Python function."""
-    if dialect not in DIALECTS:
-        raise typer.BadParameter(f"{dialect!r}: choose one of {', '.join(DIALECTS)}", param_hint="--dialect")
+    dialects = _dialects()
+    if dialect not in dialects:
+        raise typer.BadParameter(f"{dialect!r}: choose one of {', '.join(dialects)}", param_hint="--dialect")
     [definition] = _load_tools([function])
     if strict is not None:
         import dataclasses
@@ -293,25 +297,30 @@ def schema(
     with _errors():
         try:
             payload = _tool_payload(definition, dialect)
-        except ValueError as exc:
+        except (ValueError, NotImplementedError) as exc:
             raise _fail(f"{definition.name} cannot be expressed in the {dialect} dialect: {exc}", 1) from None
     typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
 
 
+def _dialects() -> dict[str, Any]:
+    """Each provider's tool format, by provider name and alias (the provider classes say how)."""
+    from ..providers.registry import provider_classes
+
+    dialects: dict[str, Any] = {}
+    for name, cls in provider_classes().items():
+        if callable(getattr(cls, "tools_payload", None)) and name != "fallback":
+            dialects[name] = cls
+            for alias in getattr(cls, "aliases", ()):
+                dialects.setdefault(alias, cls)
+    dialects[NEUTRAL] = None
+    return dialects
+
+
 def _tool_payload(definition: Any, dialect: str) -> Any:
-    if dialect == "neutral":
+    cls = _dialects()[dialect]
+    if cls is None:
         return definition.to_dict()
-    if dialect in ("openai", "mistral"):
-        from ..providers.openai import chat_tools
-
-        return chat_tools([definition], dialect=dialect)[0]
-    if dialect == "anthropic":
-        from ..providers.anthropic import tools_payload
-
-        return tools_payload([definition])[0]
-    from ..providers.gemini import gemini_tools
-
-    return gemini_tools([definition])[0]["functionDeclarations"][0]
+    return cls.tools_payload([definition])[0]
 
 
 # -- providers -----------------------------------------------------------------------------------

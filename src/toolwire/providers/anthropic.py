@@ -644,6 +644,7 @@ class AnthropicProvider(BaseProvider):
     """Anthropic's Messages API (`https://api.anthropic.com/v1/messages`)."""
 
     name: ClassVar[str] = "anthropic"
+    otel_provider_name: ClassVar[str] = "anthropic"
     default_capabilities: ClassVar[frozenset[Capability]] = _ANTHROPIC_CAPABILITIES
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
@@ -667,8 +668,13 @@ class AnthropicProvider(BaseProvider):
         self.default_max_tokens = default_max_tokens
         self.anthropic_version = anthropic_version
 
-    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
-        return tools_payload(tools, dialect=self.tool_dialect)
+    @classmethod
+    def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        return parse_message(payload, provider=cls.name)
+
+    @classmethod
+    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        return tools_payload(tools, dialect=cls.tool_dialect)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         return messages_body(request, default_max_tokens=self.default_max_tokens)

@@ -37,6 +37,8 @@ class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI (and Azure AI Foundry OpenAI deployments)."""
 
     name: ClassVar[str] = "azure_openai"
+    aliases: ClassVar[tuple[str, ...]] = ("azure",)
+    otel_provider_name: ClassVar[str] = "azure.ai.openai"
     api_key_env = ("AZURE_OPENAI_API_KEY",)
     base_url_env = ()
     default_base_url = None

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument
 from .._transport import HttpCall, SSEEvent, Transport
@@ -45,6 +45,8 @@ from ..types import (
 
 if TYPE_CHECKING:
     import httpx2
+
+    from .._streaming import AsyncStream, Stream
 
 
 __all__ = ["BaseProvider", "ChatRequest", "StreamState", "mask_secret"]
@@ -130,6 +132,10 @@ class BaseProvider(AbstractLLMInterface):
     `new_stream_state`, `map_error`, `auth_headers`)."""
 
     name: ClassVar[str] = ""
+    # Other names `AbstractLLM.create` accepts for this provider ("azure" for "azure_openai").
+    aliases: ClassVar[tuple[str, ...]] = ()
+    # `gen_ai.provider.name` of the OpenTelemetry GenAI conventions ("" = the provider's name).
+    otel_provider_name: ClassVar[str] = ""
     default_capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # (fnmatch pattern on the model name, capabilities added, capabilities removed), applied in order
     model_capability_rules: ClassVar[
@@ -254,9 +260,26 @@ class BaseProvider(AbstractLLMInterface):
                 capability=capability,
             )
 
+    # -- class facts read by the registry, the CLI, tracing and standardize_tool_response --------
+    @classmethod
+    def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        """A raw response body (parsed JSON) of this wire format, normalized; what
+        `standardize_tool_response(payload, name)` uses."""
+        raise NotImplementedError(f"{cls.name}: no standalone response parser")
+
+    @classmethod
+    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        """The tool definitions as this provider receives them (one entry per tool); what
+        `toolwire schema --dialect NAME` prints."""
+        raise NotImplementedError(f"{cls.name}: no standalone tool translation")
+
+    def telemetry_name(self) -> str:
+        """`gen_ai.provider.name` for this instance (Gemini on Vertex AI answers differently)."""
+        return self.otel_provider_name or self.name
+
     # -- translation hooks (pure) --------------------------------------------------------------
     def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
-        raise NotImplementedError
+        return self.tools_payload(tools)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError
@@ -414,6 +437,44 @@ class BaseProvider(AbstractLLMInterface):
         return response
 
     # -- the interface -------------------------------------------------------------------------
+    # Overloads on `stream`: a type checker sees a GenerateResponse, or a stream to iterate.
+    @overload
+    def generate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: Literal[False] = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse: ...
+    @overload
+    def generate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: Literal[True],
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Stream: ...
+    @overload
     def generate(
         self,
         messages: Any,
@@ -430,7 +491,24 @@ class BaseProvider(AbstractLLMInterface):
         tool_choice: Any = None,
         parallel_tool_calls: bool | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> GenerateResponse | Stream: ...
+    def generate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse | Stream:
         request = self._prepare(
             messages,
             model=model,
@@ -470,6 +548,43 @@ class BaseProvider(AbstractLLMInterface):
             _instrument.call_finished(record, result)
             return result
 
+    @overload
+    async def agenerate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: Literal[False] = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse: ...
+    @overload
+    async def agenerate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: Literal[True],
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncStream: ...
+    @overload
     async def agenerate(
         self,
         messages: Any,
@@ -486,7 +601,24 @@ class BaseProvider(AbstractLLMInterface):
         tool_choice: Any = None,
         parallel_tool_calls: bool | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> GenerateResponse | AsyncStream: ...
+    async def agenerate(
+        self,
+        messages: Any,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Any = None,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse | AsyncStream:
         request = self._prepare(
             messages,
             model=model,

@@ -101,7 +101,7 @@ def gemini_tools(tools: Sequence[ToolDefinition], *, json_schema: bool = False) 
     for tool in tools:
         declaration: dict[str, Any] = {"name": tool.name, "description": tool.description or ""}
         if json_schema:
-            declaration["parametersJsonSchema"] = tool.parameters_for("anthropic")
+            declaration["parametersJsonSchema"] = tool.parameters_for("json_schema")
         else:
             parameters = tool.parameters_for("gemini")
             if parameters:
@@ -799,6 +799,8 @@ class GeminiProvider(BaseProvider):
     google-auth credentials, or an API key in express mode)."""
 
     name: ClassVar[str] = "gemini"
+    aliases: ClassVar[tuple[str, ...]] = ("google",)
+    otel_provider_name: ClassVar[str] = "gcp.gemini"
     default_capabilities: ClassVar[frozenset[Capability]] = _GEMINI_CAPABILITIES
     api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env: ClassVar[tuple[str, ...]] = ("GEMINI_BASE_URL",)
@@ -878,6 +880,19 @@ class GeminiProvider(BaseProvider):
         )
 
     # -- wire ----------------------------------------------------------------------------------
+    @classmethod
+    def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        return parse_generate_content(payload, provider=cls.name)
+
+    @classmethod
+    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        # one function declaration per tool (the request wraps them in one `tools` entry)
+        declarations: list[dict[str, Any]] = gemini_tools(tools)[0]["functionDeclarations"] if tools else []
+        return declarations
+
+    def telemetry_name(self) -> str:
+        return "gcp.vertex_ai" if self.vertexai else self.otel_provider_name
+
     def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
         return gemini_tools(tools, json_schema=self.function_schema == "json_schema")
 

@@ -270,6 +270,7 @@ class MistralProvider(BaseProvider):
     """Mistral La Plateforme (`https://api.mistral.ai/v1`); `MISTRAL_API_KEY`."""
 
     name: ClassVar[str] = "mistral"
+    otel_provider_name: ClassVar[str] = "mistral_ai"
     default_capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.FUNCTION_CALLING,
@@ -309,8 +310,13 @@ class MistralProvider(BaseProvider):
         "x-request-id",
     )
 
-    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
-        return chat_tools(tools, dialect=self.tool_dialect)
+    @classmethod
+    def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        return parse_chat_completion(payload, provider=cls.name)
+
+    @classmethod
+    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        return chat_tools(tools, dialect=cls.tool_dialect)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         return mistral_body(request)

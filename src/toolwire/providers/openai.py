@@ -638,6 +638,7 @@ class OpenAIProvider(BaseProvider):
     """OpenAI's Chat Completions API (`https://api.openai.com/v1`)."""
 
     name: ClassVar[str] = "openai"
+    otel_provider_name: ClassVar[str] = "openai"
     default_capabilities: ClassVar[frozenset[Capability]] = _OPENAI_CAPABILITIES
     model_capability_rules: ClassVar[tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...]] = (
         # models that predate function calling or never had it
@@ -678,8 +679,13 @@ class OpenAIProvider(BaseProvider):
         self.organization = organization
         self.project = project
 
-    def translate_tools(self, tools: tuple[ToolDefinition, ...]) -> Any:
-        return chat_tools(tools, dialect=self.tool_dialect)
+    @classmethod
+    def parse_raw_response(cls, payload: Any) -> GenerateResponse:
+        return parse_chat_completion(payload, provider=cls.name)
+
+    @classmethod
+    def tools_payload(cls, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        return chat_tools(tools, dialect=cls.tool_dialect)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         return chat_body(
@@ -722,6 +728,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
     """
 
     name: ClassVar[str] = "openai_compatible"
+    aliases: ClassVar[tuple[str, ...]] = ("vllm", "llamacpp")
+    otel_provider_name: ClassVar[str] = ""
     default_capabilities = _OPENAI_CAPABILITIES - {Capability.STRICT_TOOLS}
     model_capability_rules = ()
     requires_api_key = False
@@ -750,6 +758,8 @@ class OllamaProvider(OpenAICompatibleProvider):
     """Ollama through its OpenAI-compatible endpoint (default `http://localhost:11434/v1`)."""
 
     name: ClassVar[str] = "ollama"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    otel_provider_name: ClassVar[str] = "ollama"
     base_url_env = ("OLLAMA_BASE_URL",)
     default_base_url = "http://localhost:11434/v1"
     api_key_env = ("OLLAMA_API_KEY",)

@@ -1,8 +1,10 @@
 """`AbstractLLM.create(name, ...)`: the provider registry, built-ins plus entry-point plugins.
 
-Built-in providers are registered by import path, so creating an `openai` provider never imports
-the Anthropic or Gemini modules. Third-party packages register under the entry-point group
-`toolwire.providers`:
+A provider is one module plus one row here. Everything else about it (aliases, tracing name, schema
+dialect, response parser, environment variables, capabilities) lives on its class, and the CLI,
+tracing and `standardize_tool_response` ask the class. Built-ins are registered by import path, so
+creating an `openai` provider never imports the Anthropic or Gemini modules. Third-party packages
+register once, under the entry-point group `toolwire.providers`:
 
     [project.entry-points."toolwire.providers"]
     my_llm = "my_package.provider:MyProvider"     # a BaseProvider subclass
@@ -12,15 +14,32 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..errors import ConfigurationError
 from ..types import Capability
 
-__all__ = ["AbstractLLM", "available_providers", "provider_capabilities", "register_provider"]
+if TYPE_CHECKING:
+    from .anthropic import AnthropicProvider
+    from .azure_openai import AzureOpenAIProvider
+    from .base import BaseProvider
+    from .fallback import FallbackProvider
+    from .gemini import GeminiProvider
+    from .mistral import MistralProvider
+    from .openai import OllamaProvider, OpenAICompatibleProvider, OpenAIProvider
+
+__all__ = [
+    "AbstractLLM",
+    "available_providers",
+    "provider_capabilities",
+    "provider_class",
+    "provider_classes",
+    "register_provider",
+]
 
 ENTRY_POINT_GROUP = "toolwire.providers"
 
+# One row per built-in provider: its name and where its class lives.
 _BUILTIN: dict[str, str] = {
     "openai": "toolwire.providers.openai:OpenAIProvider",
     "openai_compatible": "toolwire.providers.openai:OpenAICompatibleProvider",
@@ -31,20 +50,17 @@ _BUILTIN: dict[str, str] = {
     "mistral": "toolwire.providers.mistral:MistralProvider",
     "fallback": "toolwire.providers.fallback:FallbackProvider",
 }
-_ALIASES = {
-    "azure": "azure_openai",
-    "google": "gemini",
-    "vllm": "openai_compatible",
-    "llamacpp": "openai_compatible",
-}
 
 _registered: dict[str, Callable[..., Any] | str] = {}
 _entry_points_loaded = False
+_aliases: dict[str, str] | None = None
 
 
 def register_provider(name: str, factory: Callable[..., Any] | str) -> None:
     """Register a provider class (or `"module:Class"` path) under `name`."""
+    global _aliases
     _registered[name] = factory
+    _aliases = None
 
 
 def _load_entry_points() -> None:
@@ -64,11 +80,12 @@ def _known() -> dict[str, Callable[..., Any] | str]:
 
 
 def available_providers() -> list[str]:
-    """Every provider name `AbstractLLM.create` accepts (built-in and plugins)."""
+    """Every provider name `AbstractLLM.create` accepts (built-in and plugins), aliases excluded."""
     return sorted(_known())
 
 
-def _resolve(target: Callable[..., Any] | str, name: str) -> Callable[..., Any]:
+def resolve_import_path(target: Callable[..., Any] | str, name: str) -> Callable[..., Any]:
+    """The object a `"module:attribute"` registration points at (objects pass through)."""
     if not isinstance(target, str):
         return target
     module_name, _, attribute = target.partition(":")
@@ -83,12 +100,53 @@ def _resolve(target: Callable[..., Any] | str, name: str) -> Callable[..., Any]:
     return getattr(module, attribute)  # type: ignore[no-any-return]
 
 
-def provider_class(name: str) -> Callable[..., Any]:
+def _alias_table() -> dict[str, str]:
+    """alias -> provider name, read from the classes' `aliases` (imports every provider once; only
+    a name that is not a registered one gets here)."""
+    global _aliases
+    if _aliases is None:
+        table: dict[str, str] = {}
+        for name, target in _known().items():
+            try:
+                cls = resolve_import_path(target, name)
+            except (ConfigurationError, ImportError):
+                continue  # a broken plugin must not hide the built-ins' aliases
+            # declared on the class itself: a subclass (a plugin) does not inherit its parent's names
+            for alias in vars(cls).get("aliases", ()) if isinstance(cls, type) else ():
+                table.setdefault(alias, name)
+        _aliases = table
+    return _aliases
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for `name` or one of its aliases (raises for unknown names)."""
     known = _known()
-    key = _ALIASES.get(name, name)
-    if key not in known:
-        raise ConfigurationError(f"unknown provider {name!r}; known providers: {', '.join(sorted(known))}")
-    return _resolve(known[key], key)
+    if name in known:
+        return name
+    target = _alias_table().get(name)
+    if target is None:
+        aliases = ", ".join(sorted(_alias_table()))
+        raise ConfigurationError(
+            f"unknown provider {name!r}; known providers: {', '.join(sorted(known))} (aliases: {aliases})"
+        )
+    return target
+
+
+def provider_class(name: str) -> Callable[..., Any]:
+    """The class registered under `name` (or an alias of it)."""
+    key = canonical_name(name)
+    return resolve_import_path(_known()[key], key)
+
+
+def provider_classes() -> dict[str, Any]:
+    """Every provider class that imports, by registered name (for the CLI and docs)."""
+    classes: dict[str, Any] = {}
+    for name in available_providers():
+        try:
+            classes[name] = provider_class(name)
+        except (ConfigurationError, ImportError):
+            continue
+    return classes
 
 
 def provider_capabilities(name: str | None = None, model: str | None = None) -> dict[str, list[Capability]]:
@@ -109,6 +167,35 @@ def provider_capabilities(name: str | None = None, model: str | None = None) -> 
 class AbstractLLM:
     """The factory: `AbstractLLM.create("azure_openai", deployment=..., ...)`."""
 
+    @overload
+    @staticmethod
+    def create(provider: Literal["openai"], **config: Any) -> OpenAIProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["azure_openai", "azure"], **config: Any) -> AzureOpenAIProvider: ...
+    @overload
+    @staticmethod
+    def create(
+        provider: Literal["openai_compatible", "vllm", "llamacpp"], **config: Any
+    ) -> OpenAICompatibleProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["ollama"], **config: Any) -> OllamaProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["anthropic"], **config: Any) -> AnthropicProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["gemini", "google"], **config: Any) -> GeminiProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["mistral"], **config: Any) -> MistralProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["fallback"], **config: Any) -> FallbackProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: str, **config: Any) -> BaseProvider: ...
     @staticmethod
     def create(provider: str, **config: Any) -> Any:
         """Create a provider by name. Missing settings are read from the usual environment

@@ -21,8 +21,18 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DIALECTS", "compile_schema", "is_nullable", "strict_compatible", "strip_titles", "walk_schemas"]
+__all__ = [
+    "DIALECTS",
+    "available_dialects",
+    "compile_schema",
+    "is_nullable",
+    "register_dialect",
+    "strict_compatible",
+    "strip_titles",
+    "walk_schemas",
+]
 
+# The built-in dialects the schema corpus is checked against; `available_dialects()` lists all.
 DIALECTS = ("openai", "anthropic", "gemini", "mistral")
 
 Schema = dict[str, Any]
@@ -75,28 +85,61 @@ class _Recursive(ValueError):
     pass
 
 
+SchemaCompiler = Callable[[Schema, bool], Schema]
+
+
 def compile_schema(parameters: Schema, dialect: str, *, strict: bool = False) -> Schema:
-    """Return a new schema for `dialect` (``openai``, ``anthropic``, ``gemini`` or ``mistral``).
+    """Return a new schema for `dialect` (``openai``, ``anthropic``, ``gemini``, ``mistral``,
+    ``json_schema`` or one a provider module registered with `register_dialect`).
 
     Raises `ValueError` for an unknown dialect, for a schema the dialect cannot express (a recursive
     schema for Gemini; an open `dict[str, X]`, an untyped value or an untyped array in OpenAI strict
     mode), or when `parameters` is not an object schema.
     """
-    if dialect == "openai":
-        root = _root(parameters)
-        return _openai_strict(root) if strict else root
-    if dialect == "anthropic":
-        return _root(parameters)
-    if dialect == "gemini":
-        return _gemini(_root(parameters))
-    if dialect == "mistral":
-        root = _root(parameters)
-        try:
-            return _inline_refs(root)
-        except _Recursive:
-            # Mistral accepts JSON Schema references; a recursive model is sent as written.
-            return root
-    raise ValueError(f"unknown schema dialect {dialect!r}; known dialects: {', '.join(DIALECTS)}")
+    compiler = _COMPILERS.get(dialect)
+    if compiler is None:
+        known = ", ".join(available_dialects())
+        raise ValueError(f"unknown schema dialect {dialect!r}; known dialects: {known}")
+    return compiler(parameters, strict)
+
+
+def register_dialect(name: str, compiler: SchemaCompiler) -> None:
+    """Teach `compile_schema` a dialect: `compiler(parameters, strict)` returns a new schema or
+    raises `ValueError` when the dialect cannot express it. Provider modules register their own."""
+    _COMPILERS[name] = compiler
+
+
+def available_dialects() -> list[str]:
+    """Every dialect `compile_schema` knows, built-ins first, in registration order."""
+    return list(_COMPILERS)
+
+
+def _plain(parameters: Schema, strict: bool) -> Schema:
+    # Anthropic, and Gemini's `parametersJsonSchema`, take JSON Schema as written.
+    return _root(parameters)
+
+
+def _openai(parameters: Schema, strict: bool) -> Schema:
+    root = _root(parameters)
+    return _openai_strict(root) if strict else root
+
+
+def _mistral(parameters: Schema, strict: bool) -> Schema:
+    root = _root(parameters)
+    try:
+        return _inline_refs(root)
+    except _Recursive:
+        # Mistral accepts JSON Schema references; a recursive model is sent as written.
+        return root
+
+
+_COMPILERS: dict[str, SchemaCompiler] = {
+    "openai": _openai,
+    "anthropic": _plain,
+    "gemini": lambda parameters, strict: _gemini(_root(parameters)),
+    "mistral": _mistral,
+    "json_schema": _plain,
+}
 
 
 def strict_compatible(parameters: Schema) -> bool:

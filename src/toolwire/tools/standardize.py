@@ -1,49 +1,51 @@
 """`standardize_tool_response`: any provider's raw response → `ToolCallRequest`.
 
-Reuses each provider module's own parser, so there is exactly one reading of every wire format.
+Reuses each provider class's own parser (`parse_raw_response`): one reading of every wire format.
 """
 
 from __future__ import annotations
 
-import importlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..providers.registry import resolve_import_path
 from ..types import GenerateResponse, ToolCallRequest
 
 __all__ = ["register_response_parser", "standardize_tool_response"]
 
-# provider name -> "module:function" taking (payload, provider=name) and returning GenerateResponse
-_PARSERS: dict[str, str | Callable[..., GenerateResponse]] = {
-    "openai": "toolwire.providers.openai:parse_chat_completion",
-    "azure_openai": "toolwire.providers.openai:parse_chat_completion",
-    "openai_compatible": "toolwire.providers.openai:parse_chat_completion",
-    "ollama": "toolwire.providers.openai:parse_chat_completion",
-    "anthropic": "toolwire.providers.anthropic:parse_message",
-    "gemini": "toolwire.providers.gemini:parse_generate_content",
-    "mistral": "toolwire.providers.mistral:parse_chat_completion",
-}
-_ALIASES = {"azure": "azure_openai", "google": "gemini"}
+# Parsers taught with the deprecated `register_response_parser`; providers declare theirs on the
+# class (`parse_raw_response`), which is where everything else looks.
+_LEGACY_PARSERS: dict[str, str | Callable[..., GenerateResponse]] = {}
 
 
 def register_response_parser(provider: str, parser: str | Callable[..., GenerateResponse]) -> None:
-    """Teach `standardize_tool_response` a plugin provider's response format."""
-    _PARSERS[provider] = parser
+    """Deprecated: give the provider class a `parse_raw_response` classmethod instead (a plugin
+    registered under `toolwire.providers` then needs nothing else)."""
+    warnings.warn(
+        "register_response_parser is deprecated: define parse_raw_response on the provider class",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    _LEGACY_PARSERS[provider] = parser
 
 
-def _parser(provider: str) -> Callable[..., GenerateResponse]:
-    key = _ALIASES.get(provider, provider)
-    target = _PARSERS.get(key)
-    if target is None:
-        raise ConfigurationError(
-            f"standardize_tool_response: unknown provider {provider!r}; known: {', '.join(sorted(_PARSERS))}"
-        )
-    if isinstance(target, str):
-        module_name, _, name = target.partition(":")
-        target = getattr(importlib.import_module(module_name), name)
-        _PARSERS[key] = target
-    return target  # type: ignore[return-value]
+def _parser(provider: str) -> Callable[[Any], GenerateResponse]:
+    legacy = _LEGACY_PARSERS.get(provider)
+    if legacy is not None:
+        target = resolve_import_path(legacy, provider)
+        return lambda payload: target(payload, provider=provider)  # type: ignore[no-any-return]
+    from ..providers.registry import provider_class
+
+    try:
+        cls: Any = provider_class(provider)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"standardize_tool_response: {exc}") from None
+    parse = getattr(cls, "parse_raw_response", None)
+    if parse is None:
+        raise ConfigurationError(f"standardize_tool_response: provider {provider!r} has no response parser")
+    return parse  # type: ignore[no-any-return]
 
 
 def _as_payload(response: Any) -> Any:
@@ -64,7 +66,10 @@ def _as_payload(response: Any) -> Any:
 
 def standardize_tool_response(response: Any, provider: str) -> ToolCallRequest:
     """Every tool call of a provider's raw response (its JSON body as a dict, or an SDK object)."""
-    parsed = _parser(provider)(_as_payload(response), provider=_ALIASES.get(provider, provider))
+    try:
+        parsed = _parser(provider)(_as_payload(response))
+    except NotImplementedError as exc:
+        raise ConfigurationError(f"standardize_tool_response: {exc}") from None
     if parsed.tool_calls is not None:
         return parsed.tool_calls
     return ToolCallRequest([], parsed.content)
