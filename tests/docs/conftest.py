@@ -54,6 +54,11 @@ def offline_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / ".local" / "share"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("builtins.input", lambda prompt="": "n")  # approvals answer "no"
+    # pages may register providers (register_provider): on a copy of the registry, dropped afterwards
+    from toolwire.providers import registry
+
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    monkeypatch.setattr(registry, "_aliases", None)
     transport = FakeModelTransport()
     # testing.record() opens real transports: give it the fake one instead of the network
     monkeypatch.setattr(httpx2, "HTTPTransport", lambda *a, **k: transport)

@@ -85,6 +85,13 @@ def test_page_examples_run(page: Path, offline_world: FakeModelTransport) -> Non
             assert key not in sent or request.url.host == host, (page.name, key, str(request.url))
 
 
+def test_pages_leave_the_provider_registry_as_they_found_it() -> None:
+    # providers/README.md registers "my_mistral"; the fixture runs it on a copy
+    from toolwire import available_providers
+
+    assert "my_mistral" not in available_providers()
+
+
 def test_entra_page_authenticates_with_a_bearer_token(offline_world: FakeModelTransport) -> None:
     namespace: dict[str, object] = {"__name__": "__doc_example__"}
     first = blocks_of(ROOT / "docs" / "getting-started" / "azure.md")[0]
