@@ -70,17 +70,32 @@ def _azure_document() -> dict[str, Any]:
     return document  # type: ignore[no-any-return]
 
 
+# which → the request schema: "openai" (Chat Completions), "responses" (`POST /responses`, also
+# what Azure's /openai/v1/responses and Open Responses servers take), "azure" (dated Azure chat)
+_OPENAI_SCHEMAS = {"openai": "CreateChatCompletionRequest", "responses": "CreateResponse"}
+
+
 @lru_cache(maxsize=4)
 def _validator(which: str) -> jsonschema.protocols.Validator:
-    if which == "openai":
-        uri, document, name = _OPENAI_URI, _openai_document(), "CreateChatCompletionRequest"
+    if which in _OPENAI_SCHEMAS:
+        uri, document, name = _OPENAI_URI, _openai_document(), _OPENAI_SCHEMAS[which]
     else:
         uri, document, name = _AZURE_URI, _azure_document(), "createChatCompletionRequest"
     registry: Registry[Any] = Registry().with_resource(
         uri, Resource.from_contents(document, default_specification=DRAFT202012)
     )
     schema = {"$ref": f"{uri}#/components/schemas/{name}"}
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return _OpenAPIValidator(schema, registry=registry)
+
+
+# OpenAPI reads `oneOf` as a tagged union: the branch is picked by its discriminator, and a value
+# that fits two branches is not an error. JSON Schema's `oneOf` rejects such a value, and the
+# Responses spec has overlapping branches (a user message with a content list fits both
+# EasyInputMessage and InputMessage in InputItem), so `oneOf` is checked as `anyOf` here.
+_OpenAPIValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"oneOf": jsonschema.Draft202012Validator.VALIDATORS["anyOf"]},
+)
 
 
 def _declared_properties(schema: dict[str, Any], document: dict[str, Any]) -> set[str]:
@@ -98,7 +113,7 @@ def _declared_properties(schema: dict[str, Any], document: dict[str, Any]) -> se
 
 
 def request_schema_errors(body: dict[str, Any], which: str = "openai") -> list[str]:
-    """Every violation of the spec's chat completion request schema ("openai" or "azure")."""
+    """Every violation of the spec's request schema ("openai", "responses" or "azure")."""
     validator = _validator(which)
     return [
         f"{'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}"
@@ -107,9 +122,9 @@ def request_schema_errors(body: dict[str, Any], which: str = "openai") -> list[s
 
 
 def unknown_request_keys(body: dict[str, Any], which: str = "openai") -> set[str]:
-    if which == "openai":
+    if which in _OPENAI_SCHEMAS:
         document = _openai_document()
-        schema = document["components"]["schemas"]["CreateChatCompletionRequest"]
+        schema = document["components"]["schemas"][_OPENAI_SCHEMAS[which]]
     else:
         document = _azure_document()
         schema = document["components"]["schemas"]["createChatCompletionRequest"]

@@ -1,6 +1,7 @@
 """Cross-provider history: a `session.messages` history made on one provider, continued on another.
 
-The recorded OpenAI parallel turn (two `call_…` ids) is continued on Anthropic, Gemini and Mistral,
+The recorded OpenAI parallel turn (two `call_…` ids) is continued on Anthropic, Gemini, Mistral and
+Bedrock,
 each behind a mock transport that captures the request and answers a final text in that provider's
 format; each captured request is checked against the target's own rules (and its SDK's request
 types where one exists), and the canned answer is read by the target's SDK too (the oracle).
@@ -591,3 +592,199 @@ def test_the_recorded_follow_ups_pass_their_own_validators() -> None:
             # pydantic-ai's defaults and its content [] are accepted by Mistral but are not ours
             body = {k: v for k, v in body.items() if k != "n"}
         assert check(body) == [], name
+
+
+# -- Chat Completions <-> Responses, and on to Anthropic / Gemini ------------------------------------
+RESPONSES_FINAL: dict[str, Any] = {
+    "id": "resp_final",
+    "object": "response",
+    "created_at": 1,
+    "status": "completed",
+    "model": "gpt-5-mini",
+    "output": [
+        {
+            "id": "msg_final",
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "annotations": [], "text": FINAL}],
+        }
+    ],
+    "usage": {"input_tokens": 120, "output_tokens": 20, "total_tokens": 140},
+}
+
+
+def _responses_target(answer: dict[str, Any]) -> tuple[Any, list[httpx2.Request]]:
+    sent: list[httpx2.Request] = []
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request)
+        return httpx2.Response(200, json=answer)
+
+    transport = httpx2.MockTransport(respond)
+    llm = AbstractLLM.create(
+        "openai",
+        api="responses",
+        model="gpt-5-mini",
+        api_key="test-key",
+        http_client=httpx2.Client(transport=transport),
+        async_http_client=httpx2.AsyncClient(transport=transport),
+    )
+    return llm, sent
+
+
+def test_openai_chat_turn_continued_on_responses(
+    openai_history: tuple[list[Message], list[dict[str, Any]]],
+) -> None:
+    from openapi_validation import assert_valid_request
+
+    history, tools = openai_history
+    llm, sent = _responses_target(RESPONSES_FINAL)
+    response = llm.generate(history, tools=tools)
+    body = _json(sent[0])
+    assert_valid_request(body, "responses")
+    items = body["input"]
+    assert [i.get("role") or i["type"] for i in items] == [
+        "system",
+        "user",
+        "function_call",
+        "function_call",
+        "function_call_output",
+        "function_call_output",
+    ]
+    assert [(i["call_id"], json.loads(i["arguments"])) for i in items[2:4]] == list(zip(OPENAI_IDS, CITIES))
+    assert [(i["call_id"], i["output"]) for i in items[4:]] == list(zip(OPENAI_IDS, OUTPUTS))
+    assert [t["name"] for t in body["tools"]] == ["get_weather"] and "function" not in body["tools"][0]
+    assert response.content == FINAL
+
+
+def _responses_history() -> tuple[list[Message], list[dict[str, Any]]]:
+    """A Responses turn with encrypted reasoning before two parallel calls, and its results."""
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "gAAAAA-opaque"}
+    calls = [
+        {
+            "id": f"fc_{i}",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": call_id,
+            "name": "get_weather",
+            "arguments": json.dumps(city),
+        }
+        for i, (call_id, city) in enumerate(zip(OPENAI_IDS, CITIES))
+    ]
+    answer = {**RESPONSES_FINAL, "id": "resp_calls", "output": [reasoning, *calls]}
+    llm, _ = _responses_target(answer)
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"location": {"type": "string"}},
+                "required": ["location"],
+            },
+        }
+    ]
+    prompt = [Message(role="user", content="Weather in New York City and London?")]
+    turn = llm.generate(prompt, tools=tools, store=False)
+    results = [ToolResult(call_id=c.id, name=c.name, output=o) for c, o in zip(turn.tool_calls, OUTPUTS)]
+    return [*prompt, turn.to_message(), Message(role="tool", tool_results=results)], tools
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_responses_reasoning_turn_continued_on_chat_anthropic_gemini(provider: str) -> None:
+    history, tools = _responses_history()
+    llm, sent = _target(provider)
+    response = llm.generate(history, tools=tools)
+    body = _json(sent[0])
+    text = json.dumps(body)
+    assert "gAAAAA-opaque" not in text and "rs_1" not in text  # Responses-only state stays behind
+    if provider == "anthropic":
+        assert anthropic_problems(body) == []
+    elif provider == "gemini":
+        assert gemini_problems(body) == []
+    else:
+        from openapi_validation import assert_valid_request
+
+        assert_valid_request(body, "openai")
+        assistant = body["messages"][1]
+        assert [c["id"] for c in assistant["tool_calls"]] == OPENAI_IDS
+        assert [m["tool_call_id"] for m in body["messages"][2:]] == OPENAI_IDS
+    assert response.content == FINAL
+
+
+def test_responses_history_back_on_responses_keeps_the_reasoning_first() -> None:
+    history, tools = _responses_history()
+    llm, sent = _responses_target(RESPONSES_FINAL)
+    llm.generate(history, tools=tools, store=False)
+    items = _json(sent[0])["input"]
+    assert [i.get("type") for i in items] == [
+        None,
+        "reasoning",
+        "function_call",
+        "function_call",
+        "function_call_output",
+        "function_call_output",
+    ]
+    assert items[1]["encrypted_content"] == "gAAAAA-opaque"
+
+# -- OpenAI history → Bedrock (Converse) ------------------------------------------------------------------
+BEDROCK_ANSWER = {
+    "output": {"message": {"role": "assistant", "content": [{"text": FINAL}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 120, "outputTokens": 20, "totalTokens": 140},
+    "metrics": {"latencyMs": 5},
+}
+
+
+def bedrock_problems(model: str, body: dict[str, Any]) -> list[str]:
+    """botocore's Converse input shape, plus the pairing rules the service enforces."""
+    from bedrock_shapes import converse_input_problems
+
+    problems = converse_input_problems(model, body)
+    messages = body["messages"]
+    if messages and messages[0]["role"] != "user":
+        problems.append("the first message is not a user message")
+    for i, (a, b) in enumerate(itertools.pairwise(messages)):
+        if a["role"] == b["role"]:
+            problems.append(f"messages[{i}] and [{i + 1}] are both {a['role']}")
+    for i, message in enumerate(messages):
+        uses = [b["toolUse"]["toolUseId"] for b in message["content"] if "toolUse" in b]
+        if not uses:
+            continue
+        following = messages[i + 1]["content"] if i + 1 < len(messages) else []
+        results = [b["toolResult"]["toolUseId"] for b in following if "toolResult" in b]
+        if sorted(results) != sorted(uses):
+            problems.append(f"messages[{i + 1}]: results {results} do not pair with {uses}")
+    has_tool_blocks = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
+    if has_tool_blocks and "toolConfig" not in body:
+        problems.append("tool blocks in the history without toolConfig")
+    return problems
+
+
+@pytest.mark.parametrize("tool_choice", [None, "none"])
+def test_openai_parallel_turn_continued_on_bedrock(
+    openai_history: tuple[list[Message], list[dict[str, Any]]], tool_choice: str | None
+) -> None:
+    history, tools = openai_history
+    sent: list[httpx2.Request] = []
+    transport = httpx2.MockTransport(lambda r: (sent.append(r), httpx2.Response(200, json=BEDROCK_ANSWER))[1])
+    llm = AbstractLLM.create(
+        "bedrock",
+        model="us.amazon.nova-pro-v1:0",
+        region="us-east-1",
+        api_key="test-key",
+        http_client=httpx2.Client(transport=transport),
+    )
+    response = llm.generate(history, tools=tools, tool_choice=tool_choice)
+    assert response.content == FINAL
+    body = _json(sent[0])
+    assert bedrock_problems("us.amazon.nova-pro-v1:0", body) == []
+    assert body["system"] == [{"text": "You are a helpful assistant providing weather updates."}]
+    assistant, results = body["messages"][1], body["messages"][2]
+    uses = [b["toolUse"] for b in assistant["content"] if "toolUse" in b]
+    # OpenAI ids already match Bedrock's pattern: kept as they are, both results in one user turn
+    assert [(u["toolUseId"], u["input"]) for u in uses] == list(zip(OPENAI_IDS, CITIES))
+    assert [b["toolResult"]["toolUseId"] for b in results["content"]] == OPENAI_IDS
+    assert [b["toolResult"]["content"] for b in results["content"]] == [[{"text": o}] for o in OUTPUTS]

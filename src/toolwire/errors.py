@@ -16,7 +16,8 @@
     │   ├── StructuredOutputError     the answer did not validate into the requested model (raw text kept)
     │   └── StreamInterruptedError    a stream ended early (keeps the partial text and complete calls)
     ├── ToolExecutionError
-    └── MaxTurnsExceeded              the Session loop hit max_turns (keeps the history)
+    ├── MaxTurnsExceeded              the Session loop hit max_turns (keeps the history)
+    └── BatchItemError                one batch item ended without an answer (expired, cancelled, ...)
 
 No secret (API key, bearer or Entra token) ever appears in a message, a repr or a log line:
 provider errors are built from the response body, never from request headers.
@@ -31,10 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "BatchItemError",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthError",
     "InvalidRequestError",
+    "MCPConnectionError",
+    "MCPServerError",
+    "MCPTimeoutError",
+    "MCPToolChangedError",
+    "MCPToolError",
     "MaxTurnsExceeded",
     "ProviderConnectionError",
     "ProviderError",
@@ -239,3 +246,58 @@ class MaxTurnsExceeded(ToolwireError):
         super().__init__(message)
         self.messages = messages or []
         self.max_turns = max_turns
+
+
+class BatchItemError(ToolwireError):
+    """One item of a batch (`toolwire.batch`) ended without an answer for a reason that is not a
+    provider error: the Batch API expired or cancelled it (`reason` "expired", "canceled"), left
+    it out of both result files ("missing"), reported it failed without an HTTP status
+    ("errored"), or the item raised an exception that is not a toolwire error ("exception", kept as
+    `__cause__`). `index` is its position in the inputs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        reason: str | None = None,
+        custom_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.index = index
+        self.reason = reason
+        self.custom_id = custom_id
+        self.code = code
+
+
+class MCPServerError(ToolExecutionError):
+    """An MCP server could not run a tool call (`toolwire.mcp`). `server` names the server (its
+    command or URL without credentials). Inside a `Session` or `execute_tool_calls` these become
+    error results the model reads; code calling `MCPToolset.call` gets them raised."""
+
+    def __init__(self, message: str, *, server: str | None = None, tool_name: str | None = None) -> None:
+        super().__init__(message, tool_name=tool_name)
+        self.server = server
+
+
+class MCPConnectionError(MCPServerError):
+    """The server could not be reached, crashed or closed the connection. The next use starts the
+    stdio process again / opens a new HTTP session."""
+
+
+class MCPTimeoutError(MCPServerError):
+    """The server did not answer in time (connecting, listing tools, or a call)."""
+
+
+class MCPToolError(MCPServerError):
+    """The tool ran and failed (`isError: true`), or the server refused the call (a JSON-RPC error)."""
+
+
+class MCPToolChangedError(MCPServerError):
+    """The tool's name, description or input schema changed since it was pinned; `change` says what.
+    Approve it with `MCPToolset.approve(name)`, the `approve` hook, or the pin file."""
+
+    def __init__(self, message: str, *, change: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.change = change

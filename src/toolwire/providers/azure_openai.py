@@ -43,6 +43,9 @@ class AzureOpenAIProvider(OpenAIProvider):
     base_url_env = ()
     default_base_url = None
     request_id_headers = ("apim-request-id", "x-request-id", "x-ms-request-id")
+    api_variants: ClassVar[dict[str, str]] = {
+        "responses": "toolwire.providers.openai_responses:AzureOpenAIResponsesProvider"
+    }
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .anthropic import AnthropicProvider
     from .azure_openai import AzureOpenAIProvider
     from .base import BaseProvider
+    from .bedrock import BedrockProvider
     from .fallback import FallbackProvider
     from .gemini import GeminiProvider
     from .mistral import MistralProvider
@@ -49,6 +50,7 @@ _BUILTIN: dict[str, str] = {
     "gemini": "toolwire.providers.gemini:GeminiProvider",
     "mistral": "toolwire.providers.mistral:MistralProvider",
     "fallback": "toolwire.providers.fallback:FallbackProvider",
+    "bedrock": "toolwire.providers.bedrock:BedrockProvider",
 }
 
 _registered: dict[str, Callable[..., Any] | str] = {}
@@ -192,6 +194,9 @@ class AbstractLLM:
     def create(provider: Literal["mistral"], **config: Any) -> MistralProvider: ...
     @overload
     @staticmethod
+    def create(provider: Literal["bedrock", "aws_bedrock"], **config: Any) -> BedrockProvider: ...
+    @overload
+    @staticmethod
     def create(provider: Literal["fallback"], **config: Any) -> FallbackProvider: ...
     @overload
     @staticmethod
@@ -199,8 +204,19 @@ class AbstractLLM:
     @staticmethod
     def create(provider: str, **config: Any) -> Any:
         """Create a provider by name. Missing settings are read from the usual environment
-        variables; what is still missing raises `ConfigurationError` naming the parameter."""
-        return provider_class(provider)(**config)
+        variables; what is still missing raises `ConfigurationError` naming the parameter.
+
+        `api=` picks the wire format of providers that speak more than one ("chat", the default,
+        or a key of the class's `api_variants`, e.g. "responses")."""
+        cls = provider_class(provider)
+        api = config.pop("api", None) or "chat"
+        if api != "chat":
+            variants: dict[str, str] = getattr(cls, "api_variants", None) or {}
+            if api not in variants:
+                supported = ", ".join(repr(a) for a in ("chat", *variants))
+                raise ConfigurationError(f"provider {provider!r} has no api={api!r}; supported: {supported}")
+            cls = resolve_import_path(variants[api], provider)
+        return cls(**config)
 
     @staticmethod
     def providers() -> list[str]:
