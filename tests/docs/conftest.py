@@ -45,15 +45,22 @@ def offline_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     """Fake keys in the environment, a fake model behind every provider, a scratch cwd and HOME."""
     import httpx2
 
-    from toolwire._transport import ClientOverride, client_override
-
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / ".local" / "share"))
-    monkeypatch.chdir(tmp_path)
+    # Pages are written for a reader in a clone (`examples/x.py`, `docs/images/...`, `../shared/...`):
+    # the same layout, read-only parts linked, in a scratch directory, so what a page writes stays there.
+    clone = tmp_path / "toolwire"
+    clone.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    for name in ("docs", "examples", "src", "README.md", "pyproject.toml"):
+        (clone / name).symlink_to(root / name)
+    if (root.parent / "shared").exists():
+        (tmp_path / "shared").symlink_to(root.parent / "shared")
+    monkeypatch.chdir(clone)
     monkeypatch.setattr("builtins.input", lambda prompt="": "n")  # approvals answer "no"
     # pages may register providers (register_provider): on a copy of the registry, dropped afterwards
     from toolwire.providers import registry
@@ -61,23 +68,22 @@ def offline_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     monkeypatch.setattr(registry, "_registered", dict(registry._registered))
     monkeypatch.setattr(registry, "_aliases", None)
     transport = FakeModelTransport()
-    # testing.record() opens real transports: give it the fake one instead of the network
-    monkeypatch.setattr(httpx2, "HTTPTransport", lambda *a, **k: transport)
-    monkeypatch.setattr(httpx2, "AsyncHTTPTransport", lambda *a, **k: transport)
+    # Every network transport httpx2 would open is the fake one: clients toolwire makes itself and
+    # testing.record()'s. A page that passes its own http_client= (a test transport) keeps it.
+    import httpx2._client
+
+    for module in (httpx2, httpx2._client):
+        monkeypatch.setattr(module, "HTTPTransport", lambda *a, **k: transport)
+        monkeypatch.setattr(module, "AsyncHTTPTransport", lambda *a, **k: transport)
     try:
         import azure.identity
 
         monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeEntraCredential)
     except ImportError:  # pragma: no cover - the dev extra installs azure-identity
         pass
-    client = httpx2.Client(transport=transport)
-    async_client = httpx2.AsyncClient(transport=transport)
-    token = client_override.set(ClientOverride(client, async_client))
     try:
         yield transport
     finally:
-        client_override.reset(token)
-        client.close()
         _reset_global_observers()
 
 

@@ -1,7 +1,7 @@
 """An offline stand-in for every provider the docs use, as one httpx2 transport.
 
 The documentation's examples (and examples/*.py under test) create providers the normal way; this
-transport is installed as `toolwire._transport.client_override`, so their requests never leave the
+transport replaces the network transports httpx2 would open, so their requests never leave the
 process. It answers each wire format the way the real service shapes its responses (the recorded
 exchanges in ../shared/fixtures/recorded are the reference for the shapes):
 
@@ -147,7 +147,10 @@ class FakeModelTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
     # -- dispatch ---------------------------------------------------------------------------------
     def _answer(self, request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content or b"{}")
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:  # an upload (multipart) or other non-JSON body: no model route takes it
+            body = {}
         self.model.requests.append(request)
         self.model.bodies.append(body)
         self.counter += 1

@@ -33,6 +33,10 @@ PUBLIC_MODULES = (
     "toolwire.tools.standardize",
     "toolwire.tools.schema",
     "toolwire.tools.dialects",
+    "toolwire.image",
+    "toolwire.batch",
+    "toolwire.mcp",
+    "toolwire.integrations.sse",
 )
 NOT_DOCUMENTED = {"toolwire.__version__"}  # a plain string, shown on the reference index page
 

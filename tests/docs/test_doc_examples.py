@@ -1,7 +1,7 @@
 """Every ```python block of README.md and docs/**/*.md runs, offline.
 
 The blocks of one page run in order in one namespace, as a reader would paste them, against the
-fake model of `fake_model.py` (installed as the client override: no network, no real key). A block
+fake model of `fake_model.py` (in place of every network transport: no network, no real key). A block
 that cannot run offline is preceded by an HTML comment giving the reason, which the reader does not
 see on the site:
 
