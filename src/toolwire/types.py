@@ -335,3 +335,6 @@ class StreamChunk:
     finish_reason: str | None = None
     usage: dict[str, int] | None = None
     raw: Any = None
+    # Calls whose arguments are complete in the stream, reported once each on the provider's own
+    # "this call is done" signal (see `toolwire.tools.early`); the finished turn's calls still win.
+    completed_calls: list[ToolCall] | None = None

@@ -26,6 +26,9 @@ class ToolDefinition:
 
     `parameters` is a JSON Schema object. `function` (optional) is what runs when the model calls
     the tool; `strict` asks providers that support it (OpenAI, Azure) for strict schema adherence.
+    `read_only` declares the tool free of side effects: a streamed `Session` turn may start it as
+    soon as its call is complete in the stream, before the model's answer ends
+    (`toolwire.tools.early`).
     """
 
     name: str
@@ -36,6 +39,7 @@ class ToolDefinition:
     requires_approval: bool = False
     timeout: float | None = None
     validator: Any = field(default=None, repr=False)
+    read_only: bool = False
     _dialects: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +144,7 @@ def function_to_tool_definition(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> ToolDefinition:
     """Build a `ToolDefinition` from a typed, documented function.
 
@@ -148,6 +153,7 @@ def function_to_tool_definition(
     `Annotated[..., Field(description=...)]`, defaults, and `required`.
     """
     plain = name is None and description is None and strict is None and not requires_approval
+    plain = plain and not read_only
     if plain and timeout is None:
         cached = _cached(func)
         if cached is not None:
@@ -164,6 +170,7 @@ def function_to_tool_definition(
         requires_approval=requires_approval,
         timeout=timeout,
         validator=spec.validator,
+        read_only=read_only,
     )
     if plain and timeout is None:
         _remember(func, definition)
@@ -182,6 +189,7 @@ def tool(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -194,6 +202,7 @@ def tool(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> F | Callable[[F], F]:
     """Mark a function as a tool. The function stays callable exactly as before.
 
@@ -202,6 +211,9 @@ def tool(
 
     @tool(strict=True, requires_approval=True)
     def delete_file(path: str) -> None: ...
+
+    @tool(read_only=True)        # no side effects: may start before a streamed answer ends
+    def search(query: str) -> list[str]: ...
     """
 
     def mark(target: F) -> F:
@@ -212,6 +224,7 @@ def tool(
             strict=strict,
             requires_approval=requires_approval,
             timeout=timeout,
+            read_only=read_only,
         )
         try:
             setattr(target, _TOOL_ATTRIBUTE, definition)

@@ -390,18 +390,32 @@ def finish_result(
         result.duration = duration
 
 
-def _report_unrun(plan: Plan) -> None:
+ResultHook: TypeAlias = "Callable[[int, ToolResult], None]"
+"""`on_result(index, result)`: called as each call of a batch finishes (`index` in the batch's call
+list), so a streamed Session can emit each tool's event when that tool ends (`toolwire.tools.early`)."""
+
+
+def _report_unrun(plan: Plan, on_result: ResultHook | None = None) -> None:
     """Calls that never ran (unknown tool, invalid arguments, denied) reach observers as finished at once."""
     running = {planned.index for planned in plan.runnable}
     for index, result in enumerate(plan.results):
         if result is not None and index not in running:
             _instrument.tool_finished(_instrument.tool_started(plan.calls[index]), result)
+            if on_result is not None:
+                on_result(index, result)
 
 
-def _report(records: dict[int, _instrument.ToolRecord | None], plan: Plan, planned: PlannedCall) -> None:
+def _report(
+    records: dict[int, _instrument.ToolRecord | None],
+    plan: Plan,
+    planned: PlannedCall,
+    on_result: ResultHook | None = None,
+) -> None:
     result = plan.results[planned.index]
     if result is not None:
         _instrument.tool_finished(records.pop(planned.index, None), result)
+        if on_result is not None:
+            on_result(planned.index, result)
 
 
 # -- the shared pool -----------------------------------------------------------------------------
@@ -636,10 +650,11 @@ def _execute(
     max_workers: int | None = None,
     approve: ApproveHook | None = None,
     max_output_chars: int | None = None,
+    on_result: ResultHook | None = None,
 ) -> Plan:
     plan = plan_calls(calls, registry, timeout=timeout)
     _approve_sync(plan, approve)
-    _report_unrun(plan)
+    _report_unrun(plan, on_result)
     if not plan.runnable:
         return plan
     pool = _Pool(max_workers)
@@ -676,7 +691,7 @@ def _execute(
                 exc = future.exception()
                 timed_out = isinstance(exc, _TimedOut)
                 _finish_future(plan, planned, future, exc, timed_out, deadline, now - began, max_output_chars)
-                _report(records, plan, planned)
+                _report(records, plan, planned, on_result)
             for future in list(pending):
                 planned, handle, began = futures[future]
                 lim = _limit(planned, start, deadline)
@@ -687,7 +702,7 @@ def _execute(
                     elif not future.cancel():
                         pool.abandoned = True
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
-                    _report(records, plan, planned)
+                    _report(records, plan, planned, on_result)
     except BaseException:
         # KeyboardInterrupt or similar: stop what has not started, cancel async tools, never wait
         if group is not None:
@@ -775,10 +790,11 @@ async def _aexecute(
     max_workers: int | None = None,
     approve: ApproveHook | None = None,
     max_output_chars: int | None = None,
+    on_result: ResultHook | None = None,
 ) -> Plan:
     plan = plan_calls(calls, registry, timeout=timeout)
     await _approve_async(plan, approve)
-    _report_unrun(plan)
+    _report_unrun(plan, on_result)
     if not plan.runnable:
         return plan
     loop = asyncio.get_running_loop()
@@ -810,7 +826,7 @@ async def _aexecute(
                 if task.cancelled():
                     exc = asyncio.CancelledError()
                 _finish_future(plan, planned, task, exc, False, deadline, now - began, max_output_chars)
-                _report(records, plan, planned)
+                _report(records, plan, planned, on_result)
             expired = []
             for task in list(pending):
                 planned, began = tasks[task]
@@ -822,7 +838,7 @@ async def _aexecute(
                         pool.abandoned = True  # its thread runs on; the pool must not wait for it
                     task.cancel()
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
-                    _report(records, plan, planned)
+                    _report(records, plan, planned, on_result)
             # let cancelled async tools run their cleanup before we return (no orphan tasks)
             await _drain([t for t in expired if tasks[t][0].is_async])
     except BaseException:
