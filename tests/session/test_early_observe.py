@@ -10,8 +10,8 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from tests.session.test_early_starts import CALLS, PausingServer, _session, _tools, run_events
+
 from toolwire import tracing
 from toolwire.recorder import CallStore, record
 

@@ -149,11 +149,11 @@ class _Turn:
         if response.finish_reason == "tool_calls":
             for index, call in enumerate(calls):
                 run = self.early.get(call.id)
-                if run is not None and not run.discarded and _same(run.call, call):
+                taken = any(other is run for other in used.values())  # a repeated id uses it once
+                if run is not None and not run.discarded and not taken and _same(run.call, call):
                     used[index] = run
-        kept = {id(run) for run in used.values()}
         for run in self.early.values():
-            if id(run) not in kept:
+            if not any(other is run for other in used.values()):
                 run.discarded = True
         return used
 
