@@ -7,9 +7,9 @@ first N SSE events of a stream and then reset the connection (chunked encoding, 
 sees a truncated body, never a clean end).
 
 The kits give, for each wire format toolwire speaks (OpenAI Chat Completions incl. Azure,
-Anthropic Messages, Gemini generateContent, Mistral), a provider pointed at the server plus the
-bodies of a successful tool-calling turn, its stream, an error and a truncated tool call. The
-bodies are minimal but shaped as the recorded traffic in ../shared/fixtures/recorded is.
+Anthropic Messages, Gemini generateContent, Mistral, Bedrock Converse), a provider pointed at the
+server plus the bodies of a successful tool-calling turn, its stream, an error and a truncated tool
+call. The bodies are minimal but shaped as the recorded traffic in ../shared/fixtures/recorded is.
 
 Used by tests/test_faults.py and benchmarks/fault_table.py. Binds 127.0.0.1 only.
 """
@@ -21,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -516,6 +517,89 @@ def _mistral_truncated() -> Reply:
     return Reply(body=body)
 
 
+# -- Bedrock Converse: JSON bodies, binary AWS event-stream frames for ConverseStream -------------
+def aws_frame(headers: dict[str, str], payload: Any) -> bytes:
+    """One `application/vnd.amazon.eventstream` message (string headers, both CRCs)."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    head = b"".join(
+        bytes([len(k)]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers.items()
+    )
+    prelude = struct.pack(">II", 12 + len(head) + len(body) + 4, len(head))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + head + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def aws_event(kind: str, payload: dict[str, Any]) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return aws_frame(headers, payload)
+
+
+def _bedrock_ok() -> dict[str, Any]:
+    return {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"text": "Checking."},
+                    {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}},  # noqa: E501
+                ],
+            }
+        },
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
+        "metrics": {"latencyMs": 10},
+    }
+
+
+def _bedrock_text(text: str) -> dict[str, Any]:
+    body = _bedrock_ok()
+    body["output"]["message"]["content"] = [{"text": text}]
+    body["stopReason"] = "end_turn"
+    return body
+
+
+def _bedrock_events(args_parts: list[list[str]], stop: str = "tool_use") -> list[bytes]:
+    events = [
+        aws_event("messageStart", {"role": "assistant", "p": "abc"}),
+        aws_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Checking "}, "p": "ab"}),
+        aws_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "both."}, "p": "a"}),
+        aws_event("contentBlockStop", {"contentBlockIndex": 0, "p": "abcd"}),
+    ]
+    for n, parts in enumerate(args_parts, start=1):
+        start = {"toolUse": {"toolUseId": f"tooluse_{n}", "name": "get_weather"}}
+        events.append(aws_event("contentBlockStart", {"contentBlockIndex": n, "start": start, "p": "x"}))
+        for part in parts:
+            delta = {"toolUse": {"input": part}}
+            events.append(aws_event("contentBlockDelta", {"contentBlockIndex": n, "delta": delta, "p": "xy"}))
+        events.append(aws_event("contentBlockStop", {"contentBlockIndex": n, "p": "xyz"}))
+    events.append(aws_event("messageStop", {"stopReason": stop, "p": "ab"}))
+    usage = {"inputTokens": 10, "outputTokens": 20, "totalTokens": 30}
+    events.append(aws_event("metadata", {"usage": usage, "metrics": {"latencyMs": 5}, "p": "a"}))
+    return events
+
+
+_BEDROCK_ERRORS = {
+    400: "ValidationException",
+    401: "UnrecognizedClientException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+    529: "ServiceUnavailableException",
+}
+
+
+def _bedrock_error(status: int) -> Reply:
+    kind = _BEDROCK_ERRORS.get(status, "InternalServerException")
+    return Reply(
+        status=status,
+        body={"message": f"fake {status}"},
+        headers={"x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+    )
+
+
 def kits(key: str = SECRET_KEY) -> dict[str, Kit]:
     """Every wire format, each building its provider against `url` with `key`."""
 
@@ -536,7 +620,24 @@ def kits(key: str = SECRET_KEY) -> dict[str, Kit]:
             "mistral", model="mistral-small-latest", api_key=key, base_url=f"{url}/v1", **kw
         )
 
+    def bedrock(url: str, **kw: Any) -> Any:
+        return AbstractLLM.create(
+            "bedrock", model="us.anthropic.claude-haiku-4-5-20251001-v1:0", api_key=key, region="us-east-1",
+            base_url=url, **kw,
+        )  # fmt: skip
+
     return {
+        "bedrock": Kit(
+            name="bedrock",
+            create=bedrock,
+            ok=lambda: Reply(body=_bedrock_ok()),
+            stream=lambda: _bedrock_events([['{"city": ', '"Paris"}'], ['{"city": ', '"Rome"}']]),
+            mid_call=6,  # text block done, first toolUse started with half its JSON
+            after_first_call=9,  # first toolUse stopped, second started
+            error=_bedrock_error,
+            truncated_args=lambda: Reply(sse=_bedrock_events([['{"city": ', '"Par']], stop="max_tokens")),
+            text_answer=lambda text: Reply(body=_bedrock_text(text)),
+        ),
         "openai": _openai_kit("openai", openai),
         "azure_openai": _openai_kit("azure_openai", azure),
         "anthropic": Kit(

@@ -16,7 +16,9 @@ from toolwire.providers.mistral import MistralProvider
 from toolwire.providers.registry import AbstractLLM, available_providers, provider_capabilities
 from toolwire.types import Capability
 
-BUILT_IN = ["anthropic", "azure_openai", "gemini", "mistral", "ollama", "openai", "openai_compatible"]
+BUILT_IN = [
+    "anthropic", "azure_openai", "bedrock", "gemini", "mistral", "ollama", "openai", "openai_compatible",
+]  # fmt: skip
 CONFIG: dict[str, dict[str, Any]] = {
     "openai": {"api_key": "k", "model": "gpt-4o"},
     "openai_compatible": {"base_url": "http://127.0.0.1:9/v1", "model": "local"},
@@ -25,6 +27,7 @@ CONFIG: dict[str, dict[str, Any]] = {
     "anthropic": {"api_key": "k", "model": "claude-sonnet-4-0"},
     "gemini": {"api_key": "k", "model": "gemini-2.5-flash"},
     "mistral": {"api_key": "k", "model": "mistral-large-latest"},
+    "bedrock": {"api_key": "k", "region": "us-east-1", "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},  # noqa: E501
 }
 WEATHER = {"name": "get_weather", "description": "w", "parameters": {"type": "object", "properties": {}}}
 

@@ -1,6 +1,7 @@
 """Cross-provider history: a `session.messages` history made on one provider, continued on another.
 
-The recorded OpenAI parallel turn (two `call_…` ids) is continued on Anthropic, Gemini and Mistral,
+The recorded OpenAI parallel turn (two `call_…` ids) is continued on Anthropic, Gemini, Mistral and
+Bedrock,
 each behind a mock transport that captures the request and answers a final text in that provider's
 format; each captured request is checked against the target's own rules (and its SDK's request
 types where one exists), and the canned answer is read by the target's SDK too (the oracle).
@@ -727,3 +728,63 @@ def test_responses_history_back_on_responses_keeps_the_reasoning_first() -> None
         "function_call_output",
     ]
     assert items[1]["encrypted_content"] == "gAAAAA-opaque"
+
+# -- OpenAI history → Bedrock (Converse) ------------------------------------------------------------------
+BEDROCK_ANSWER = {
+    "output": {"message": {"role": "assistant", "content": [{"text": FINAL}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 120, "outputTokens": 20, "totalTokens": 140},
+    "metrics": {"latencyMs": 5},
+}
+
+
+def bedrock_problems(model: str, body: dict[str, Any]) -> list[str]:
+    """botocore's Converse input shape, plus the pairing rules the service enforces."""
+    from bedrock_shapes import converse_input_problems
+
+    problems = converse_input_problems(model, body)
+    messages = body["messages"]
+    if messages and messages[0]["role"] != "user":
+        problems.append("the first message is not a user message")
+    for i, (a, b) in enumerate(itertools.pairwise(messages)):
+        if a["role"] == b["role"]:
+            problems.append(f"messages[{i}] and [{i + 1}] are both {a['role']}")
+    for i, message in enumerate(messages):
+        uses = [b["toolUse"]["toolUseId"] for b in message["content"] if "toolUse" in b]
+        if not uses:
+            continue
+        following = messages[i + 1]["content"] if i + 1 < len(messages) else []
+        results = [b["toolResult"]["toolUseId"] for b in following if "toolResult" in b]
+        if sorted(results) != sorted(uses):
+            problems.append(f"messages[{i + 1}]: results {results} do not pair with {uses}")
+    has_tool_blocks = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
+    if has_tool_blocks and "toolConfig" not in body:
+        problems.append("tool blocks in the history without toolConfig")
+    return problems
+
+
+@pytest.mark.parametrize("tool_choice", [None, "none"])
+def test_openai_parallel_turn_continued_on_bedrock(
+    openai_history: tuple[list[Message], list[dict[str, Any]]], tool_choice: str | None
+) -> None:
+    history, tools = openai_history
+    sent: list[httpx2.Request] = []
+    transport = httpx2.MockTransport(lambda r: (sent.append(r), httpx2.Response(200, json=BEDROCK_ANSWER))[1])
+    llm = AbstractLLM.create(
+        "bedrock",
+        model="us.amazon.nova-pro-v1:0",
+        region="us-east-1",
+        api_key="test-key",
+        http_client=httpx2.Client(transport=transport),
+    )
+    response = llm.generate(history, tools=tools, tool_choice=tool_choice)
+    assert response.content == FINAL
+    body = _json(sent[0])
+    assert bedrock_problems("us.amazon.nova-pro-v1:0", body) == []
+    assert body["system"] == [{"text": "You are a helpful assistant providing weather updates."}]
+    assistant, results = body["messages"][1], body["messages"][2]
+    uses = [b["toolUse"] for b in assistant["content"] if "toolUse" in b]
+    # OpenAI ids already match Bedrock's pattern: kept as they are, both results in one user turn
+    assert [(u["toolUseId"], u["input"]) for u in uses] == list(zip(OPENAI_IDS, CITIES))
+    assert [b["toolResult"]["toolUseId"] for b in results["content"]] == OPENAI_IDS
+    assert [b["toolResult"]["content"] for b in results["content"]] == [[{"text": o}] for o in OUTPUTS]

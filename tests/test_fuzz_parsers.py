@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fault_server import kits
+from toolwire._eventstream import EventStreamDecoder, EventStreamMessage
 from toolwire._transport import SSEDecoder, SSEEvent
 from toolwire.errors import ProviderError, ToolwireError
 from toolwire.providers.base import ChatRequest
@@ -40,7 +41,7 @@ FUZZ = settings(
 
 KITS = kits(key="fuzz-key-0000000000")
 # one wire format each: azure_openai shares OpenAI's readers (same functions)
-WIRES = ["openai", "anthropic", "gemini", "mistral"]
+WIRES = ["openai", "anthropic", "gemini", "mistral", "bedrock"]
 _PROVIDERS = {name: KITS[name].create("http://127.0.0.1:9") for name in WIRES}
 _REQUEST = ChatRequest(messages=[], model="m", stream=True)
 
@@ -53,7 +54,10 @@ def _valid_bodies(wire: str) -> list[Any]:
     return bodies
 
 
-def _valid_events(wire: str) -> list[SSEEvent]:
+def _valid_events(wire: str) -> list[Any]:
+    if wire == "bedrock":  # binary AWS event-stream frames, not SSE
+        frames = EventStreamDecoder()
+        return [m for raw in KITS[wire].stream() for m in frames.feed(raw)]
     decoder = SSEDecoder()
     events = []
     for raw in KITS[wire].stream():
@@ -62,6 +66,10 @@ def _valid_events(wire: str) -> list[SSEEvent]:
             if event is not None:
                 events.append(event)
     return events
+
+
+def _data(event: Any) -> str:
+    return event.payload.decode() if isinstance(event, EventStreamMessage) else str(event.data)
 
 
 def _keys(node: Any, out: set[str]) -> set[str]:
@@ -80,8 +88,8 @@ for _wire in WIRES:
     for _body in _valid_bodies(_wire):
         _keys(_body, KEYS)
     for _event in _valid_events(_wire):
-        if _event.data.startswith("{"):
-            _keys(json.loads(_event.data), KEYS)
+        if _data(_event).startswith("{"):
+            _keys(json.loads(_data(_event)), KEYS)
 KEYS |= {"error", "message", "code", "status", "type", "details", "retryDelay", "innererror", "detail"}
 
 # Generation is seeded by Hypothesis and done by a plain `random.Random`: a structured Hypothesis
@@ -184,23 +192,37 @@ def malformed_bodies(draw: Callable[[Any], Any], wire: str) -> Any:
     return body
 
 
+def _rebuilt(event: Any, data: str, name: str | None = None, *, exception: bool = False) -> Any:
+    """`event` with another payload (and event name): an SSE event, or an event-stream message
+    (which may also become an exception message)."""
+    if isinstance(event, EventStreamMessage):
+        headers = dict(event.headers)
+        if name is not None:
+            headers[":event-type"] = name
+        if exception:
+            headers[":message-type"] = "exception"
+            headers[":exception-type"] = name or "x"
+        return EventStreamMessage(headers, data.encode())
+    return SSEEvent(event.event if name is None else name, data)
+
+
 @st.composite
-def event_sequences(draw: Callable[[Any], Any], wire: str) -> list[SSEEvent]:
+def event_sequences(draw: Callable[[Any], Any], wire: str) -> list[Any]:
     rng = random.Random(draw(st.integers(0, 2**64)))
     mutation_rate = draw(st.sampled_from([0.0, 0.1, 0.3, 0.7]))
-    out: list[SSEEvent] = []
+    out: list[Any] = []
     for event in _valid_events(wire):
         roll = rng.random()
         action = rng.choice(["mutate", "mutate", "drop", "dup", "junk"]) if roll < mutation_rate else "keep"
         if action == "drop":
             continue
-        if action == "mutate" and event.data.startswith("{"):
-            payload = _mutate(rng, json.loads(event.data))
-            out.append(SSEEvent(event.event, json.dumps(payload)))
+        if action == "mutate" and _data(event).startswith("{"):
+            payload = _mutate(rng, json.loads(_data(event)))
+            out.append(_rebuilt(event, json.dumps(payload)))
         elif action == "junk":
             junk = rng.choice([json.dumps(_value(rng)), str(_leaf(rng)), "[DONE]"])
-            name = rng.choice([None, "error", "ping", "message_delta", "x"])
-            out.append(SSEEvent(name, junk))
+            name = rng.choice([None, "error", "ping", "message_delta", "x", "throttlingException"])
+            out.append(_rebuilt(event, junk, name, exception=rng.random() < 0.2))
             out.append(event)
         else:
             out.append(event)
@@ -289,7 +311,7 @@ def test_malformed_streams_raise_only_typed_errors(wire: str) -> None:
     COUNTS[name] = 0
     failures = Failures()
 
-    def drive(events: list[SSEEvent]) -> None:
+    def drive(events: list[Any]) -> None:
         state = provider.new_stream_state(_REQUEST)
         try:
             for event in events:
@@ -305,7 +327,7 @@ def test_malformed_streams_raise_only_typed_errors(wire: str) -> None:
 
     @FUZZ
     @given(events=event_sequences(wire))
-    def run(events: list[SSEEvent]) -> None:
+    def run(events: list[Any]) -> None:
         _count(name)
         failures.check(lambda: drive(events), events)
 

@@ -90,6 +90,15 @@ class _StreamBase:
             raise exc
         return retry_with
 
+    def _events(self) -> Any:
+        """The body's events in the framing the stream state reads: SSE (the default), or binary
+        AWS event-stream messages for a state declaring `framing = "eventstream"` (Bedrock)."""
+        if getattr(self._state, "framing", "sse") == "eventstream":
+            from ._eventstream import aiter_eventstream, iter_eventstream
+
+            return iter_eventstream(self._http) if isinstance(self, Stream) else aiter_eventstream(self._http)
+        return iter_sse(self._http) if isinstance(self, Stream) else aiter_sse(self._http)
+
     def _restart(self, response: httpx2.Response) -> None:
         self._http = response
         self._state = self._provider.new_stream_state(self._request)
@@ -114,7 +123,7 @@ class Stream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = iter_sse(self._http)
+                events = self._events()
                 try:
                     for event in events:
                         for chunk in self._state.feed(event):
@@ -179,7 +188,7 @@ class AsyncStream(_StreamBase):
         yielded = False
         try:
             while True:
-                events = aiter_sse(self._http)
+                events = self._events()
                 try:
                     async for event in events:
                         for chunk in self._state.feed(event):

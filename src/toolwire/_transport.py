@@ -188,7 +188,10 @@ def _transport_error(exc: Exception, provider: str) -> ProviderError:
 
 # Headers and query parameters that carry credentials (OpenAI/Mistral bearer, Azure api-key,
 # Anthropic x-api-key, Gemini x-goog-api-key or ?key=, Entra bearer tokens).
-_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization")
+_SECRET_HEADERS = (
+    "authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization",
+    "x-amz-security-token",  # AWS temporary credentials (Bedrock SigV4)
+)  # fmt: skip
 _SECRET_QUERY = re.compile(r"(?i)[?&](?:key|api[-_]?key|access_token|token|sig)=([^&#]+)")
 _MIN_SECRET = 8  # shorter values ("Bearer", "test") are too common to scrub without mangling text
 

@@ -133,6 +133,9 @@ def provider_secrets(provider: Any) -> tuple[str, ...]:
         value = getattr(provider, attr, None)
         if isinstance(value, str) and value:
             found.append(value)
+    more = getattr(provider, "secret_values", None)  # e.g. Bedrock's AWS secret key and session token
+    if callable(more):
+        found.extend(v for v in more() if isinstance(v, str) and v)
     return tuple(found)
 
 

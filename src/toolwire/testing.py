@@ -23,8 +23,8 @@ The file written by `record()` is JSON (stdlib only) so that recordings diff wel
 A body is stored under exactly one of `json` (parsed, when it is JSON), `text` (UTF-8 text, e.g. a
 whole SSE stream) or `base64` (anything else). Response bodies are stored decoded (no
 `content-encoding`). Secrets are redacted before anything is written: the values of the
-`authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `proxy-authorization` headers and of `key=`
-query parameters become `REDACTED`.
+`authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `proxy-authorization` and
+`x-amz-security-token` headers and of `key=` query parameters become `REDACTED`.
 
 `replay()` (and `load_cassette()`) also read cassettes recorded by other tools: vcrpy /
 pytest-recording YAML (including gzip `!!binary` bodies, the older httpx `content`/`status_code`
@@ -79,7 +79,9 @@ __all__ = [
 FORMAT = "toolwire-cassette"
 FORMAT_VERSION = 1
 REDACTED = "REDACTED"
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token"}
+)
 SECRET_QUERY_PARAMS = frozenset({"key"})
 
 MatchMode = Literal["sequence", "path"]

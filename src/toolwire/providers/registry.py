@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .anthropic import AnthropicProvider
     from .azure_openai import AzureOpenAIProvider
     from .base import BaseProvider
+    from .bedrock import BedrockProvider
     from .fallback import FallbackProvider
     from .gemini import GeminiProvider
     from .mistral import MistralProvider
@@ -49,6 +50,7 @@ _BUILTIN: dict[str, str] = {
     "gemini": "toolwire.providers.gemini:GeminiProvider",
     "mistral": "toolwire.providers.mistral:MistralProvider",
     "fallback": "toolwire.providers.fallback:FallbackProvider",
+    "bedrock": "toolwire.providers.bedrock:BedrockProvider",
 }
 
 _registered: dict[str, Callable[..., Any] | str] = {}
@@ -190,6 +192,9 @@ class AbstractLLM:
     @overload
     @staticmethod
     def create(provider: Literal["mistral"], **config: Any) -> MistralProvider: ...
+    @overload
+    @staticmethod
+    def create(provider: Literal["bedrock", "aws_bedrock"], **config: Any) -> BedrockProvider: ...
     @overload
     @staticmethod
     def create(provider: Literal["fallback"], **config: Any) -> FallbackProvider: ...

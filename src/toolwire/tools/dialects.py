@@ -11,6 +11,10 @@ new dict. Dialects:
   ``nullable`` instead of null unions, string enums, no ``additionalProperties``/``title``/``default``.
   A schema without properties compiles to ``{}``, meaning "send no ``parameters``".
 - ``"mistral"``: JSON Schema with references inlined.
+- ``"bedrock"`` (Converse ``toolSpec.inputSchema.json``, ``outputConfig`` schemas): JSON Schema with
+  references inlined, since Converse hands the schema to models (Nova, Llama, Mistral) that do not
+  resolve ``$ref`` (a recursive schema is sent as written, for Claude); with ``strict=True`` every
+  object is closed (``additionalProperties: false``), which Bedrock's structured outputs require.
 
 No third-party import here: this runs on every request that carries tools.
 """
@@ -33,7 +37,7 @@ __all__ = [
 ]
 
 # The built-in dialects the schema corpus is checked against; `available_dialects()` lists all.
-DIALECTS = ("openai", "anthropic", "gemini", "mistral")
+DIALECTS = ("openai", "anthropic", "gemini", "mistral", "bedrock")
 
 Schema = dict[str, Any]
 Path = tuple[str, ...]
@@ -139,6 +143,7 @@ _COMPILERS: dict[str, SchemaCompiler] = {
     "gemini": lambda parameters, strict: _gemini(_root(parameters)),
     "mistral": _mistral,
     "json_schema": _plain,
+    "bedrock": lambda parameters, strict: _bedrock(_root(parameters), strict=strict),
 }
 
 
@@ -502,6 +507,29 @@ def _gemini(root: Schema) -> Schema:
     result = visit(inlined, ())
     if not result.get("properties"):
         return {}
+    return result
+
+
+# --------------------------------------------------------------------------------------------- bedrock
+
+
+def _bedrock(root: Schema, *, strict: bool) -> Schema:
+    try:
+        schema = _inline_refs(root)
+    except _Recursive:
+        schema = root
+    if not strict:
+        return schema
+
+    def close(node: Any, path: Path) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        out = _map_children(node, close, path)
+        if ("object" in _types(out) or "properties" in out) and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+
+    result: Schema = close(schema, ())
     return result
 
 
