@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from tests.replay import fixture_path
 
+from toolwire._eventstream import EventStreamDecoder
 from toolwire._transport import SSEDecoder
 from toolwire.providers.anthropic import AnthropicStreamState
+from toolwire.providers.bedrock_response import BedrockStreamState
 from toolwire.providers.gemini import GeminiStreamState
 from toolwire.providers.mistral import MistralStreamState
 from toolwire.providers.openai import ChatCompletionStreamState
@@ -45,10 +47,20 @@ CASES: list[tuple[str, str, Any, bool]] = [
         ResponsesStreamState,
         True,
     ),
+    # ConverseStream: contentBlockStop comes before messageStop
+    ("bedrock", "bedrock_converse_stream_tool_use_and_tool_result_stream.yaml", BedrockStreamState, True),
+    (
+        "bedrock",
+        "bedrock_converse_stream_tool_use_fragmented_args_and_tool_result.yaml",
+        BedrockStreamState,
+        True,
+    ),
 ]
 
 
 def _events(body: bytes) -> list[Any]:
+    if not body.startswith(b"data:") and not body.startswith(b"event:"):
+        return list(EventStreamDecoder().feed(body))  # Bedrock's binary event stream
     decoder, events = SSEDecoder(), []
     for line in body.decode("utf-8").splitlines():
         event = decoder.feed_line(line.rstrip("\r"))
@@ -61,7 +73,8 @@ def _events(body: bytes) -> list[Any]:
 def _first_stream(provider_dir: str, name: str) -> bytes:
     cassette = load_cassette(fixture_path(provider_dir, name))
     for interaction in cassette.interactions:
-        if interaction.response.is_stream:
+        content_type = interaction.response.headers.get("content-type", "")
+        if interaction.response.is_stream or "eventstream" in content_type:
             return interaction.response.body
     raise AssertionError(f"{name} holds no stream")
 
