@@ -258,12 +258,12 @@ class BedrockStreamState:
             return self._delta(_block_index(payload), payload.get("delta") or {}, payload)
         if kind == "contentBlockStop":
             index = _block_index(payload)
-            block = self._blocks.get(index)
-            if block is None:
+            stopped = self._blocks.get(index)
+            if stopped is None:
                 return []
-            block.stopped = True
-            if block.kind == "toolUse":  # the call's input is complete (toolwire.tools.early)
-                return [StreamChunk(completed_calls=[block.tool_call()], raw=payload)]
+            stopped.stopped = True
+            if stopped.kind == "toolUse":  # the call's input is complete (toolwire.tools.early)
+                return [StreamChunk(completed_calls=[stopped.tool_call()], raw=payload)]
             return []
         if kind == "messageStop":
             self._stopped = True
