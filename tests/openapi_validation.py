@@ -85,7 +85,17 @@ def _validator(which: str) -> jsonschema.protocols.Validator:
         uri, Resource.from_contents(document, default_specification=DRAFT202012)
     )
     schema = {"$ref": f"{uri}#/components/schemas/{name}"}
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return _OpenAPIValidator(schema, registry=registry)
+
+
+# OpenAPI reads `oneOf` as a tagged union: the branch is picked by its discriminator, and a value
+# that fits two branches is not an error. JSON Schema's `oneOf` rejects such a value, and the
+# Responses spec has overlapping branches (a user message with a content list fits both
+# EasyInputMessage and InputMessage in InputItem), so `oneOf` is checked as `anyOf` here.
+_OpenAPIValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"oneOf": jsonschema.Draft202012Validator.VALIDATORS["anyOf"]},
+)
 
 
 def _declared_properties(schema: dict[str, Any], document: dict[str, Any]) -> set[str]:

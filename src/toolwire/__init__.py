@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AuthenticationError,
+    BatchItemError,
     ConfigurationError,
     ContentFilterError,
     ContextLengthError,
@@ -50,6 +51,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from . import batch as batch
     from . import testing as testing
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import Stream as Stream
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
     from .events import ToolCallStarted as ToolCallStarted
     from .events import ToolResultEvent as ToolResultEvent
     from .events import TurnFinished as TurnFinished
+    from .image import Image as Image
+    from .image import ImageError as ImageError
     from .interface import AbstractLLMInterface as AbstractLLMInterface
     from .logs import enable_debug_logging as enable_debug_logging
     from .providers.base import BaseProvider as BaseProvider
@@ -101,8 +105,11 @@ _LAZY: dict[str, str] = {
     "TurnFinished": "toolwire.events",
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
+    "batch": "toolwire.batch",
     "record": "toolwire.recorder",
     "enable_debug_logging": "toolwire.logs",
+    "Image": "toolwire.image",
+    "ImageError": "toolwire.image",
 }
 
 __all__ = [
@@ -112,11 +119,14 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BaseProvider",
+    "BatchItemError",
     "Capability",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthError",
     "GenerateResponse",
+    "Image",
+    "ImageError",
     "InvalidRequestError",
     "MaxTurnsExceeded",
     "Message",
@@ -148,6 +158,7 @@ __all__ = [
     "__version__",
     "aexecute_tool_calls",
     "available_providers",
+    "batch",
     "enable_debug_logging",
     "execute_tool_calls",
     "function_to_tool_definition",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
+from ._pacing import Pacer, Permit
 from .errors import (
     ProviderConnectionError,
     ProviderError,
@@ -274,6 +275,7 @@ class Transport:
         sleep: Callable[[float], None] | None = None,
         asleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.provider = provider
         self.error_mapper = error_mapper
@@ -285,6 +287,8 @@ class Transport:
         self.sleep: Callable[[float], None] = sleep or time.sleep
         self.asleep: Callable[[float], Awaitable[None]] = asleep or asyncio.sleep
         self.clock: Callable[[], float] = clock or time.monotonic
+        # shared by every call of this provider instance, sync and async (see _pacing.py)
+        self.pacer = pacer if pacer is not None else Pacer(clock=self.clock)
         self._client = http_client
         self._owns_client = http_client is None
         self._async_client = async_http_client
@@ -370,6 +374,22 @@ class Transport:
             state.attempt += 1
         return delay
 
+    def _paced(
+        self,
+        permit: Permit,
+        response: httpx2.Response | None,
+        error: ProviderError | None,
+        retry_after: float | None,
+    ) -> None:
+        """Give the attempt's pacing slot back and let the pacer learn from the response."""
+        self.pacer.release(
+            permit,
+            None if response is None else response.status_code,
+            None if response is None else response.headers,
+            retry_after=retry_after,
+            retryable=error is None or error.retryable,
+        )
+
     def _failed_response(self, response: httpx2.Response, body: bytes) -> tuple[ProviderError, float | None]:
         error = self.error_mapper(response.status_code, response.headers, body)
         return error, parse_retry_after(response.headers)
@@ -400,13 +420,19 @@ class Transport:
         client = self.client
         while True:
             retry_after: float | None = None
+            permit = self.pacer.acquire(state.call.body, self.sleep, retrying=state.attempt > 0)
             try:
                 response = client.send(self._build(client, state), stream=stream)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
+                self._paced(permit, None, error, None)
+            except BaseException:
+                self._paced(permit, None, None, None)
+                raise
             else:
                 if response.status_code < 400:
+                    self._paced(permit, response, None, None)
                     if stream:
                         self._streams[response] = state
                     return response
@@ -417,6 +443,7 @@ class Transport:
                 finally:
                     response.close()
                 error, retry_after = self._failed_response(response, body)
+                self._paced(permit, response, error, retry_after)
             error = scrub_error(error, state.secrets)
             delay = self._next_delay(state, error, retry_after)
             if delay is None:
@@ -445,13 +472,19 @@ class Transport:
         client = self.async_client
         while True:
             retry_after: float | None = None
+            permit = await self.pacer.aacquire(state.call.body, self.asleep, retrying=state.attempt > 0)
             try:
                 response = await client.send(self._build(client, state), stream=stream)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
+                self._paced(permit, None, error, None)
+            except BaseException:
+                self._paced(permit, None, None, None)
+                raise
             else:
                 if response.status_code < 400:
+                    self._paced(permit, response, None, None)
                     if stream:
                         self._streams[response] = state
                     return response
@@ -462,6 +495,7 @@ class Transport:
                 finally:
                     await response.aclose()
                 error, retry_after = self._failed_response(response, body)
+                self._paced(permit, response, error, retry_after)
             error = scrub_error(error, state.secrets)
             delay = self._next_delay(state, error, retry_after)
             if delay is None:

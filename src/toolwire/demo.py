@@ -121,7 +121,7 @@ def print_exchange(messages: Sequence[Message], response: GenerateResponse, out:
                     f"            │   ← {result.name}: {status}{result.output_text()}   [{result.call_id}]\n"
                 )
         elif message.role == "assistant":
-            text = (message.content or "").replace("\n", "\n            │ ")
+            text = (message.text or "").replace("\n", "\n            │ ")
             out.write(f"  assistant │ {text}\n")
     usage = response.usage
     if usage:

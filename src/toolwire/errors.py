@@ -16,7 +16,8 @@
     │   ├── StructuredOutputError     the answer did not validate into the requested model (raw text kept)
     │   └── StreamInterruptedError    a stream ended early (keeps the partial text and complete calls)
     ├── ToolExecutionError
-    └── MaxTurnsExceeded              the Session loop hit max_turns (keeps the history)
+    ├── MaxTurnsExceeded              the Session loop hit max_turns (keeps the history)
+    └── BatchItemError                one batch item ended without an answer (expired, cancelled, ...)
 
 No secret (API key, bearer or Entra token) ever appears in a message, a repr or a log line:
 provider errors are built from the response body, never from request headers.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "BatchItemError",
     "ConfigurationError",
     "ContentFilterError",
     "ContextLengthError",
@@ -239,3 +241,26 @@ class MaxTurnsExceeded(ToolwireError):
         super().__init__(message)
         self.messages = messages or []
         self.max_turns = max_turns
+
+
+class BatchItemError(ToolwireError):
+    """One item of a batch (`toolwire.batch`) ended without an answer for a reason that is not a
+    provider error: the Batch API expired or cancelled it (`reason` "expired", "canceled"), left
+    it out of both result files ("missing"), reported it failed without an HTTP status
+    ("errored"), or the item raised an exception that is not a toolwire error ("exception", kept as
+    `__cause__`). `index` is its position in the inputs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        reason: str | None = None,
+        custom_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.index = index
+        self.reason = reason
+        self.custom_id = custom_id
+        self.code = code

@@ -12,10 +12,14 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+if TYPE_CHECKING:
+    from .image import Image
 
 __all__ = [
     "Capability",
+    "Content",
     "FinishReason",
     "GenerateResponse",
     "Message",
@@ -30,6 +34,8 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
+# A message's content: text, or a list of text and images (`toolwire.Image`).
+Content = Union[str, "list[str | Image]"]
 FinishReason = Literal["stop", "tool_calls", "length", "content_filter"]
 
 
@@ -147,10 +153,19 @@ class ToolResult:
         return self.error is None
 
     def output_text(self) -> str:
-        """What the model receives: the error message, or the output serialized."""
+        """What the model receives as text: the error message, or the output serialized (the text
+        parts only, when the tool returned images too)."""
         if self.error is not None:
             return self.error
+        if _has_image(self.output):
+            return "\n".join(p for p in _parts(self.output) if isinstance(p, str))
         return serialize_output(self.output)
+
+    def images(self) -> list[Image]:
+        """The images the tool returned (an `Image`, or `Image`s in a list), in order."""
+        if self.error is not None or not _has_image(self.output):
+            return []
+        return [p for p in _parts(self.output) if not isinstance(p, str)]
 
     @classmethod
     def coerce(cls, value: ToolResult | Mapping[str, Any]) -> ToolResult:
@@ -166,6 +181,45 @@ class ToolResult:
             )
         except AttributeError as exc:
             raise TypeError(f"a tool result must be a ToolResult or a dict, got {value!r}") from exc
+
+
+def _is_image(value: Any) -> bool:
+    return type(value).__name__ == "Image" and hasattr(value, "media_type") and hasattr(value, "sha256")
+
+
+def _has_image(output: Any) -> bool:
+    if _is_image(output):
+        return True
+    return isinstance(output, (list, tuple)) and any(_is_image(p) for p in output)
+
+
+def _parts(output: Any) -> list[Any]:
+    """A tool output or message content as a list of str and Image (other items as JSON text)."""
+    if output is None:
+        return []
+    if isinstance(output, str) or _is_image(output):
+        return [output]
+    return [p if isinstance(p, str) or _is_image(p) else serialize_output(p) for p in output]
+
+
+def content_parts(content: Content | None) -> list[str | Image]:
+    """Text and images of a message's content, in order."""
+    return _parts(content)
+
+
+def content_text(content: Content | None) -> str | None:
+    """The text of a message's content (text parts joined by newlines; None when there is none)."""
+    if content is None or isinstance(content, str):
+        return content
+    texts = [p for p in content if isinstance(p, str)]
+    return "\n".join(texts) if texts else None
+
+
+def content_images(content: Content | None) -> list[Image]:
+    """The images of a message's content, in order."""
+    if content is None or isinstance(content, str):
+        return []
+    return [p for p in content if not isinstance(p, str)]
 
 
 def serialize_output(output: Any) -> str:
@@ -200,7 +254,7 @@ class Message:
     """
 
     role: Role
-    content: str | None = None
+    content: Content | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_results: list[ToolResult] | None = None
@@ -209,13 +263,31 @@ class Message:
     def __post_init__(self) -> None:
         if self.role not in ("system", "user", "assistant", "tool"):
             raise ValueError(f"unknown message role {self.role!r}: use system, user, assistant or tool")
+        if isinstance(self.content, (list, tuple)):
+            self.content = [_content_part(p) for p in self.content]
         if self.tool_results is not None:
             self.tool_results = [ToolResult.coerce(r) for r in self.tool_results]
         if self.tool_calls is not None and isinstance(self.tool_calls, ToolCallRequest):
             self.tool_calls = list(self.tool_calls.tool_calls)
 
+    @property
+    def text(self) -> str | None:
+        """The text of `content` (its text parts joined, when it also holds images)."""
+        return content_text(self.content)
+
+    @property
+    def images(self) -> list[Image]:
+        """The images in `content` and in the tool results, in order."""
+        found = content_images(self.content)
+        for result in self.tool_results or ():
+            found.extend(result.images())
+        return found
+
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        content: Any = self.content
+        if isinstance(content, list):
+            content = [p if isinstance(p, str) else p.to_dict() for p in content]
+        data: dict[str, Any] = {"role": self.role, "content": content}
         if self.name is not None:
             data["name"] = self.name
         if self.tool_calls:
@@ -228,6 +300,33 @@ class Message:
         if self.provider_data:
             data["provider_data"] = self.provider_data
         return data
+
+
+def _content_part(part: Any) -> Any:
+    """One item of a content list: a str, an `Image`, or a part dict in OpenAI's, Anthropic's or
+    our own shape (`{"type": "text"|"image_url"|"image", ...}`)."""
+    if isinstance(part, str) or _is_image(part):
+        return part
+    if isinstance(part, Mapping):
+        kind = part.get("type")
+        if kind in ("text", "input_text") or (kind is None and "text" in part):
+            return str(part.get("text", ""))
+        from .image import Image
+
+        if kind in ("image_url", "input_image"):
+            nested = part.get("image_url")
+            url = nested.get("url") if isinstance(nested, Mapping) else nested
+            detail = part.get("detail") or (nested.get("detail") if isinstance(nested, Mapping) else None)
+            if isinstance(url, str):
+                return Image.from_url(url, detail=detail)
+        if kind == "image":
+            source = part.get("source")
+            if isinstance(source, Mapping) and source.get("type") == "base64":
+                return Image.from_base64(str(source.get("data", "")), media_type=source.get("media_type"))
+            if isinstance(source, Mapping) and source.get("type") == "url":
+                return Image.from_url(str(source.get("url", "")))
+            return Image.from_dict(part)
+    raise TypeError(f"message content parts must be str or toolwire.Image, got {part!r:.80}")
 
 
 def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
@@ -248,9 +347,9 @@ def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
         raise ValueError(f"message dict without a 'role': {dict(value)!r}")
     content = value.get("content")
     if isinstance(content, list):
-        content = "".join(
-            part.get("text", "") for part in content if isinstance(part, Mapping) and "text" in part
-        )
+        parts = [_content_part(part) for part in content]
+        # text parts only: plain text, as before
+        content = "".join(parts) if all(isinstance(p, str) for p in parts) else parts
     tool_calls = value.get("tool_calls") or None
     calls: list[ToolCall] | None = None
     if tool_calls:

@@ -538,6 +538,9 @@ def build_app() -> typer.Typer:
     calls.command("list")(calls_list)
     calls.command("show")(calls_show)
     app.add_typer(calls, name="calls")
+    from .batch_cmd import build as build_batch
+
+    app.add_typer(build_batch(), name="batch")
     app.command()(dashboard)
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(demo)
     return app

@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
@@ -38,6 +38,8 @@ from ..types import (
     StreamChunk,
     ToolCall,
     ToolCallRequest,
+    ToolResult,
+    content_parts,
 )
 from .base import (
     PARSE_ERRORS,
@@ -49,6 +51,9 @@ from .base import (
     unexpected_shape,
 )
 from .openai import token_count
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -133,6 +138,38 @@ def _call_input(call: ToolCall) -> dict[str, Any]:
     return dict(call.arguments)
 
 
+def image_block(image: Image) -> dict[str, Any]:
+    """An Anthropic `image` block: the URL (Anthropic fetches it) or the base64 bytes."""
+    if image.data is None:
+        return {"type": "image", "source": {"type": "url", "url": image.url}}
+    source = {"type": "base64", "media_type": image.media_type, "data": image.base64()}
+    return {"type": "image", "source": source}
+
+
+def _content_blocks(message: Message) -> list[dict[str, Any]]:
+    # Anthropic rejects empty text blocks: an empty string adds nothing
+    return [
+        {"type": "text", "text": part} if isinstance(part, str) else image_block(part)
+        for part in content_parts(message.content)
+        if not isinstance(part, str) or part
+    ]
+
+
+def _tool_result_block(result: ToolResult) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": anthropic_tool_id(result.call_id)}
+    text = result.output_text()
+    images = result.images()
+    if images:
+        # a tool_result's content may hold text and image blocks
+        text_blocks = [{"type": "text", "text": text}] if text else []
+        block["content"] = text_blocks + [image_block(image) for image in images]
+    elif text:
+        block["content"] = text
+    if result.error is not None:
+        block["is_error"] = True
+    return block
+
+
 def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
     """Neutral messages → (`system` text, Anthropic `messages`), roles alternating."""
     system_parts: list[str] = []
@@ -141,28 +178,18 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
         role = message.role
         blocks: list[dict[str, Any]] = []
         if role == "system":
-            if message.content:
-                system_parts.append(message.content)
+            if message.text:
+                system_parts.append(message.text)
             continue
         if role == "tool":
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
-            for result in message.tool_results:
-                block: dict[str, Any] = {
-                    "type": "tool_result",
-                    "tool_use_id": anthropic_tool_id(result.call_id),
-                }
-                text = result.output_text()
-                if text:
-                    block["content"] = text
-                if result.error is not None:
-                    block["is_error"] = True
-                blocks.append(block)
+            blocks.extend(_tool_result_block(result) for result in message.tool_results)
             role = "user"
         elif role == "assistant":
             blocks.extend(_thinking_blocks(message))
-            if message.content:
-                blocks.append({"type": "text", "text": message.content})
+            if message.text:
+                blocks.append({"type": "text", "text": message.text})
             for call in message.tool_calls or ():
                 blocks.append(
                     {
@@ -172,9 +199,8 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
                         "input": _call_input(call),
                     }
                 )
-        elif message.content:
-            # Anthropic rejects empty text blocks; an empty user message adds nothing.
-            blocks.append({"type": "text", "text": message.content})
+        else:
+            blocks.extend(_content_blocks(message))
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
@@ -649,11 +675,19 @@ class AnthropicProvider(BaseProvider):
     name: ClassVar[str] = "anthropic"
     otel_provider_name: ClassVar[str] = "anthropic"
     default_capabilities: ClassVar[frozenset[Capability]] = _ANTHROPIC_CAPABILITIES
+    # Claude 2 and Instant predate image input (docs.anthropic.com, Models overview)
+    model_capability_rules: ClassVar[tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...]] = (
+        ("claude-2*", frozenset(), frozenset({Capability.VISION})),
+        ("claude-instant*", frozenset(), frozenset({Capability.VISION})),
+    )
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"
     tool_dialect: ClassVar[str] = "anthropic"
     request_id_headers: ClassVar[tuple[str, ...]] = ("request-id", "x-request-id")
+    # "Maximum image size: 5MB per image" for the API (docs.anthropic.com, Vision); URL sources
+    # are fetched by the service
+    max_image_bytes: ClassVar[int] = 5 * 1024 * 1024
 
     def configure(
         self,

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument
+from .._pacing import Pacer, estimate_tokens
 from .._transport import HttpCall, SSEEvent, Transport
 from ..errors import (
     AuthenticationError,
@@ -148,6 +149,10 @@ class BaseProvider(AbstractLLMInterface):
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    # Images: the largest one the service takes, and whether it fetches http(s) URLs itself (when
+    # it does not, toolwire downloads the image and sends its bytes).
+    max_image_bytes: ClassVar[int] = 20_000_000
+    fetches_image_urls: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -164,6 +169,9 @@ class BaseProvider(AbstractLLMInterface):
         capability_overrides: Mapping[Capability | str, bool] | None = None,
         raise_on_content_filter: bool = False,
         retry_deadline: float | None = None,
+        max_concurrency: int | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
         **options: Any,
     ) -> None:
         self.model = model or self.default_model
@@ -189,6 +197,11 @@ class BaseProvider(AbstractLLMInterface):
             http_client=http_client,
             async_http_client=async_http_client,
             retry_deadline=retry_deadline,
+            pacer=Pacer(
+                max_concurrency=max_concurrency,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+            ),
         )
         if os.environ.get("TOOLWIRE_RECORD"):
             # opt-in recording by environment: nothing else would import the recorder
@@ -351,6 +364,7 @@ class BaseProvider(AbstractLLMInterface):
         if not use_model:
             raise ConfigurationError(f"{self.name}: no model; pass model=... to create() or generate()")
         request = ChatRequest(messages=coerce_messages(messages), model=use_model, stream=stream)
+        self._check_images(request.messages, use_model)
         if tools:
             self._require(Capability.FUNCTION_CALLING, use_model, "tools (function calling)")
             request.tools, request.tool_payload = self._translated_tools(tools)
@@ -385,6 +399,35 @@ class BaseProvider(AbstractLLMInterface):
         extra_body = kwargs.pop("extra_body", None)
         request.extra = {**kwargs, **(extra_body or {})}
         return request
+
+    def _check_images(self, messages: Sequence[Message], model: str) -> None:
+        """Images go only to a model that sees them, and only within the service's size limit:
+        both are refused here, before any request."""
+        images = [image for message in messages for image in message.images]
+        if not images:
+            return
+        self._require(Capability.VISION, model, "images (vision)")
+        for image in images:
+            image.check_size(self.max_image_bytes, provider=self.name)
+
+    def _inline_image_urls(self, request: ChatRequest) -> ChatRequest:
+        """For a service that cannot fetch image URLs: the same request with each URL image
+        downloaded (no credential of ours goes to the image's host)."""
+        if self.fetches_image_urls or not _has_url_images(request.messages):
+            return request
+        from .._image_fetch import download_images
+
+        messages = download_images(request.messages, self.transport.client, self.max_image_bytes, self.name)
+        return replace(request, messages=messages)
+
+    async def _ainline_image_urls(self, request: ChatRequest) -> ChatRequest:
+        if self.fetches_image_urls or not _has_url_images(request.messages):
+            return request
+        from .._image_fetch import adownload_images
+
+        client = self.transport.async_client
+        messages = await adownload_images(request.messages, client, self.max_image_bytes, self.name)
+        return replace(request, messages=messages)
 
     def _http_call(self, request: ChatRequest, auth: dict[str, str]) -> HttpCall:
         headers = self.static_headers()
@@ -526,6 +569,7 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
+        request = self._inline_image_urls(request)
         attempt = 1
         while True:
             record = _instrument.call_started(self, request)
@@ -537,6 +581,7 @@ class BaseProvider(AbstractLLMInterface):
                     return Stream(self, request, self.transport.open_stream(call), record)
                 response = self.transport.send(call)
                 result = self.finish(request, self.parse_response(self._decode(response), request))
+                self._settle_tokens(call, result)
             except StructuredOutputError as exc:
                 _instrument.call_finished(record, None, exc)
                 request = self._reask_or_raise(request, exc, attempt)
@@ -636,6 +681,7 @@ class BaseProvider(AbstractLLMInterface):
             },
             kwargs=kwargs,
         )
+        request = await self._ainline_image_urls(request)
         attempt = 1
         while True:
             record = _instrument.call_started(self, request)
@@ -647,6 +693,7 @@ class BaseProvider(AbstractLLMInterface):
                     return AsyncStream(self, request, await self.transport.aopen_stream(call), record)
                 response = await self.transport.asend(call)
                 result = self.finish(request, self.parse_response(self._decode(response), request))
+                self._settle_tokens(call, result)
             except StructuredOutputError as exc:
                 _instrument.call_finished(record, None, exc)
                 request = self._reask_or_raise(request, exc, attempt)
@@ -657,6 +704,12 @@ class BaseProvider(AbstractLLMInterface):
                 raise
             _instrument.call_finished(record, result)
             return result
+
+    def _settle_tokens(self, call: HttpCall, result: GenerateResponse) -> None:
+        """Tell the pacer what the call really cost (it paced on an estimate from the body size)."""
+        total = (result.usage or {}).get("total_tokens")
+        if isinstance(total, int) and total > 0:
+            self.transport.pacer.settle(estimate_tokens(call.body), total)
 
     def _reask_or_raise(
         self, request: ChatRequest, error: StructuredOutputError, attempt: int
@@ -696,6 +749,10 @@ class BaseProvider(AbstractLLMInterface):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _has_url_images(messages: Sequence[Message]) -> bool:
+    return any(image.data is None for message in messages for image in message.images)
 
 
 def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> str | None:

@@ -38,10 +38,11 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
+from ..image import ImageError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
@@ -50,6 +51,7 @@ from ..types import (
     ResponseFormat,
     ToolCallRequest,
     ToolResult,
+    content_parts,
     serialize_output,
 )
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
@@ -62,6 +64,9 @@ from .bedrock_response import (
     parse_converse,
     stream_error,
 )
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = [
     "BedrockProvider",
@@ -82,6 +87,8 @@ __all__ = [
 _ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # Converse has no penalties: sending them would be a ValidationException, so refuse early
 _UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
+# ImageBlock.format in the service model: png | jpeg | gif | webp
+_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 _INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
 # families whose models take `status` on a toolResult (the service model's note on ToolResultBlock)
 _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
@@ -130,11 +137,32 @@ def _reasoning_blocks(message: Message) -> list[dict[str, Any]]:
     return [dict(b) for b in blocks if isinstance(b, Mapping) and "reasoningContent" in b]
 
 
+def image_block(image: Image) -> dict[str, Any]:
+    """A Converse `image` block: `format` (png|jpeg|gif|webp) and the bytes (base64 on the JSON
+    wire). URL images are downloaded first: Converse takes only bytes or an S3 location."""
+    if image.data is None:
+        raise ValueError(f"bedrock: image {image.url!r} must be downloaded before it is sent")
+    media = image.media_type or ""
+    if media not in _IMAGE_FORMATS:
+        raise ImageError(f"bedrock takes png, jpeg, gif or webp images, not {media}")
+    return {"image": {"format": _IMAGE_FORMATS[media], "source": {"bytes": image.base64()}}}
+
+
+def _user_blocks(message: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for part in content_parts(message.content):
+        blocks.extend(_text_block(part) if isinstance(part, str) else [image_block(part)])
+    return blocks
+
+
 def _result_content(result: ToolResult) -> list[dict[str, Any]]:
     """`json` for a JSON object, `text` for everything else (strings stay text, as the model wrote
-    them for the tool to read back)."""
+    them for the tool to read back); a tool's images as `image` blocks."""
     if result.error is not None:
         return [{"text": result.error or "the tool failed"}]
+    images = result.images()
+    if images:
+        return _text_block(result.output_text()) + [image_block(image) for image in images]
     output = result.output
     if isinstance(output, Mapping):
         return [{"json": json.loads(serialize_output(output))}]
@@ -164,7 +192,7 @@ def converse_messages(
         role = message.role
         blocks: list[dict[str, Any]] = []
         if role == "system":
-            system.extend(_text_block(message.content))
+            system.extend(_text_block(message.text))
             continue
         if role == "tool":
             if not message.tool_results:
@@ -180,7 +208,7 @@ def converse_messages(
             role = "user"
         elif role == "assistant":
             blocks.extend(_reasoning_blocks(message))
-            blocks.extend(_text_block(message.content))
+            blocks.extend(_text_block(message.text))
             for call in message.tool_calls or ():
                 # a call whose arguments did not parse goes back as {} (its result says why)
                 blocks.append(
@@ -193,7 +221,7 @@ def converse_messages(
                     }
                 )
         else:
-            blocks.extend(_text_block(message.content))
+            blocks.extend(_user_blocks(message))
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
@@ -386,6 +414,8 @@ _RULES: tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...] = (
     ("*amazon.titan-text*", _NONE, _TOOLS | {Capability.SYSTEM_PROMPT}),
     ("*meta.llama3-2-11b*", frozenset({Capability.VISION}), _NONE),
     ("*meta.llama3-2-90b*", frozenset({Capability.VISION}), _NONE),
+    ("*meta.llama4*", frozenset({Capability.VISION}), _NONE),
+    ("*mistral.pixtral*", frozenset({Capability.VISION}), _NONE),
     ("*meta.llama*", _NONE, frozenset({Capability.STREAMING_TOOLS})),
     ("*meta.llama3-8b*", _NONE, _TOOLS),
     ("*meta.llama3-70b*", _NONE, _TOOLS),
@@ -430,6 +460,10 @@ class BedrockProvider(BaseProvider):
     tool_dialect: ClassVar[str] = "bedrock"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-requestid", "x-amz-request-id")
     region_env: ClassVar[tuple[str, ...]] = ("AWS_REGION", "AWS_DEFAULT_REGION")
+    # "The maximum size of an image is 3.75 MB" (Converse API, ImageBlock); only bytes or an S3
+    # location are accepted, so URL images are downloaded
+    max_image_bytes: ClassVar[int] = 3_750_000
+    fetches_image_urls: ClassVar[bool] = False
 
     def configure(
         self,

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._transport import SSEEvent
 from ..errors import (
@@ -46,6 +46,7 @@ from ..types import (
     ToolCall,
     ToolCallRequest,
     ToolResult,
+    content_parts,
 )
 from .base import (
     PARSE_ERRORS,
@@ -59,6 +60,9 @@ from .base import (
     unexpected_shape,
 )
 from .openai import generated_call_id, is_token_count, token_count
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = [
     "VERTEX_SCOPE",
@@ -153,6 +157,33 @@ def _call_part(call: ToolCall) -> dict[str, Any]:
     return part
 
 
+def inline_image_part(image: Image) -> dict[str, Any]:
+    """An `inlineData` part (URL images are downloaded before translation: Gemini takes bytes)."""
+    if image.data is None:
+        raise ValueError(f"gemini: image {image.url!r} must be downloaded before it is sent")
+    return {"inlineData": {"mimeType": image.media_type, "data": image.base64()}}
+
+
+def _user_parts(message: Message) -> list[dict[str, Any]]:
+    parts = [
+        {"text": part} if isinstance(part, str) else inline_image_part(part)
+        for part in content_parts(message.content)
+    ]
+    return parts or [{"text": ""}]
+
+
+def _result_image_parts(results: Sequence[ToolResult]) -> list[dict[str, Any]]:
+    # The images a tool returned follow its functionResponse in the same user turn, each run of
+    # them introduced by the call it answers (the response itself must stay a JSON object).
+    parts: list[dict[str, Any]] = []
+    for result in results:
+        images = result.images()
+        if images:
+            parts.append({"text": f"Images returned by {result.name} (call {result.call_id}):"})
+            parts.extend(inline_image_part(image) for image in images)
+    return parts
+
+
 def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Neutral messages → (`systemInstruction` or None, `contents`)."""
     system_parts: list[dict[str, Any]] = []
@@ -160,6 +191,7 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
     calls: dict[str, ToolCall] = {}
     turn_calls: list[str] = []
     positions: dict[int, int] = {}  # functionResponse part (by identity) -> index of its call
+    image_parts: set[int] = set()  # the parts that carry tool results' images (by identity)
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
         if not parts:
@@ -171,16 +203,16 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
 
     for message in messages:
         if message.role == "system":
-            if message.content:
-                system_parts.append({"text": message.content})
+            if message.text:
+                system_parts.append({"text": message.text})
             continue
         if message.role == "user":
-            add("user", [{"text": message.content if message.content is not None else ""}])
+            add("user", _user_parts(message))
             continue
         if message.role == "assistant":
             parts: list[dict[str, Any]] = []
-            if message.content:
-                text_part: dict[str, Any] = {"text": message.content}
+            if message.text:
+                text_part: dict[str, Any] = {"text": message.text}
                 signature = _own(message.provider_data).get("thought_signature")
                 if signature:
                     text_part["thoughtSignature"] = signature
@@ -217,8 +249,14 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[dict[str, Any] | None,
             parts.append(part)
         add("user", parts)
         last = contents[-1]["parts"]
-        if all(id(p) in positions for p in last):
-            last.sort(key=lambda p: positions[id(p)])
+        responses = [p for p in last if id(p) not in image_parts]
+        if all(id(p) in positions for p in responses):
+            # responses in call order, then the images of the turn's results
+            responses.sort(key=lambda p: positions[id(p)])
+            last[:] = responses + [p for p in last if id(p) in image_parts]
+        extra = _result_image_parts(message.tool_results)
+        image_parts.update(id(p) for p in extra)
+        last.extend(extra)
 
     if contents and contents[0]["role"] == "model":
         # "function call turn comes immediately after a user turn or after a function response
@@ -701,6 +739,7 @@ def gemini_error(
     rpc_status: str | None = None
     reasons: list[str] = []
     retry_delay: float | None = None
+    quota_ids: list[str] = []
     if isinstance(error, Mapping):
         message = str(error.get("message") or "")
         rpc_status = str(error["status"]) if error.get("status") else None
@@ -712,6 +751,9 @@ def gemini_error(
                 reasons.append(str(detail["reason"]))
             elif kind.endswith("google.rpc.RetryInfo"):
                 retry_delay = _duration_seconds(detail.get("retryDelay"))
+            elif kind.endswith("google.rpc.QuotaFailure"):
+                violations = detail.get("violations") or ()
+                quota_ids.extend(str(v.get("quotaId", "")) for v in violations if isinstance(v, Mapping))
     elif isinstance(payload, str):
         message = payload
     text = message or f"HTTP {status}"
@@ -735,7 +777,12 @@ def gemini_error(
         from .._transport import parse_retry_after
 
         retry_after = retry_delay if retry_delay is not None else parse_retry_after(headers)
-        return RateLimitError(text, retry_after=retry_after, **kwargs)
+        limited = RateLimitError(text, retry_after=retry_after, **kwargs)
+        if any("PerDay" in quota for quota in quota_ids):
+            # a daily quota (GenerateRequestsPerDayPerProjectPerModel...) does not come back by
+            # waiting retryDelay seconds: retrying only spends the rest of the run on 429s
+            limited.retryable = False
+        return limited
     if status == 400 and "exceeds the maximum number of tokens" in text:
         return ContextLengthError(text, **kwargs)
     return build_provider_error(
@@ -809,6 +856,10 @@ class GeminiProvider(BaseProvider):
     base_url_env: ClassVar[tuple[str, ...]] = ("GEMINI_BASE_URL",)
     default_base_url: ClassVar[str | None] = GEMINI_BASE_URL
     tool_dialect: ClassVar[str] = "gemini"
+    # inline data: "the total request size limit is 20 MB" (ai.google.dev, Image understanding);
+    # http(s) URLs are not fetched by generateContent, so toolwire downloads them
+    max_image_bytes: ClassVar[int] = 20_000_000
+    fetches_image_urls: ClassVar[bool] = False
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id", "x-goog-request-id")
 
     def __init__(

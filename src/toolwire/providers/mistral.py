@@ -134,6 +134,9 @@ def mistral_body(request: ChatRequest) -> dict[str, Any]:
         max_tokens_field="max_tokens",
         include_usage=False,
         required_choice="any",
+        # Mistral answers 400 to a user message right after tool messages, and takes image chunks
+        # inside a tool message instead
+        images_in_tool_messages=True,
     )
     body["messages"] = mistral_messages(body["messages"], request.messages)
     if request.response_model is not None and "response_format" not in request.extra:
@@ -304,6 +307,8 @@ class MistralProvider(BaseProvider):
     default_base_url: ClassVar[str | None] = "https://api.mistral.ai/v1"
     default_model: ClassVar[str | None] = "mistral-large-latest"
     tool_dialect: ClassVar[str] = "mistral"
+    # "image size limit: 10MB" (docs.mistral.ai, Vision)
+    max_image_bytes: ClassVar[int] = 10_000_000
     request_id_headers: ClassVar[tuple[str, ...]] = (
         "mistral-correlation-id",
         "x-kong-request-id",

@@ -13,19 +13,23 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
 from ..types import (
     Capability,
+    Content,
     GenerateResponse,
     Message,
     ResponseFormat,
     StreamChunk,
     ToolCall,
     ToolCallRequest,
+    ToolResult,
+    content_images,
+    content_text,
 )
 from .base import (
     PARSE_ERRORS,
@@ -36,6 +40,9 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = [
     "ChatCompletionStreamState",
@@ -90,28 +97,75 @@ def _arguments_text(call: ToolCall) -> str:
     return json.dumps(call.arguments, ensure_ascii=False)
 
 
+def image_part(image: Image) -> dict[str, Any]:
+    """A Chat Completions `image_url` content part (the URL, or the bytes as a data: URL)."""
+    url: dict[str, Any] = {"url": image.url if image.data is None else image.data_url()}
+    if image.detail:
+        url["detail"] = image.detail
+    return {"type": "image_url", "image_url": url}
+
+
+def chat_content(content: Content | None) -> Any:
+    """Message content: text as a string; text with images as a list of content parts."""
+    if content is None or isinstance(content, str):
+        return content
+    if not content_images(content):
+        return content_text(content)
+    return [{"type": "text", "text": p} if isinstance(p, str) else image_part(p) for p in content]
+
+
+def tool_images_message(results: Sequence[ToolResult]) -> dict[str, Any] | None:
+    """Chat Completions tool messages are text only: the images of a turn's tool results follow
+    in one user message, each introduced by the call it answers."""
+    parts: list[dict[str, Any]] = []
+    for result in results:
+        images = result.images()
+        if images:
+            intro = f"Images returned by tool call {result.call_id} ({result.name}):"
+            parts.append({"type": "text", "text": intro})
+            parts.extend(image_part(image) for image in images)
+    return {"role": "user", "content": parts} if parts else None
+
+
 def chat_messages(
     messages: Sequence[Message],
     *,
     empty_assistant_content: Any = None,
     echo_reasoning_content: bool = False,
+    images_in_tool_messages: bool = False,
 ) -> list[dict[str, Any]]:
     """Neutral messages → Chat Completions messages (one `tool` message per tool result).
 
     `echo_reasoning_content`: send an assistant turn's `reasoning_content` back (DeepSeek's
     thinking mode answers 400 without it on a turn that called tools; OpenAI and Groq reject it).
+    `images_in_tool_messages`: a tool's images go inside its tool message (Mistral takes content
+    chunks there) instead of in a user message after the turn's tool messages.
     """
     out: list[dict[str, Any]] = []
+    answered: list[ToolResult] = []  # the current run of tool results, for their images
+
+    def flush_images() -> None:
+        follow_up = tool_images_message(answered)
+        if follow_up is not None:
+            out.append(follow_up)
+        answered.clear()
+
     for message in messages:
         role = message.role
         if role == "tool":
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
-                out.append({"role": "tool", "tool_call_id": result.call_id, "content": result.output_text()})
+                content: Any = result.output_text()
+                if images_in_tool_messages and result.images():
+                    content = [{"type": "text", "text": content}, *map(image_part, result.images())]
+                else:
+                    answered.append(result)
+                out.append({"role": "tool", "tool_call_id": result.call_id, "content": content})
             continue
+        flush_images()
         if role == "assistant":
-            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+            entry: dict[str, Any] = {"role": "assistant", "content": message.text}
             if message.tool_calls:
                 if message.content is None:
                     entry["content"] = empty_assistant_content
@@ -128,11 +182,16 @@ def chat_messages(
             reasoning = (message.provider_data or {}).get("reasoning_content")
             if echo_reasoning_content and isinstance(reasoning, str):
                 entry["reasoning_content"] = reasoning
+        elif role == "system":
+            # system messages are text only on every Chat Completions server
+            entry = {"role": role, "content": message.text or ""}
         else:
-            entry = {"role": role, "content": message.content if message.content is not None else ""}
+            content = chat_content(message.content)
+            entry = {"role": role, "content": content if content is not None else ""}
         if message.name:
             entry["name"] = message.name
         out.append(entry)
+    flush_images()
     return out
 
 
@@ -146,6 +205,7 @@ def chat_body(
     required_choice: str = "required",
     empty_assistant_content: Any = None,
     echo_reasoning_content: bool = False,
+    images_in_tool_messages: bool = False,
 ) -> dict[str, Any]:
     """The JSON body of a Chat Completions request."""
     use_model = model or request.model
@@ -155,6 +215,7 @@ def chat_body(
             request.messages,
             empty_assistant_content=empty_assistant_content,
             echo_reasoning_content=echo_reasoning_content,
+            images_in_tool_messages=images_in_tool_messages,
         ),
     }
     params = request.params
@@ -675,6 +736,14 @@ class OpenAIProvider(BaseProvider):
                 {Capability.FUNCTION_CALLING, Capability.STREAMING_TOOLS, Capability.STRUCTURED_OUTPUT}
             ),
         ),
+        # text-only models (platform.openai.com/docs/models: no image input)
+        ("gpt-3.5*", frozenset(), frozenset({Capability.VISION})),
+        ("gpt-4", frozenset(), frozenset({Capability.VISION})),
+        ("gpt-4-0*", frozenset(), frozenset({Capability.VISION})),
+        ("gpt-4-32k*", frozenset(), frozenset({Capability.VISION})),
+        ("o1-mini*", frozenset(), frozenset({Capability.VISION})),
+        ("o1-preview*", frozenset(), frozenset({Capability.VISION})),
+        ("o3-mini*", frozenset(), frozenset({Capability.VISION})),
     )
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)

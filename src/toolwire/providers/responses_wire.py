@@ -26,13 +26,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
-from ..types import GenerateResponse, Message, ResponseFormat, StreamChunk, ToolCall, ToolCallRequest
+from ..types import (
+    GenerateResponse,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    ToolCallRequest,
+    ToolResult,
+    content_images,
+    content_parts,
+)
 from .base import PARSE_ERRORS, ChatRequest, build_provider_error, structured_schema, unexpected_shape
 from .openai import normalize_usage
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = [
     "ENCRYPTED_INCLUDE",
@@ -138,7 +151,8 @@ def _assistant_items(message: Message, ids: Mapping[str, str]) -> list[dict[str,
     # the message items go back verbatim (ids, phases) while their text is the message's text;
     # an edited text replaces them, at the place of the first one
     texts = [i for i in recorded if i.get("type") == "message"]
-    verbatim = bool(texts) and "".join(map(_message_text, texts)) == (message.content or "")
+    text = message.text
+    verbatim = bool(texts) and "".join(map(_message_text, texts)) == (text or "")
     items: list[dict[str, Any]] = []
     text_sent = False
     for item in recorded:
@@ -150,15 +164,41 @@ def _assistant_items(message: Message, ids: Mapping[str, str]) -> list[dict[str,
         elif kind == "message":
             if verbatim:
                 items.append(dict(item))
-            elif message.content and not text_sent:
-                items.append({"role": "assistant", "content": message.content})
+            elif text and not text_sent:
+                items.append({"role": "assistant", "content": text})
             text_sent = True
         else:
             items.append(dict(item))
-    if message.content and not text_sent:
-        items.append({"role": "assistant", "content": message.content})
+    if text and not text_sent:
+        items.append({"role": "assistant", "content": text})
     items.extend(_call_item(call, ids) for call in calls.values())
     return items
+
+
+def input_image(image: Image) -> dict[str, Any]:
+    """An `input_image` content item: the URL, or the bytes as a data: URL (`detail` is required
+    by the spec's InputImageContent; "auto" unless the image says otherwise)."""
+    url = image.url if image.data is None else image.data_url()
+    return {"type": "input_image", "image_url": url, "detail": image.detail or "auto"}
+
+
+def _input_content(message: Message) -> Any:
+    if not content_images(message.content):
+        return message.text or ""
+    return [
+        {"type": "input_text", "text": part} if isinstance(part, str) else input_image(part)
+        for part in content_parts(message.content)
+    ]
+
+
+def _output_payload(result: ToolResult) -> Any:
+    # `function_call_output.output` takes text, or a list of input_text / input_image items
+    images = result.images()
+    if not images:
+        return result.output_text()
+    text = result.output_text()
+    texts = [{"type": "input_text", "text": text}] if text else []
+    return texts + [input_image(image) for image in images]
 
 
 def _call_item(call: ToolCall, ids: Mapping[str, str]) -> dict[str, Any]:
@@ -212,11 +252,11 @@ def responses_input(
                     {
                         "type": "function_call_output",
                         "call_id": ids.get(result.call_id) or wire_call_id(result.call_id),
-                        "output": result.output_text(),
+                        "output": _output_payload(result),
                     }
                 )
             continue
-        entry: dict[str, Any] = {"role": role, "content": message.content or ""}
+        entry: dict[str, Any] = {"role": role, "content": _input_content(message)}
         items.append(entry)
     return items
 

@@ -1,0 +1,18 @@
+"""Many requests: `run` / `arun` (many tool-calling sessions at once) and `submit` (the providers'
+Batch APIs: OpenAI, Azure OpenAI, Anthropic).
+
+    from toolwire import batch
+    results = batch.run(llm, inputs, tools=[...], concurrency=64, checkpoint="run.jsonl")
+    job = batch.submit(llm, inputs, tools=[...]); job.wait(); job.results()
+
+Results come back in input order, one per input: the final `GenerateResponse`, or the
+`ToolwireError` that ended that input. See docs/batch.md.
+"""
+
+from __future__ import annotations
+
+from ._progress import Progress
+from ._run import arun, run
+from ._submit import Job, submit
+
+__all__ = ["Job", "Progress", "arun", "run", "submit"]

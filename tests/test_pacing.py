@@ -1,0 +1,375 @@
+"""Pacing (toolwire._pacing): smooth request and token pace, limits learned from headers, 429s that
+slow every call sharing a provider, concurrency shared by threads and event loops. A fake clock and
+recorded sleeps: nothing here waits on the wall clock or asserts on it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import threading
+import time
+from typing import Any
+
+import httpx2
+import pytest
+
+from toolwire import AbstractLLM
+from toolwire._pacing import Pacer, Slots, estimate_tokens, parse_reset, read_limits
+from toolwire.errors import ConfigurationError, RateLimitError
+from toolwire.providers.gemini import gemini_error
+from toolwire.providers.openai import openai_error
+
+OK = {
+    "id": "c",
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100},
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1s", 1.0),
+        ("6m0s", 360.0),
+        ("20ms", 0.02),
+        ("1h2m3.5s", 3723.5),
+        ("0s", 0.0),
+        ("17.5", 17.5),
+        ("", None),
+        ("soon", None),
+        ("1x", None),
+        ("-3", None),
+        ("2026-12-06T05:00:30Z", 30.0),
+        ("2026-12-06T04:59:00+00:00", 0.0),  # already past: no wait, not negative
+    ],
+)
+def test_parse_reset(value: str, expected: float | None) -> None:
+    wall = datetime.datetime(2026, 12, 6, 5, 0, 0, tzinfo=datetime.timezone.utc).timestamp()
+    assert parse_reset(value, wall=wall) == expected
+
+
+def test_read_limits_openai_and_anthropic_headers() -> None:
+    openai = read_limits(
+        {
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-limit-tokens": "2000000",
+            "x-ratelimit-remaining-tokens": "1999990",
+            "x-ratelimit-reset-tokens": "0s",
+        },
+        wall=0.0,
+    )
+    assert openai["requests"].limit == 10000 and openai["requests"].reset == 0.006
+    assert openai["tokens"].remaining == 1999990
+    wall = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
+    anthropic = read_limits(
+        {
+            "anthropic-ratelimit-requests-limit": "50",
+            "anthropic-ratelimit-requests-remaining": "0",
+            "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:12Z",
+        },
+        wall=wall,
+    )
+    assert anthropic["requests"].limit == 50 and anthropic["requests"].remaining == 0
+    assert anthropic["requests"].reset == 12.0
+    assert "tokens" not in anthropic
+
+
+def test_requests_per_minute_spaces_starts_evenly() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)
+    starts = []
+    for _ in range(5):
+        pacer.acquire(b"x", clock.sleep)
+        starts.append(clock.now)
+    # 600/min is one every 0.1 s, starting at once: no minute-sized burst and no idle minute
+    assert starts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_tokens_per_minute_paces_on_the_estimate_and_is_corrected_by_usage() -> None:
+    clock = Clock()
+    pacer = Pacer(tokens_per_minute=6000, clock=clock)  # 100 tokens a second
+    body = b"x" * 400  # estimated at 100 tokens
+    assert estimate_tokens(body) == 100
+    pacer.acquire(body, clock.sleep)
+    pacer.acquire(body, clock.sleep)
+    assert clock.now == pytest.approx(1.0)
+    pacer.settle(100, 300)  # the call really cost 300: the next start moves 2 s later
+    pacer.acquire(body, clock.sleep)
+    assert clock.now == pytest.approx(4.0)
+    pacer.settle(100, 50)  # cheaper than estimated: the pace gives the difference back
+    pacer.acquire(body, clock.sleep)
+    assert clock.now == pytest.approx(4.5)
+
+
+def test_a_429_pauses_every_caller_and_slows_the_pace() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)
+    permit = pacer.acquire(b"", clock.sleep)
+    pacer.release(permit, 429, {}, retry_after=2.0)
+    assert pacer.throttled == 1 and pacer.rate("requests") == pytest.approx(420)
+    pacer.acquire(b"", clock.sleep)  # another caller: waits out the pause
+    assert clock.now == pytest.approx(2.0)
+    # the call that got the 429 was already made to wait by the retry policy: no second wait
+    before = clock.now
+    retry = pacer.reserve(1, ignore_pause=True)
+    assert retry == pytest.approx(60 / 420)  # only the (slower) pace
+    assert before == clock.now
+    for _ in range(100):
+        pacer.release(pacer.acquire(b"", clock.sleep), 200, {})
+    assert pacer.rate("requests") == pytest.approx(600)  # recovered after successes
+
+
+def test_429_without_retry_after_backs_off_exponentially_for_everyone() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for expected in (0.5, 1.0, 2.0):
+        pacer.release(pacer.acquire(b"", clock.sleep), 429, {})
+        start = clock.now
+        pacer.acquire(b"", clock.sleep)
+        assert clock.now - start == pytest.approx(expected)
+
+
+def test_a_non_retryable_429_does_not_pause_anyone() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.release(pacer.acquire(b"", clock.sleep), 429, {}, retryable=False)
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now == 0.0 and pacer.throttled == 0
+
+
+def test_limits_from_headers_set_the_pace_and_remaining_zero_pauses() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    permit = pacer.acquire(b"", clock.sleep)
+    pacer.release(permit, 200, {"x-ratelimit-limit-requests": "600", "x-ratelimit-remaining-requests": "590"})
+    assert pacer.rate("requests") == pytest.approx(600 * 0.97)
+    permit = pacer.acquire(b"", clock.sleep)
+    pacer.release(
+        permit,
+        200,
+        {
+            "x-ratelimit-limit-requests": "600",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "6m0s",
+        },
+    )
+    start = clock.now
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now - start == pytest.approx(360.0)
+
+
+def test_low_remaining_spreads_what_is_left_until_the_reset() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "anthropic-ratelimit-requests-limit": "1000",
+        "anthropic-ratelimit-requests-remaining": "10",
+        "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:20Z",  # 20 s from the fake wall
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    starts = []
+    for _ in range(3):
+        pacer.acquire(b"", clock.sleep)
+        starts.append(clock.now)
+    assert starts[2] - starts[1] == pytest.approx(2.0)  # 10 left over 20 s
+
+
+def test_invalid_configuration_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="requests_per_minute"):
+        AbstractLLM.create("openai", model="m", api_key="k", requests_per_minute=0)
+
+
+def test_slots_are_shared_by_threads_and_event_loops() -> None:
+    slots = Slots(3)
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def enter() -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+
+    def leave() -> None:
+        with lock:
+            state["now"] -= 1
+
+    def worker() -> None:
+        for _ in range(20):
+            slots.acquire()
+            enter()
+            time.sleep(0.0005)
+            leave()
+            slots.release()
+
+    async def task() -> None:
+        for _ in range(20):
+            await slots.aacquire()
+            enter()
+            await asyncio.sleep(0.0005)
+            leave()
+            slots.release()
+
+    async def main() -> None:
+        await asyncio.gather(*(task() for _ in range(4)))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    asyncio.run(main())
+    for thread in threads:
+        thread.join()
+    assert state["peak"] <= 3 and state["now"] == 0
+    assert slots.used == 0 and slots.waiting == 0
+
+
+def test_a_cancelled_async_waiter_gives_its_slot_back() -> None:
+    async def main() -> None:
+        slots = Slots(1)
+        await slots.aacquire()
+        waiter = asyncio.ensure_future(slots.aacquire())
+        await asyncio.sleep(0)
+        slots.release()  # handed to the waiter...
+        waiter.cancel()  # ...which is cancelled before it ran
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await asyncio.sleep(0)
+        assert slots.used == 0
+        await asyncio.wait_for(slots.aacquire(), 1)
+
+    asyncio.run(main())
+
+
+def _llm(handler: Any, clock: Clock, **config: Any) -> Any:
+    async def ahandler(request: httpx2.Request) -> httpx2.Response:
+        return handler(request)  # type: ignore[no-any-return]
+
+    llm = AbstractLLM.create(
+        "openai",
+        model="m",
+        api_key="k",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        async_http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(ahandler)),
+        **config,
+    )
+    llm.transport.sleep = clock.sleep
+    llm.transport.asleep = clock.asleep
+    llm.transport.clock = clock
+    llm.transport.pacer.clock = clock
+    llm.transport.retry_policy.jitter = lambda: 1.0
+    return llm
+
+
+def test_provider_config_paces_sync_and_async_calls_of_one_instance() -> None:
+    clock = Clock()
+    seen: list[float] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(clock.now)
+        return httpx2.Response(200, json=OK)
+
+    llm = _llm(handler, clock, requests_per_minute=120, max_concurrency=4)
+    assert llm.transport.pacer.max_concurrency == 4
+    llm.generate("hi")
+    asyncio.run(llm.agenerate("hi"))
+    llm.generate("hi")
+    assert seen == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_usage_corrects_the_token_pace_through_generate() -> None:
+    clock = Clock()
+    llm = _llm(lambda r: httpx2.Response(200, json=OK), clock, tokens_per_minute=6000)
+    llm.generate("hi")  # estimated from the body, cost 100 (usage.total_tokens)
+    llm.generate("hi")
+    assert clock.now == pytest.approx(1.0)  # 100 tokens at 100 tokens/s
+
+
+def test_a_429_on_one_call_delays_the_next_call_through_the_transport() -> None:
+    clock = Clock()
+    answers = iter(
+        [
+            httpx2.Response(429, json={"error": {"message": "slow down"}}, headers={"retry-after": "3"}),
+            httpx2.Response(200, json=OK),
+            httpx2.Response(200, json=OK),
+        ]
+    )
+    llm = _llm(lambda r: next(answers), clock)
+    llm.generate("hi")  # 429, waits 3 s (retry policy), succeeds
+    assert clock.sleeps == [3.0]
+    assert llm.transport.pacer.throttled == 1
+    llm.generate("hi")
+    assert clock.sleeps == [3.0]  # the pause had passed: the next call does not wait again
+
+
+def test_daily_quota_429s_are_not_retried() -> None:
+    gemini_body = {
+        "error": {
+            "code": 429,
+            "status": "RESOURCE_EXHAUSTED",
+            "message": "You exceeded your current quota",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "40s"},
+            ],
+        }
+    }
+    daily = gemini_error(429, {}, json.dumps(gemini_body).encode())
+    assert isinstance(daily, RateLimitError) and not daily.retryable
+    per_minute = json.loads(json.dumps(gemini_body).replace("PerDay", "PerMinute"))
+    assert gemini_error(429, {}, json.dumps(per_minute).encode()).retryable
+    quota = openai_error(
+        429,
+        {},
+        json.dumps({"error": {"message": "quota", "code": "insufficient_quota"}}).encode(),
+        provider="openai",
+        request_id=None,
+    )
+    assert isinstance(quota, RateLimitError) and not quota.retryable
+
+    clock = Clock()
+    calls: list[int] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(1)
+        return httpx2.Response(429, json={"error": {"message": "quota", "code": "insufficient_quota"}})
+
+    llm = _llm(handler, clock)
+    with pytest.raises(RateLimitError):
+        llm.generate("hi")
+    assert len(calls) == 1 and clock.sleeps == []
+    assert llm.transport.pacer.throttled == 0  # nor does it slow the others down
+
+
+def test_a_burst_of_429s_from_one_overshoot_is_one_episode() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)
+    permits = [pacer.acquire(b"", clock.sleep) for _ in range(5)]
+    for permit in permits:  # every request that was in flight is refused at once
+        pacer.release(permit, 429, {})
+    assert pacer.throttled == 5
+    assert pacer.rate("requests") == pytest.approx(420)  # slowed once, not 0.7 ** 5
+    start = clock.now
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now - start == pytest.approx(0.5, abs=0.11)  # the first pause, not a doubled one
