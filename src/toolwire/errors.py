@@ -37,6 +37,11 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "InvalidRequestError",
+    "MCPConnectionError",
+    "MCPServerError",
+    "MCPTimeoutError",
+    "MCPToolChangedError",
+    "MCPToolError",
     "MaxTurnsExceeded",
     "ProviderConnectionError",
     "ProviderError",
@@ -264,3 +269,35 @@ class BatchItemError(ToolwireError):
         self.reason = reason
         self.custom_id = custom_id
         self.code = code
+
+
+class MCPServerError(ToolExecutionError):
+    """An MCP server could not run a tool call (`toolwire.mcp`). `server` names the server (its
+    command or URL without credentials). Inside a `Session` or `execute_tool_calls` these become
+    error results the model reads; code calling `MCPToolset.call` gets them raised."""
+
+    def __init__(self, message: str, *, server: str | None = None, tool_name: str | None = None) -> None:
+        super().__init__(message, tool_name=tool_name)
+        self.server = server
+
+
+class MCPConnectionError(MCPServerError):
+    """The server could not be reached, crashed or closed the connection. The next use starts the
+    stdio process again / opens a new HTTP session."""
+
+
+class MCPTimeoutError(MCPServerError):
+    """The server did not answer in time (connecting, listing tools, or a call)."""
+
+
+class MCPToolError(MCPServerError):
+    """The tool ran and failed (`isError: true`), or the server refused the call (a JSON-RPC error)."""
+
+
+class MCPToolChangedError(MCPServerError):
+    """The tool's name, description or input schema changed since it was pinned; `change` says what.
+    Approve it with `MCPToolset.approve(name)`, the `approve` hook, or the pin file."""
+
+    def __init__(self, message: str, *, change: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.change = change

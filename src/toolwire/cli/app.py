@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -142,6 +142,13 @@ def chat(
         list[str] | None,
         typer.Option("--tool", "-t", help="A tool as module:function or file.py:function (repeatable)."),
     ] = None,
+    mcp: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mcp",
+            help='An MCP server\'s tools: a command ("python server.py") or an http(s) URL (repeatable).',
+        ),
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="Server URL (OpenAI-compatible, Azure...).")
@@ -193,13 +200,19 @@ def chat(
             kwargs["extra_headers"] = extra_headers
         if temperature is not None:
             kwargs["temperature"] = temperature
-        session = Session(llm, tools=tools, system_prompt=system, max_turns=max_turns, **kwargs)
+        stack = ExitStack()  # MCP servers live as long as the chat
+        session: Any = None
         try:
+            servers = [stack.enter_context(open_mcp(spec)) for spec in mcp or []]
+            session = Session(
+                llm, tools=[*servers, *tools], system_prompt=system, max_turns=max_turns, **kwargs
+            )
             if prompt is not None:
                 _run_turn(session, prompt, out, err)
             else:
                 _interactive(session, out, err)
         finally:
+            stack.close()
             if recorder is not None:
                 recorder.stop()
                 conversation = getattr(session, "conversation_id", None)
@@ -327,6 +340,80 @@ def _tool_payload(definition: Any, dialect: str) -> Any:
     if cls is None:
         return definition.to_dict()
     return cls.tools_payload([definition])[0]
+
+
+# -- MCP / tools check ---------------------------------------------------------------------------
+def open_mcp(spec: str, **options: Any) -> Any:
+    """An MCP toolset from `--mcp`: an http(s) URL, or a command line run over stdio."""
+    from ..mcp import MCPToolset
+
+    if spec.startswith(("http://", "https://")):
+        return MCPToolset.http(spec, **options)
+    import shlex
+
+    command, *args = shlex.split(spec)
+    return MCPToolset.stdio(command, args, **options)
+
+
+def tools_check(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="Tools as module:function or module:PydanticModel (or file.py:name)."),
+    ] = None,
+    mcp: Annotated[
+        list[str] | None, typer.Option("--mcp", help="Every tool of an MCP server: a command or a URL.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A tool that cannot use OpenAI strict mode fails too.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check each tool's schema against every provider dialect: accepted as is, rewritten (what), or
+    refused (why). Exit code 1 when a tool would be refused."""
+    from .tools_check import check_tool, verdicts_json
+
+    if not targets and not mcp:
+        raise typer.BadParameter("give at least one TARGET or --mcp")
+    rows: list[tuple[str, list[Any]]] = []
+    for definition in _load_tools(targets or []):
+        rows.append(
+            (definition.name, check_tool(definition.name, definition.parameters, definition.parameters))
+        )
+    with _errors():
+        for spec in mcp or []:
+            with open_mcp(spec, pin=False) as server:
+                for tool in server.tools:
+                    label = (
+                        tool.name
+                        if tool.name == tool.original_name
+                        else f"{tool.name} (server: {tool.original_name})"
+                    )
+                    rows.append((label, check_tool(tool.name, tool.input_schema, tool.parameters)))
+                for original, reason in server.refused.items():
+                    rows.append((original, check_tool(original, {"__refused__": reason}, None)))
+    verdicts = [v for _, row in rows for v in row]
+    failed = [v for v in verdicts if v.status == "refused" and (strict or v.column != "openai strict")]
+    if as_json:
+        typer.echo(verdicts_json(verdicts))
+    else:
+        # one line per tool and dialect: readable in a narrow terminal or a CI log
+        table = Table(title="tool schemas per provider dialect")
+        for column in ("tool", "dialect", "verdict", "what / why"):
+            table.add_column(column)
+        style = {
+            "as is": "[green]as is[/]",
+            "rewritten": "[yellow]rewritten[/]",
+            "refused": "[red]refused[/]",
+        }
+        for label, row in rows:
+            for index, verdict in enumerate(row):
+                name = f"[bold]{escape(label)}[/]" if index == 0 else ""
+                table.add_row(name, verdict.column, style[verdict.status], escape(verdict.detail))
+            table.add_section()
+        _out().print(table)
+    if failed:
+        names = sorted({v.tool for v in failed})
+        raise _fail(f"{len(names)} tool(s) would be refused: {', '.join(names)}", 1)
 
 
 # -- providers -----------------------------------------------------------------------------------
@@ -538,6 +625,9 @@ def build_app() -> typer.Typer:
     calls.command("list")(calls_list)
     calls.command("show")(calls_show)
     app.add_typer(calls, name="calls")
+    tools = typer.Typer(help="Inspect tools before a provider sees them.", no_args_is_help=True)
+    tools.command("check")(tools_check)
+    app.add_typer(tools, name="tools")
     from .batch_cmd import build as build_batch
 
     app.add_typer(build_batch(), name="batch")

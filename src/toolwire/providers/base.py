@@ -33,7 +33,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..interface import AbstractLLMInterface
-from ..tools.definition import ToolDefinition
+from ..tools.definition import ToolDefinition, expand_tool_sources, is_tool_source
 from ..types import (
     Capability,
     GenerateResponse,
@@ -331,6 +331,8 @@ class BaseProvider(AbstractLLMInterface):
     def _translated_tools(self, tools: Sequence[Any]) -> tuple[tuple[ToolDefinition, ...], Any]:
         """Coerce and translate a tool list once per tool set: a hot loop calling generate() with
         the same list pays a dict lookup, not a schema walk."""
+        if any(is_tool_source(t) for t in tools):  # an MCP toolset stands for its (current) tools
+            tools = expand_tool_sources(tools)
         key = tuple(map(id, tools))
         hit = self._tool_cache.get(key)
         if hit is not None and len(hit[0]) == len(tools) and all(a is b for a, b in zip(hit[0], tools)):

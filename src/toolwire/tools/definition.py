@@ -8,11 +8,11 @@ cached on the definition.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-__all__ = ["ToolDefinition", "function_to_tool_definition", "tool"]
+__all__ = ["ToolDefinition", "expand_tool_sources", "function_to_tool_definition", "is_tool_source", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,6 +101,22 @@ class ToolDefinition:
             f"cannot use {value!r} as a tool: pass a function, a Pydantic model class, a "
             "ToolDefinition or a tool dict"
         )
+
+
+def is_tool_source(value: Any) -> bool:
+    """A tool source stands for several tools (an MCP server): it has `__toolwire_tools__()`."""
+    return hasattr(type(value), "__toolwire_tools__")
+
+
+def expand_tool_sources(tools: Iterable[Any]) -> list[Any]:
+    """The tool list with each tool source (e.g. `toolwire.mcp.MCPToolset`) replaced by its tools."""
+    expanded: list[Any] = []
+    for item in tools:
+        if is_tool_source(item):
+            expanded.extend(item.__toolwire_tools__())
+        else:
+            expanded.append(item)
+    return expanded
 
 
 def _from_mapping(value: Mapping[str, Any]) -> ToolDefinition:

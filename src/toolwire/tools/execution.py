@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeAlias
 
 from .. import _instrument
 from ..types import GenerateResponse, ToolCall, ToolCallRequest, ToolResult, serialize_output
-from .definition import ToolDefinition
+from .definition import ToolDefinition, expand_tool_sources, is_tool_source
 
 __all__ = [
     "ApprovalDecision",
@@ -175,8 +175,8 @@ def coerce_tools(tools: Any) -> dict[str, ToolDefinition]:
             definition = ToolDefinition.coerce(value)
             registry[str(name)] = definition
         return registry
-    items: Iterable[Any] = [tools] if isinstance(tools, Mapping) else tools
-    for value in items:
+    items: Iterable[Any] = [tools] if isinstance(tools, Mapping) or is_tool_source(tools) else tools
+    for value in expand_tool_sources(items):
         definition = ToolDefinition.coerce(value)
         if definition.name in registry:
             raise ValueError(f"two tools are named {definition.name!r}: tool names must be unique")
@@ -329,9 +329,11 @@ def apply_decision(plan: Plan, planned: PlannedCall, answer: Any) -> bool:
 
 
 def _requires_hook_message(planned: PlannedCall) -> str:
+    note = getattr(planned.tool, "approval_note", None)  # e.g. what changed in a pinned MCP tool
     return (
         f"Error: {planned.tool.name} requires approval and no approver is configured, so it was not run. "
-        "Do not call it again."
+        + (f"{note} " if note else "")
+        + "Do not call it again."
     )
 
 

@@ -1,0 +1,133 @@
+"""MCP benchmark: one tool call through toolwire vs the same call through the SDK's own
+`ClientSession.call_tool`, over stdio and over Streamable HTTP, in one run.
+
+    python benchmarks/bench_mcp.py [--calls 300] [--rounds 5]
+
+The server is tests/mcp/servers/demo_server.py (the official SDK's `MCPServer`), its `add` tool.
+Four contenders per transport, each on its own connection to the same server process:
+
+- sdk: `await client.session.call_tool("add", ...)` on an `mcp.Client` (the baseline);
+- toolwire async: `await toolset.acall("add", ...)` (arguments validated, result converted, the
+  call hops to the toolset's background loop and back);
+- toolwire sync: `toolset.call("add", ...)` from a plain thread;
+- toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call);
+- thread hop alone: a no-op coroutine run on the toolset's background loop from a thread (the
+  floor of the one-loop-per-toolset design).
+
+Calls are interleaved one by one (rotating order) so that every contender sees the same load;
+each figure is the median per-call time over `calls x rounds` calls. Ratio = contender / sdk
+(target for toolwire: <= 1.1x). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "mcp"))
+
+from mcp_support import DEMO, free_port, wait_for_port  # noqa: E402
+
+from toolwire import ToolCall, execute_tool_calls  # noqa: E402
+from toolwire.mcp import MCPToolset  # noqa: E402
+
+ARGS = {"a": 2, "b": 3}
+
+
+async def _noop() -> None:
+    return None
+
+
+async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds: int) -> dict[str, float]:
+    """One event loop: the SDK client is entered and left by this task (anyio requires it); the
+    sync contenders run in a worker thread, as sync code calling toolwire would, and time
+    themselves there. Calls are interleaved one by one (in a rotating order), so every contender
+    sees the same machine load: on a shared machine that matters more than anything measured."""
+    from mcp import Client
+
+    names = ["sdk", "toolwire async", "toolwire sync", "toolwire executor", "thread hop alone (sync)"]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    call = ToolCall(id="c", name="add", arguments=ARGS)
+    loop = toolset._running  # bound after aopen
+
+    def in_thread(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
+        start = time.perf_counter()
+        await fn()
+        return time.perf_counter() - start
+
+    async with Client(sdk_target, cache=None) as client:
+        session = client.session
+        # list once, as toolwire does: a session that never listed re-lists on every call to find
+        # the tool's output schema (ClientSession.validate_tool_result)
+        await client.list_tools()
+        await toolset.aopen()
+        contenders: dict[str, Callable[[], Awaitable[float]]] = {
+            "sdk": lambda: timed(lambda: session.call_tool("add", ARGS)),
+            "toolwire async": lambda: timed(lambda: toolset.acall("add", ARGS)),
+            "toolwire sync": lambda: asyncio.to_thread(in_thread, lambda: toolset.call("add", ARGS)),
+            "toolwire executor": lambda: asyncio.to_thread(
+                in_thread, lambda: execute_tool_calls([call], toolset)
+            ),
+            "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
+        }
+        try:
+            for index in range(20 + calls * rounds):
+                for offset in range(len(names)):
+                    name = names[(index + offset) % len(names)]
+                    elapsed = await contenders[name]()
+                    if index >= 20:  # the first 20 warm every path up
+                        samples[name].append(elapsed)
+        finally:
+            await toolset.aclose()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=300, help="calls per contender per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+
+    from mcp.client.stdio import StdioServerParameters
+
+    table: dict[str, dict[str, float]] = {}
+    stdio_params = StdioServerParameters(command=sys.executable, args=[str(DEMO)])
+    toolset = MCPToolset.stdio(sys.executable, [str(DEMO)])
+    table["stdio"] = asyncio.run(run_transport(stdio_params, toolset, options.calls, options.rounds))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(DEMO), "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/mcp"
+        toolset = MCPToolset.http(url)
+        table["http"] = asyncio.run(run_transport(url, toolset, options.calls, options.rounds))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    print(f"MCP tool call `add`, median per call ({options.rounds} rounds x {options.calls} calls)\n")
+    print("| transport | contender | per call | ratio to sdk |")
+    print("|---|---|---:|---:|")
+    for transport, figures in table.items():
+        base = figures["sdk"]
+        for contender, value in figures.items():
+            print(f"| {transport} | {contender} | {value * 1e6:,.0f} µs | {value / base:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
