@@ -42,6 +42,7 @@ class Reply:
     delay: float = 0.0  # seconds before the status line
     reset: bool = False  # reset the connection instead of answering
     drop_after: int | None = None  # with sse: reset after this many events
+    trickle: float = 0.0  # seconds between single bytes of the body (a server that trickles)
 
 
 @dataclass
@@ -97,6 +98,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
+        if reply.trickle:
+            try:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            except OSError:
+                pass  # the client gave up: what the trickle test wants
+            return
         self.wfile.write(payload)
         self.wfile.flush()
 
@@ -674,3 +684,43 @@ def kits(key: str = SECRET_KEY) -> dict[str, Kit]:
             text_answer=lambda text: Reply(body={**_openai_text(text), "model": "mistral-small-latest"}),
         ),
     }
+
+
+# -- hostile model output (issue 16) -------------------------------------------------------------
+KITS_FOR_HOSTILE = kits()
+_BAD = '"__HOSTILE__"'
+
+
+def hostile_turn(name: str, bad: str) -> Reply:
+    """A finished tool-calling turn of `name`'s wire with two calls: `get_weather` whose `city` is
+    the raw JSON text `bad` (1,000-deep nesting, a 5,000-digit integer, a lone surrogate escape,
+    NaN) and a valid sibling `get_weather(city="Rome")`. The bytes are written by hand: `bad` is
+    what a hostile model sends, which a JSON library would not produce."""
+    if name in ("openai", "azure_openai", "mistral"):
+        body = _mistral_ok() if name == "mistral" else _openai_ok()
+        first = body["choices"][0]["message"]["tool_calls"][0]
+        first["function"]["arguments"] = '{"city": ' + bad + "}"
+        second = json.loads(json.dumps(first))
+        second["id"] = "E792QfwLt" if name == "mistral" else "call_2"
+        second["function"]["arguments"] = '{"city": "Rome"}'
+        body["choices"][0]["message"]["tool_calls"].append(second)
+        return Reply(body=json.dumps(body).encode())
+    if name == "bedrock":
+        body = _bedrock_ok()
+        content = body["output"]["message"]["content"]
+        content[1]["toolUse"]["input"] = {"city": "__HOSTILE__"}
+        rome = {"toolUseId": "tooluse_2", "name": "get_weather", "input": {"city": "Rome"}}
+        content.append({"toolUse": rome})
+    elif name == "anthropic":
+        body = _anthropic_ok()
+        body["content"][1]["input"] = {"city": "__HOSTILE__"}
+        body["content"].append(
+            {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"city": "Rome"}}
+        )
+    else:
+        body = _gemini_ok()
+        body["candidates"][0]["content"]["parts"][1]["functionCall"]["args"] = {"city": "__HOSTILE__"}
+        body["candidates"][0]["content"]["parts"].append(
+            {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}
+        )
+    return Reply(body=json.dumps(body).replace(_BAD, bad).encode())

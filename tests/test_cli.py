@@ -215,7 +215,7 @@ def test_chat_provider_error_exits_1(server: str) -> None:
 
 def test_chat_configuration_error_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    result = runner.invoke(app, ["chat", "hi", "-p", "openai"])
+    result = runner.invoke(app, ["chat", "hi", "-p", "openai", "-m", "gpt-4o-mini"])
     assert result.exit_code == 2
     assert "error:" in result.output and "api_key" in result.output.lower().replace(" ", "_")
     unknown = runner.invoke(app, ["chat", "hi", "-p", "no_such_provider"])

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fault_server import FaultServer, Kit, Reply, fault_server, kits
+from fault_server import FaultServer, Kit, Reply, fault_server, hostile_turn, kits
 from toolwire import Session
 from toolwire.errors import (
     AuthenticationError,
@@ -289,6 +289,91 @@ def tool_timeout(kit: Kit, server: FaultServer, mode: str) -> Outcome:
                             "timed out")
 
 
+def long_retry_after_raises_at_once(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """Retry-After past 60 s and no deadline it fits in: raised at once, with `retry_after`
+    (issue 16 item 14; before, it was dropped and retried after ~0.3 s)."""
+    run = Run(kit, server, mode, max_retries=2)
+    error = kit.error(429)
+    error.headers["retry-after"] = "120"
+    outcome, exc = _attempt(run, [error, kit.ok()])
+    assert isinstance(exc, RateLimitError) and exc.retry_after == 120.0, exc
+    assert outcome.attempts == 1 and run.sleeps == []
+    outcome.detail = ", retry_after=120 at once"
+    return outcome
+
+
+def long_retry_after_within_deadline(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    run = Run(kit, server, mode, max_retries=2, retry_deadline=300)
+    error = kit.error(429)
+    error.headers["retry-after"] = "120"
+    outcome, _response = _attempt(run, [error, kit.ok()])
+    assert outcome.survived and outcome.attempts == 2 and run.sleeps == [120.0]
+    return outcome
+
+
+def daily_quota_not_retried(kit: Kit, server: FaultServer, mode: str) -> Outcome | None:
+    if kit.name != "gemini":
+        return None  # the other wires have no per-day quota marker (OpenAI: insufficient_quota)
+    run = Run(kit, server, mode, max_retries=2)
+    error = kit.error(429)
+    error.body["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "20s"},
+    ]
+    outcome, exc = _attempt(run, [error, kit.ok()])
+    assert isinstance(exc, RateLimitError) and not exc.retryable
+    assert outcome.attempts == 1 and run.sleeps == []
+    return outcome
+
+
+def trickling_server(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """A server that sends its body a byte at a time, each byte well within the read timeout:
+    `timeout` bounds the whole attempt and `retry_deadline` the whole call (issue 16 item 10;
+    before, a call with timeout=0.5 took as long as the trickle, ~40 s here)."""
+    run = Run(kit, server, mode, timeout=0.5, max_retries=5, retry_deadline=1.2)
+    slow = kit.ok()
+    slow.trickle = 0.05
+    started = time.monotonic()
+    outcome, error = _attempt(run, [slow])
+    took = time.monotonic() - started
+    assert isinstance(error, ProviderTimeoutError), error
+    assert took < 5.0, f"held for {took:.1f}s"  # the body alone would take {0.05 * len(body)} s
+    assert outcome.attempts <= 3  # attempts of 0.5 s within the 1.2 s deadline
+    return outcome
+
+
+def hostile_arguments(bad: str) -> Scenario:
+    """One call's arguments are hostile (issue 16 items 4-5): that call gets an error result (or,
+    for a lone surrogate, runs with U+FFFD sent onward), its sibling runs, the next request goes out."""
+
+    def scenario(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+        run = Run(kit, server, mode)
+        ran: list[Any] = []
+
+        def get_weather(city: Any) -> str:
+            """The weather in a city.
+
+            Args:
+                city: the city name
+            """
+            ran.append(city)
+            return "sunny"
+
+        server.script = [hostile_turn(kit.name, bad), kit.text_answer("Done.")]
+        session, response = run.session("Weather?", [get_weather])
+        assert response.content == "Done."
+        assert "Rome" in ran  # the valid sibling ran
+        results = session.messages[2].tool_results
+        assert results is not None and len(results) == 2 and results[1].error is None
+        assert len(server.seen) == 2  # the follow-up request was built and sent
+        return Outcome(True, None, 2, ", sibling ran")
+
+    return scenario
+
+
 FAULTS: dict[str, Scenario] = {
     "429 + Retry-After: 2": status_then_ok(429, {"retry-after": "2"}, 2.0),
     "429 + retry-after-ms: 1500": status_then_ok(429, {"retry-after-ms": "1500"}, 1.5),
@@ -309,6 +394,13 @@ FAULTS: dict[str, Scenario] = {
     "unknown tool": unknown_tool,
     "tool exception": tool_exception,
     "tool timeout": tool_timeout,
+    "server trickles 1 byte / 50 ms": trickling_server,
+    "429 + Retry-After: 120, no deadline": long_retry_after_raises_at_once,
+    "429 + Retry-After: 120, deadline 300 s": long_retry_after_within_deadline,
+    "429 per-day quota": daily_quota_not_retried,
+    "1,000-deep JSON arguments": hostile_arguments("[" * 1000 + "]" * 1000),
+    "5,000-digit integer argument": hostile_arguments("9" * 5000),
+    "lone surrogate in arguments": hostile_arguments('"\\ud800"'),
 }
 KITS = kits()
 

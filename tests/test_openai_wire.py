@@ -316,7 +316,7 @@ def test_history_with_tool_results_is_valid() -> None:
     assert messages[1]["content"] is None
     assert messages[2:] == [
         {"role": "tool", "tool_call_id": "call_1", "content": '{"t": 20}'},
-        {"role": "tool", "tool_call_id": "call_2", "content": "timeout"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "Error: the tool get_weather failed: timeout"},
     ]
     assert_valid_request(sent[0])
 

@@ -138,11 +138,15 @@ def test_retry_after_headers_are_honoured(mode: str) -> None:
     assert clock.sleeps == [3.0, 0.25]
 
 
-def test_retry_after_beyond_the_cap_falls_back_to_backoff() -> None:
+def test_retry_after_beyond_the_cap_is_waited_only_within_a_deadline() -> None:
+    # issue 16 item 14: a long Retry-After is never replaced by a fast backoff retry
     policy = RetryPolicy(jitter=lambda: 0.0)
     error = ServerError("x")
-    assert policy.delay_for(0, error, 0.0, now=0.0, retry_after=3600) == 0.25
+    assert policy.delay_for(0, error, 0.0, now=0.0, retry_after=3600) is None
     assert policy.delay_for(0, error, 0.0, now=0.0, retry_after=2) == 2
+    patient = RetryPolicy(jitter=lambda: 0.0, deadline=7200)
+    assert patient.delay_for(0, error, 0.0, now=0.0, retry_after=3600) == 3600
+    assert patient.delay_for(0, error, 0.0, now=4000.0, retry_after=3600) is None
 
 
 def test_jitter_spreads_between_half_and_all_of_the_step() -> None:

@@ -12,13 +12,15 @@ connection per streamed call (../shared/research/perf-baseline.md, "Surprises" 1
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from . import _instrument
-from ._transport import _transport_error, aiter_sse, iter_sse
+from ._scrub import request_secrets
+from ._transport import _transport_error, aiter_sse, iter_sse, scrub_error
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 
@@ -44,12 +46,20 @@ class _StreamBase:
         self._state = provider.new_stream_state(request)
         self._response: GenerateResponse | None = None
         self._consumed = False
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
     @property
     def http_response(self) -> httpx2.Response:
         return self._http
 
     def _failed(self, exc: BaseException) -> None:
+        # an error event inside a 200 stream may quote the credentials the server received
+        if isinstance(exc, ToolwireError):
+            sent = self._http.request
+            scrub_error(exc, request_secrets(sent.headers, str(sent.url), self._provider.credentials()))
         record, self._record = self._record, None
         _instrument.call_finished(record, None, exc)
 
@@ -169,6 +179,16 @@ class Stream(_StreamBase):
         generation; a stream read to its end has already returned its connection to the pool."""
         self._http.close()
 
+    def __del__(self) -> None:
+        # a stream created and never iterated (nor closed) must not keep its socket and pool slot
+        # for the life of the process (issue 16 item 13)
+        http = self.__dict__.get("_http")
+        if http is not None and not http.is_closed:
+            try:
+                http.close()
+            except Exception:
+                pass
+
     def __enter__(self) -> Stream:
         return self
 
@@ -234,6 +254,17 @@ class AsyncStream(_StreamBase):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def __del__(self) -> None:
+        # never iterated nor closed: close it on its loop (a finalizer cannot await)
+        http = self.__dict__.get("_http")
+        loop = self.__dict__.get("_loop")
+        if http is None or http.is_closed or loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(lambda: loop.create_task(http.aclose()))
+        except RuntimeError:
+            pass  # the loop is shutting down: its connections go with it
 
     async def __aenter__(self) -> AsyncStream:
         return self

@@ -20,15 +20,16 @@ import datetime
 import email.utils
 import logging
 import random
-import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx2
 
 from ._pacing import Pacer, Permit
+from ._scrub import header_secrets, install_log_filter, ordered, register, scrub_text, url_secrets
 from .errors import (
     ProviderConnectionError,
     ProviderError,
@@ -48,6 +49,7 @@ DEFAULT_MAX_RETRIES = 2
 # bench). Keep as many as an agent plausibly runs at once, like the openai SDK does.
 POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
+E = TypeVar("E", bound=BaseException)
 ErrorMapper = Callable[[int, Mapping[str, str], bytes], ProviderError]
 
 
@@ -76,6 +78,7 @@ class HttpCall:
     timeout: float | None = None
     max_retries: int | None = None
     deadline: float | None = None  # total seconds for every attempt of this call (None: the provider's)
+    secrets: tuple[str, ...] = ()  # what the provider declared it holds (`BaseProvider.credentials`)
 
 
 @dataclass
@@ -119,7 +122,17 @@ class RetryPolicy:
         if retry_after is None and isinstance(error, RateLimitError):
             retry_after = error.retry_after
         delay: float | None = None
-        if retry_after is not None and retry_after <= self.max_retry_after:
+        if retry_after is not None and retry_after > self.max_retry_after:
+            # A long wait (a daily quota, a minute-plus throttle) is waited only when the caller
+            # gave a deadline it fits in; otherwise the error goes up at once, with `retry_after`,
+            # instead of a fast retry the server already said would fail.
+            elapsed = (time.monotonic() if now is None else now) - started
+            if self.deadline is None or elapsed + retry_after > self.deadline:
+                if isinstance(error, RateLimitError) and error.retry_after is None:
+                    error.retry_after = retry_after
+                return None
+            return retry_after
+        if retry_after is not None:
             delay = max(0.0, retry_after)
         if delay is None:
             base = min(self.initial_delay * (2**attempt), self.max_delay)
@@ -187,35 +200,18 @@ def _transport_error(exc: Exception, provider: str) -> ProviderError:
     )
 
 
-# Headers and query parameters that carry credentials (OpenAI/Mistral bearer, Azure api-key,
-# Anthropic x-api-key, Gemini x-goog-api-key or ?key=, Entra bearer tokens).
-_SECRET_HEADERS = (
-    "authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization",
-    "x-amz-security-token",  # AWS temporary credentials (Bedrock SigV4)
-)  # fmt: skip
-_SECRET_QUERY = re.compile(r"(?i)[?&](?:key|api[-_]?key|access_token|token|sig)=([^&#]+)")
-_MIN_SECRET = 8  # shorter values ("Bearer", "test") are too common to scrub without mangling text
-
-
 def call_secrets(call: HttpCall) -> tuple[str, ...]:
-    """The credential values one request carries, to scrub from anything derived from it."""
-    found: list[str] = []
-    for name, value in call.headers.items():
-        if name.lower() in _SECRET_HEADERS and value:
-            found.append(value)
-            scheme, _, token = value.partition(" ")
-            if token and scheme.lower() in ("bearer", "basic", "token"):
-                found.append(token)
-    found.extend(m.group(1) for m in _SECRET_QUERY.finditer(call.url))
-    return tuple(sorted({f for f in found if len(f) >= _MIN_SECRET}, key=len, reverse=True))
+    """The credential values one request carries, in every form, to scrub from anything derived
+    from it: what the provider declared, every header not known to be harmless (an APIM key in
+    `default_headers`, a proxy's credentials) and the URL's `user:password@` and `?key=`."""
+    found = ordered(header_secrets(call.headers) | url_secrets(call.url) | set(call.secrets))
+    register(found)
+    return found
 
 
 def _scrub_value(value: object, secrets: tuple[str, ...]) -> object:
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "***")
-        return value
+        return scrub_text(value, secrets)
     if isinstance(value, bytes):
         text = value.decode("utf-8", "replace")
         scrubbed = _scrub_value(text, secrets)
@@ -227,7 +223,7 @@ def _scrub_value(value: object, secrets: tuple[str, ...]) -> object:
     return value
 
 
-def scrub_error(error: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
+def scrub_error(error: E, secrets: tuple[str, ...]) -> E:
     """Remove the request's credentials from an error built from a response.
 
     Errors are built from response bodies, never request headers; but a server may echo what it
@@ -236,11 +232,19 @@ def scrub_error(error: ProviderError, secrets: tuple[str, ...]) -> ProviderError
     """
     if not secrets:
         return error
-    message = _scrub_value(error.message, secrets)
-    if message != error.message:
-        error.message = message  # type: ignore[assignment]
+    text = getattr(error, "message", None)
+    if not isinstance(text, str):
+        text = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else None
+    message = _scrub_value(text, secrets) if text is not None else None
+    if message != text:
+        if hasattr(error, "message"):
+            error.message = message
         error.args = (message,)
-    error.body = _scrub_value(error.body, secrets)
+    # the body, a request id from a response header (it may echo what it received), partial text
+    for attr in ("body", "request_id", "partial_content", "raw_text"):
+        value = getattr(error, attr, None)
+        if value is not None:
+            setattr(error, attr, _scrub_value(value, secrets))
     return error
 
 
@@ -253,6 +257,8 @@ class _Attempts:
     started: float
     secrets: tuple[str, ...]
     attempt: int = 0
+    # when the current attempt must be over: `timeout` bounds the whole attempt, not each read
+    attempt_ends: float | None = None
 
 
 class Transport:
@@ -277,6 +283,7 @@ class Transport:
         clock: Callable[[], float] | None = None,
         pacer: Pacer | None = None,
     ) -> None:
+        install_log_filter()
         self.provider = provider
         self.error_mapper = error_mapper
         self.timeout = timeout
@@ -349,6 +356,7 @@ class Transport:
                 )
             # one slow attempt must not outlive the whole call's deadline
             seconds = min(seconds if seconds is not None else DEFAULT_TIMEOUT, remaining)
+        state.attempt_ends = self.clock() + (seconds if seconds is not None else DEFAULT_TIMEOUT)
         extensions = {"timeout": _timeout(seconds).as_dict()} if seconds is not None else None
         return client.build_request(
             call.method, call.url, headers=call.headers, content=call.body, extensions=extensions
@@ -422,7 +430,9 @@ class Transport:
             retry_after: float | None = None
             permit = self.pacer.acquire(state.call.body, self.sleep, retrying=state.attempt > 0)
             try:
-                response = client.send(self._build(client, state), stream=stream)
+                response = client.send(self._build(client, state), stream=True)
+                if not stream and response.status_code < 400:
+                    self._read_within(response, state)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc
@@ -450,6 +460,38 @@ class Transport:
                 raise error
             self.sleep(delay)
 
+    def _read_within(self, response: httpx2.Response, state: _Attempts) -> None:
+        """Read the body, giving up when the attempt's time is over: httpx's read timeout bounds
+        each read, so a server trickling a byte a second would hold the call for ever."""
+        chunks: list[bytes] = []
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if state.attempt_ends is not None and self.clock() > state.attempt_ends:
+                    raise httpx2.ReadTimeout("the response was not complete within the timeout")
+        except BaseException:
+            response.close()
+            raise
+        # as Response.read() does; reading through iter_bytes is what lets us stop in between
+        response._content = b"".join(chunks)
+
+    async def _within(
+        self,
+        state: _Attempts,
+        step: Awaitable[Any],
+        request: httpx2.Request,
+        response: httpx2.Response | None = None,
+    ) -> Any:
+        """`step` (sending, reading the body) within what is left of the attempt's time."""
+        left = None if state.attempt_ends is None else max(0.0, state.attempt_ends - self.clock())
+        try:
+            return await asyncio.wait_for(step, left)
+        except asyncio.TimeoutError:
+            if response is not None:
+                await response.aclose()
+            message = "the response was not complete within the timeout"
+            raise httpx2.ReadTimeout(message, request=request) from None
+
     # -- async ---------------------------------------------------------------------------------
     async def asend(self, call: HttpCall) -> httpx2.Response:
         return await self._arun(self._start(call), stream=False)
@@ -474,7 +516,12 @@ class Transport:
             retry_after: float | None = None
             permit = await self.pacer.aacquire(state.call.body, self.asleep, retrying=state.attempt > 0)
             try:
-                response = await client.send(self._build(client, state), stream=stream)
+                request = self._build(client, state)
+                response: httpx2.Response = await self._within(
+                    state, client.send(request, stream=True), request
+                )
+                if not stream and response.status_code < 400:
+                    await self._within(state, response.aread(), request, response)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
                 error.__cause__ = exc

@@ -128,6 +128,9 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 def provider_secrets(provider: Any) -> tuple[str, ...]:
     """The credentials a provider holds, so they can be scrubbed from anything we write."""
+    declared = getattr(provider, "credentials", None)
+    if callable(declared):
+        return tuple(declared())  # every form of every credential (toolwire._scrub)
     found = []
     for attr in ("_api_key", "_token", "_access_token"):
         value = getattr(provider, attr, None)

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _instrument
+from ._scrub import BENIGN_HEADERS, MIN_SECRET, redact_url
 from .errors import ConfigurationError
-from .logs import provider_secrets, redact, redact_headers, scrub
+from .logs import REDACTED, provider_secrets, redact, redact_headers, scrub
 
 if TYPE_CHECKING:
     from ._instrument import CallRecord, ToolRecord
@@ -188,8 +189,26 @@ def _migrate(conn: sqlite3.Connection, db: Path) -> None:
 def _dumps(value: Any, secrets: tuple[str, ...] = ()) -> str | None:
     if value is None:
         return None
-    text = json.dumps(redact(value), ensure_ascii=False, default=_default)
+    redacted = redact(value)
+    try:
+        text = json.dumps(redacted, ensure_ascii=False, default=_default, allow_nan=False)
+    except ValueError:  # NaN/Infinity from a model: stored as strings, so the row stays valid JSON
+        text = json.dumps(_finite(redacted), ensure_ascii=False, default=_default)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (model output, os.fsdecode names): SQLite refuses it
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return scrub(text, secrets) if secrets else text
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _default(value: Any) -> Any:
@@ -215,13 +234,18 @@ def _request_payload(record: CallRecord) -> dict[str, Any]:
     provider, request = record.provider, record.request
     payload: dict[str, Any] = {"provider": provider.name, "model": request.model, "stream": request.stream}
     try:
-        payload["url"] = provider.endpoint(request)
+        payload["url"] = redact_url(provider.endpoint(request))
     except Exception:
         pass
     try:
         headers = dict(provider.static_headers())
         headers.update(request.extra_headers or {})
-        payload["headers"] = redact_headers(headers)
+        if request.stream:
+            headers["accept"] = "text/event-stream"  # as BaseProvider._http_call sends it
+        payload["headers"] = {  # a header we do not know by name may be a credential
+            k: (v if k.lower() in BENIGN_HEADERS or len(v) < MIN_SECRET else REDACTED)
+            for k, v in redact_headers(headers).items()
+        }
     except Exception:
         pass
     try:
@@ -335,18 +359,25 @@ class Recorder:
 
     # -- the writer ----------------------------------------------------------------------------------
     def _submit(self, item: tuple[Any, ...]) -> None:
-        if self._pid != os.getpid():
+        if self._pid != os.getpid() or not self._writer_alive():
             with self._lock:
-                if self._pid != os.getpid():
-                    # first event in this process (or after a fork: the parent's thread is not here)
-                    self._queue = queue.Queue(self.max_queue)
+                if self._pid != os.getpid() or not self._writer_alive():
+                    # first event in this process, after a fork (the parent's thread is not here)
+                    # or after stop(): a restarted recorder writes again (issue 16 item 15)
+                    if self._pid != os.getpid():
+                        self._queue = queue.Queue(self.max_queue)
                     self._thread = threading.Thread(target=self._run, name="toolwire-recorder", daemon=True)
                     self._pid = os.getpid()
                     self._thread.start()
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            self.dropped += 1
+            with self._lock:  # `+=` is not atomic across the threads that submit
+                self.dropped += 1
+
+    def _writer_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
@@ -524,7 +555,15 @@ def install_from_env() -> Recorder | None:
     with _env_lock:
         if _env_recorder is None:
             path = None if value.lower() in {"1", "true", "yes", "on"} else value
-            _env_recorder = record(path)
+            try:
+                _env_recorder = record(path)
+            except (OSError, sqlite3.Error, ValueError) as exc:
+                # a typo in the variable must not surface as a raw sqlite/OS error from create()
+                raise ConfigurationError(
+                    f"{ENV_VAR}={value!r}: cannot open the recorder database there "
+                    f"({type(exc).__name__}: {exc}); set it to 1 for the default path or to a "
+                    "writable file path"
+                ) from exc
         return _env_recorder
 
 
@@ -681,7 +720,9 @@ class CallStore:
             value = row.get(name)
             if isinstance(value, str):
                 try:
-                    row[name] = json.loads(value)
-                except ValueError:
+                    # NaN/Infinity (stored as such by older versions) read as strings: strict
+                    # JSON readers (the dashboard's responses, browsers) refuse the bare tokens
+                    row[name] = json.loads(value, parse_constant=str)
+                except (ValueError, RecursionError):
                     pass
         return row

@@ -61,7 +61,13 @@ class Session:
     per tool call; `tool_deadline`: seconds per batch. `max_validation_retries`: how many times per
     prompt the model may send unusable arguments to one tool name before the loop stops with
     `ToolExecutionError`. `max_output_chars`: cap on one tool output sent to the model. Other
-    keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every `generate` call.
+    keyword arguments (`temperature`, `tool_choice`, `model`, ...) go to every `generate` call,
+    except that a forcing `tool_choice` (`"required"`, a tool name) applies to the first model
+    turn of each prompt only, so the model can answer once the tools ran; pass
+    `tool_choice_every_turn=True` to force every turn.
+
+    `session.llm` is public: assign another provider to continue the same conversation with it
+    (the history is provider-neutral and is translated for whichever provider sends the next turn).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class Session:
         max_validation_retries: int = 2,
         max_output_chars: int | None = None,
         max_workers: int | None = None,
+        tool_choice_every_turn: bool = False,
         **generate_kwargs: Any,
     ) -> None:
         if max_turns < 1:
@@ -98,6 +105,7 @@ class Session:
         self.max_output_chars = max_output_chars
         self.max_workers = max_workers
         self.generate_kwargs = generate_kwargs
+        self.tool_choice_every_turn = tool_choice_every_turn
         self._messages: list[Message] = []
         self._usage: dict[str, int] = {}
         self.reset()
@@ -129,10 +137,18 @@ class Session:
             if isinstance(value, int) and not isinstance(value, bool):
                 self._usage[key] = self._usage.get(key, 0) + value
 
-    def _request_kwargs(self) -> dict[str, Any]:
+    def _request_kwargs(self, run: _Run | None = None) -> dict[str, Any]:
         kwargs = dict(self.generate_kwargs)
         if self._tool_list:
             kwargs["tools"] = self._tool_list
+        if (
+            run is not None
+            and run.turn > 0
+            and not self.tool_choice_every_turn
+            and kwargs.get("tool_choice") not in (None, "auto", "none")
+        ):
+            # forced on every turn, the model could never answer: MaxTurnsExceeded (issue 16 item 21)
+            kwargs["tool_choice"] = "auto"
         return kwargs
 
     def _executor_kwargs(self) -> dict[str, Any]:
@@ -162,7 +178,7 @@ class Session:
         with _instrument.conversation(self.conversation_id):
             while True:
                 messages = run.request_messages()
-                response: GenerateResponse = self.llm.generate(messages, **self._request_kwargs())
+                response: GenerateResponse = self.llm.generate(messages, **self._request_kwargs(run))
                 calls = run.on_response(response)
                 if calls is None:
                     return response
@@ -173,7 +189,7 @@ class Session:
         run = _Run(self, prompt)
         while True:
             with _instrument.conversation(self.conversation_id):
-                stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs())
+                stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs(run))
             early = self._early_starts()
             try:
                 try:
@@ -207,7 +223,7 @@ class Session:
         with _instrument.conversation(self.conversation_id):
             while True:
                 response: GenerateResponse = await self.llm.agenerate(
-                    run.request_messages(), **self._request_kwargs()
+                    run.request_messages(), **self._request_kwargs(run)
                 )
                 calls = run.on_response(response)
                 if calls is None:
@@ -220,7 +236,7 @@ class Session:
         while True:
             with _instrument.conversation(self.conversation_id):
                 messages = run.request_messages()
-                stream = await self.llm.agenerate(messages, stream=True, **self._request_kwargs())
+                stream = await self.llm.agenerate(messages, stream=True, **self._request_kwargs(run))
             early = self._aearly_starts()
             try:
                 try:

@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 import httpx2
 
+from ._scrub import BENIGN_HEADERS, MIN_SECRET, known, request_secrets, scrub_text
 from ._transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ClientOverride, client_override
 from .errors import ConfigurationError, ToolwireError
 
@@ -661,7 +662,31 @@ def _joined(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, secrets) for v in value]
+    return value
+
+
 def _exchange_document(exchange: _Exchange) -> dict[str, Any]:
+    document = _raw_exchange_document(exchange)
+    # Cassettes get committed to git: every value of a header not known to be harmless (a custom
+    # auth header, an APIM key) is redacted, and every form of it scrubbed from bodies and
+    # response headers (a server that echoes the key it got).
+    rq = exchange.request
+    secrets = request_secrets(rq.headers, rq.url, known())  # known(): what every provider declared
+    document["request"]["headers"] = {
+        k: (v if k.lower() in BENIGN_HEADERS or len(v) < MIN_SECRET else REDACTED)
+        for k, v in document["request"]["headers"].items()
+    }
+    return _scrubbed(document, secrets)  # type: ignore[no-any-return]
+
+
+def _raw_exchange_document(exchange: _Exchange) -> dict[str, Any]:
     rq = exchange.request
     request_headers = redact_headers(rq.headers)
     request: dict[str, Any] = {"method": rq.method, "url": redact_url(rq.url), "headers": request_headers}

@@ -85,8 +85,6 @@ class TracingObserver:
             value = request.params.get(key)
             if value is not None:
                 attributes[attribute] = value
-        if request.stream:
-            attributes["gen_ai.request.stream"] = True
         if record.conversation_id:
             attributes["gen_ai.conversation.id"] = record.conversation_id
         base_url = getattr(record.provider, "base_url", None)
@@ -97,7 +95,7 @@ class TracingObserver:
                 port = parts.port or (443 if parts.scheme == "https" else 80)
                 attributes["server.port"] = port
         if self.capture_content:
-            attributes["gen_ai.input.messages"] = _json([_message(m) for m in request.messages])
+            attributes["gen_ai.input.messages"] = _json([_input_message(m) for m in request.messages])
             if request.tools:
                 attributes["gen_ai.tool.definitions"] = _json([t.to_dict() for t in request.tools])
         span = self.tracer.start_span(
@@ -180,9 +178,24 @@ class TracingObserver:
         span.set_status(Status(StatusCode.ERROR, message[:500] if self.capture_content else error_type))
 
 
-def _message(message: Any) -> Any:
-    to_dict = getattr(message, "to_dict", None)
-    return to_dict() if callable(to_dict) else str(message)
+def _input_message(message: Any) -> dict[str, Any]:
+    """One message in the GenAI semantic conventions' `parts` schema (gen-ai-input-messages.json):
+    text, `tool_call` and `tool_call_response` parts, as `gen_ai.output.messages` uses."""
+    parts: list[dict[str, Any]] = []
+    if getattr(message, "role", None) == "tool":
+        for result in message.tool_results or ():
+            try:
+                response: Any = result.output_text()
+            except Exception as exc:  # an output that cannot be serialized: say so, do not fail
+                response = f"<unserializable output: {type(exc).__name__}>"
+            parts.append({"type": "tool_call_response", "id": result.call_id, "response": response})
+        return {"role": "tool", "parts": parts}
+    content = getattr(message, "content", None)
+    if content:
+        parts.append({"type": "text", "content": content if isinstance(content, str) else str(content)})
+    for call in getattr(message, "tool_calls", None) or ():
+        parts.append({"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments})
+    return {"role": str(getattr(message, "role", "user")), "parts": parts}
 
 
 def _output_message(response: GenerateResponse) -> dict[str, Any]:

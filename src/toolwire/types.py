@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 if TYPE_CHECKING:
     from .image import Image
 
+from . import _json
+from ._json import depth_error
+
 __all__ = [
     "Capability",
     "Content",
@@ -88,6 +91,9 @@ class ToolCall:
         """Build a call from the model's argument text (or an already-decoded object)."""
         if raw is None or isinstance(raw, Mapping):
             arguments = dict(raw or {})
+            too_deep = depth_error(arguments)
+            if too_deep is not None:  # kept out of the history: it could not be sent back
+                return cls(id, name, {}, None, too_deep, **extra)
             return cls(id, name, arguments, json.dumps(arguments), None, **extra)
         arguments, error = parse_arguments(raw)
         return cls(id, name, arguments, raw, error, **extra)
@@ -109,9 +115,11 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
         # Servers send "" for tools without parameters (vLLM, OpenRouter, Anthropic's empty delta).
         return {}, None
     try:
-        value = json.loads(raw)
+        value = _json.loads(raw)
     except json.JSONDecodeError as exc:
         return {}, f"arguments are not valid JSON ({exc.msg} at position {exc.pos}): {_clip(raw)}"
+    except _json.JSONLimitError as exc:
+        return {}, f"arguments are past a limit ({exc}): {_clip(raw)}"
     if not isinstance(value, dict):
         return {}, f"arguments must be a JSON object, got {type(value).__name__}: {_clip(raw)}"
     return value, None

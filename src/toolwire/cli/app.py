@@ -247,6 +247,7 @@ def _run_turn(session: Any, prompt: str, out: Console, err: Console) -> None:
     status.start()
     pending = 0
     text_open = False
+    used: dict[str, int] = {}  # every model turn of this prompt, not only the last
     try:
         for event in session.stream(prompt):
             if isinstance(event, TextDelta):
@@ -254,6 +255,9 @@ def _run_turn(session: Any, prompt: str, out: Console, err: Console) -> None:
                 out.print(event.text, end="", markup=False, highlight=False)
                 text_open = True
             elif isinstance(event, TurnFinished):
+                for key, value in (event.response.usage or {}).items():
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        used[key] = used.get(key, 0) + value
                 if text_open:
                     out.print()
                     text_open = False
@@ -282,7 +286,7 @@ def _run_turn(session: Any, prompt: str, out: Console, err: Console) -> None:
                     status.start()
             elif isinstance(event, SessionFinished):
                 status.stop()
-                usage = event.response.usage or {}
+                usage = used
                 if usage:
                     tokens_in = usage.get("prompt_tokens", "?")
                     tokens_out = usage.get("completion_tokens", "?")

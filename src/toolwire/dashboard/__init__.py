@@ -33,6 +33,11 @@ __all__ = ["STATIC", "create_app", "serve"]
 STATIC = Path(__file__).resolve().parent / "static"
 MISSING_EXTRA = 'the dashboard needs starlette and uvicorn: pip install "toolwire[dashboard]"'
 _COOKIE = "toolwire_dashboard_token"
+
+
+def _same(supplied: str, token: str) -> bool:
+    # compare_digest refuses non-ASCII str (TypeError, a 500): compare the UTF-8 bytes (a 401)
+    return secrets.compare_digest(supplied.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -79,7 +84,7 @@ def create_app(
     async def index(request: Request) -> Response:
         response: Response = FileResponse(STATIC / "index.html", media_type="text/html")
         supplied = request.query_params.get("token")
-        if token is not None and supplied is not None and secrets.compare_digest(supplied, token):
+        if token is not None and supplied is not None and _same(supplied, token):
             response.set_cookie(_COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -173,7 +178,7 @@ def create_app(
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             candidates.append(auth[7:].strip())
-        return any(c is not None and secrets.compare_digest(c, token) for c in candidates)
+        return any(c is not None and _same(c, token) for c in candidates)
 
     middleware = [Middleware(Guard)]
     if local_only:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -132,6 +133,21 @@ def _thinking_blocks(message: Message) -> list[dict[str, Any]]:
     return [dict(b) for b in blocks if isinstance(b, Mapping) and b.get("type") in _THINKING_TYPES]
 
 
+class _TurnIds:
+    """`anthropic_tool_id`, with the n-th repeat of an id within one turn made distinct."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self._seen.clear()
+
+    def map(self, call_id: str) -> str:
+        n = self._seen.get(call_id, 0)
+        self._seen[call_id] = n + 1
+        return anthropic_tool_id(call_id if n == 0 else f"{call_id}#{n}")
+
+
 def _call_input(call: ToolCall) -> dict[str, Any]:
     # A call whose arguments did not parse has `{}` in `arguments`; Anthropic needs an object, so
     # the empty object is what goes back (the tool_result carries the parse error to the model).
@@ -155,8 +171,9 @@ def _content_blocks(message: Message) -> list[dict[str, Any]]:
     ]
 
 
-def _tool_result_block(result: ToolResult) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": anthropic_tool_id(result.call_id)}
+def _tool_result_block(result: ToolResult, tool_use_id: str | None = None) -> dict[str, Any]:
+    use_id = tool_use_id if tool_use_id is not None else anthropic_tool_id(result.call_id)
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id}
     text = result.output_text()
     images = result.images()
     if images:
@@ -174,6 +191,10 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
     """Neutral messages → (`system` text, Anthropic `messages`), roles alternating."""
     system_parts: list[str] = []
     out: list[dict[str, Any]] = []
+    # calls of one turn sharing an id (several "" from a server that gives none) get distinct
+    # Anthropic ids; the n-th result for an id answers the n-th call with it
+    call_ids = _TurnIds()
+    result_ids = _TurnIds()
     for message in messages:
         role = message.role
         blocks: list[dict[str, Any]] = []
@@ -184,9 +205,13 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
         if role == "tool":
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
-            blocks.extend(_tool_result_block(result) for result in message.tool_results)
+            result_ids.reset()
+            blocks.extend(
+                _tool_result_block(result, result_ids.map(result.call_id)) for result in message.tool_results
+            )
             role = "user"
         elif role == "assistant":
+            call_ids.reset()
             blocks.extend(_thinking_blocks(message))
             if message.text:
                 blocks.append({"type": "text", "text": message.text})
@@ -194,7 +219,7 @@ def messages_payload(messages: Sequence[Message]) -> tuple[str | None, list[dict
                 blocks.append(
                     {
                         "type": "tool_use",
-                        "id": anthropic_tool_id(call.id),
+                        "id": call_ids.map(call.id),
                         "name": call.name,
                         "input": _call_input(call),
                     }
@@ -263,7 +288,13 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
                 "input_schema": structured_schema(request.response_model, "anthropic", strict=False),
             }
         )
-        choice = {"type": "tool", "name": name}
+        if not request.tools:
+            choice = {"type": "tool", "name": name}
+        elif request.tool_choice in (None, "auto", "required"):
+            # With the caller's tools too, forcing this tool would answer at once and the tools
+            # would never run (a Session looped on it): "any" lets the model call its tools first
+            # and end with this one (issue 16 item 18).
+            choice = tool_choice_payload("required", request.parallel_tool_calls)
     elif request.response_format is ResponseFormat.JSON:
         raise ValueError("anthropic: JSON mode is not native; pass a Pydantic model as response_format")
     if tools:
@@ -441,10 +472,12 @@ class AnthropicStreamState:
         if not data:
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         if not isinstance(payload, dict):
             raise ResponseParseError(
@@ -680,6 +713,8 @@ class AnthropicProvider(BaseProvider):
         ("claude-2*", frozenset(), frozenset({Capability.VISION})),
         ("claude-instant*", frozenset(), frozenset({Capability.VISION})),
     )
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "claude-sonnet-4-5"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"

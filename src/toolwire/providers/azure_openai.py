@@ -40,6 +40,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     aliases: ClassVar[tuple[str, ...]] = ("azure",)
     otel_provider_name: ClassVar[str] = "azure.ai.openai"
     api_key_env = ("AZURE_OPENAI_API_KEY",)
+    env_key_any_host = True  # every Azure endpoint is the user's own resource
     base_url_env = ()
     default_base_url = None
     request_id_headers = ("apim-request-id", "x-request-id", "x-ms-request-id")
@@ -102,7 +103,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         entra = self._token_provider is not None or self._async_token_provider is not None
         auth = "entra_id" if entra else f"api_key={mask_secret(self._api_key)!r}"
         return (
-            f"AzureOpenAIProvider(deployment={self.deployment!r}, azure_endpoint={self.azure_endpoint!r}, "
+            f"AzureOpenAIProvider(deployment={self.deployment!r}, azure_endpoint={self.safe_base_url()!r}, "
             f"api_version={self.api_version or 'v1'!r}, {auth})"
         )
 

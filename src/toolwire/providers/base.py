@@ -15,9 +15,19 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
-from .. import _instrument
+from .. import _instrument, _json
 from .._pacing import Pacer, estimate_tokens
-from .._transport import HttpCall, SSEEvent, Transport
+from .._scrub import (
+    clean_key,
+    header_secrets,
+    ordered,
+    redact_url,
+    register,
+    request_secrets,
+    secret_forms,
+    url_secrets,
+)
+from .._transport import HttpCall, SSEEvent, Transport, scrub_error
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -43,6 +53,7 @@ from ..types import (
     ToolCall,
     coerce_messages,
 )
+from ._checks import _check_spelling, _host, check_base_url, encode_body, env_key_goes_to
 
 if TYPE_CHECKING:
     import httpx2
@@ -93,7 +104,7 @@ class StreamState(Protocol):
 
 # What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
 # so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
-PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
+PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
 
 
 def unexpected_shape(provider: str, what: str, payload: Any, exc: Exception) -> ResponseParseError:
@@ -149,6 +160,12 @@ class BaseProvider(AbstractLLMInterface):
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    # True where every endpoint is the user's own resource (Azure): the environment key goes to
+    # whichever endpoint is named. Otherwise see `env_key_goes_to`.
+    env_key_any_host: ClassVar[bool] = False
+    # Hosted services with many models and no sensible default: create() without a model fails.
+    requires_model: ClassVar[bool] = False
+    example_model: ClassVar[str | None] = None
     # Images: the largest one the service takes, and whether it fetches http(s) URLs itself (when
     # it does not, toolwire downloads the image and sends its bytes).
     max_image_bytes: ClassVar[int] = 20_000_000
@@ -175,9 +192,18 @@ class BaseProvider(AbstractLLMInterface):
         **options: Any,
     ) -> None:
         self.model = model or self.default_model
-        self._api_key = api_key or first_env(self.api_key_env)
-        resolved_url = base_url or first_env(self.base_url_env) or self.default_base_url
-        self.base_url = resolved_url.rstrip("/") if resolved_url else None
+        env_url = self.base_url_from_env()
+        resolved_url = base_url or env_url or self.default_base_url
+        self.base_url = check_base_url(resolved_url, self.name).rstrip("/") if resolved_url else None
+        self._env_key_withheld: str | None = None
+        if api_key is None:
+            api_key = first_env(self.api_key_env)
+            if api_key and not (
+                self.env_key_any_host or env_key_goes_to(self.default_base_url, env_url, base_url)
+            ):
+                # a key from the environment is for its own service only (issue 16 item 1)
+                self._env_key_withheld, api_key = _host(base_url), None
+        self._api_key = clean_key(api_key, self.name)
         self.default_headers = dict(default_headers or {})
         self.raise_on_content_filter = raise_on_content_filter
         self._capabilities = (
@@ -188,6 +214,7 @@ class BaseProvider(AbstractLLMInterface):
         }
         self._tool_cache: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[ToolDefinition, ...], Any]] = {}
         self.configure(**options)
+        self._check_model()
         self._check_credentials()
         self.transport = Transport(
             provider=self.name,
@@ -210,15 +237,32 @@ class BaseProvider(AbstractLLMInterface):
             install_from_env()
 
     # -- configuration hooks -------------------------------------------------------------------
+    @classmethod
+    def base_url_from_env(cls) -> str | None:
+        """The base URL the environment names for this provider (`base_url_env`, first set)."""
+        return first_env(cls.base_url_env)
+
     def configure(self, **options: Any) -> None:
         """Provider-specific options. The base accepts none: a typo must not pass silently."""
         if options:
             names = ", ".join(sorted(options))
             raise ConfigurationError(f"{self.name}: unknown option(s) {names}")
 
+    def _check_model(self) -> None:
+        if self.requires_model and not self.model:
+            # said at create(), not at the first generate() (issue 16 item 20)
+            example = f" (e.g. model={self.example_model!r})" if self.example_model else ""
+            raise ConfigurationError(f"{self.name}: no model; pass model=...{example} to create()")
+
     def _check_credentials(self) -> None:
         if self.requires_api_key and not self._api_key:
             env = " or ".join(self.api_key_env) or "an environment variable"
+            if self._env_key_withheld:
+                raise ConfigurationError(
+                    f"{self.name}: no API key for {self._env_key_withheld}: {env} is only sent to "
+                    f"{_host(self.default_base_url)} (or to its base-URL variable's host); pass "
+                    "api_key=... to send a key to another server"
+                )
             raise ConfigurationError(f"{self.name}: no API key; pass api_key=... or set {env}")
         if self.base_url is None:
             env = " or ".join(self.base_url_env)
@@ -227,9 +271,32 @@ class BaseProvider(AbstractLLMInterface):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.safe_base_url()!r}, "
             f"api_key={mask_secret(self._api_key)!r})"
         )
+
+    def safe_base_url(self) -> str | None:
+        """`base_url` with a `user:password@` and credential query values redacted (for display)."""
+        return redact_url(self.base_url) if self.base_url else None
+
+    def credentials(self) -> tuple[str, ...]:
+        """Every form of every credential this provider holds: its key, tokens it was handed, the
+        values of its `default_headers` not known to be harmless, its base URL's userinfo and
+        `?key=`. The transport, streams, recorder and logs scrub these; a provider with another
+        auth scheme extends this list."""
+        key = (self._api_key, tuple(self.default_headers.items()), self.base_url)
+        cached = self.__dict__.get("_credentials_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        found: set[str] = set()
+        for value in (self._api_key, getattr(self, "_token", None), getattr(self, "_access_token", None)):
+            if isinstance(value, str) and value:
+                found |= secret_forms(value)
+        found |= header_secrets(self.default_headers) | url_secrets(self.base_url)
+        result = ordered(found)
+        register(result)  # so the HTTP library's own log lines are scrubbed of them too
+        self.__dict__["_credentials_cache"] = (key, result)
+        return result
 
     # -- capabilities --------------------------------------------------------------------------
     @property
@@ -263,7 +330,11 @@ class BaseProvider(AbstractLLMInterface):
         self._capability_overrides[Capability(capability)] = enabled
 
     def _require(self, capability: Capability, model: str, what: str) -> None:
-        if capability not in self.capabilities_for(model):
+        if type(self).capabilities is not BaseProvider.capabilities and model == self.model:
+            declared = self.capabilities  # a subclass overriding the property (the founding design)
+        else:
+            declared = self.capabilities_for(model)
+        if capability not in declared:
             raise UnsupportedCapabilityError(
                 f"{self.name} model {model!r} does not support {what} (capability "
                 f"{capability.value!r}); if it does, enable it with "
@@ -399,6 +470,7 @@ class BaseProvider(AbstractLLMInterface):
         request.max_validation_retries = int(kwargs.pop("max_validation_retries", 1))
         request.extra_headers = kwargs.pop("extra_headers", None)
         extra_body = kwargs.pop("extra_body", None)
+        _check_spelling(kwargs)
         request.extra = {**kwargs, **(extra_body or {})}
         return request
 
@@ -445,21 +517,27 @@ class BaseProvider(AbstractLLMInterface):
             "POST",
             self.endpoint(request),
             headers,
-            body.encode(),
+            encode_body(body),
             timeout=request.timeout,
             max_retries=request.max_retries,
             deadline=request.retry_deadline,
+            secrets=self.credentials(),
         )
 
     def _decode(self, response: httpx2.Response) -> Any:
         try:
-            return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ResponseParseError(
+            # limits: a body nested past them or with an over-long integer is a typed error
+            return _json.loads(response.content, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except (ValueError, UnicodeDecodeError) as exc:
+            error = ResponseParseError(
                 f"{self.name} answered HTTP {response.status_code} with a body that is not JSON: {exc}",
                 provider=self.name,
                 body=response.content[:2000],
-            ) from exc
+            )
+            # a proxy's HTML page may quote the request it received
+            sent = response.request
+            secrets = request_secrets(sent.headers, str(sent.url), self.credentials())
+            raise scrub_error(error, secrets) from exc
 
     def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
         """Shared post-processing of a parsed (or assembled) response."""

@@ -21,10 +21,12 @@ import asyncio
 import json
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import (
     AuthenticationError,
@@ -59,7 +61,7 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
-from .openai import generated_call_id, is_token_count, token_count
+from .openai import generated_call_id, is_token_count, token_count, turn_seed
 
 if TYPE_CHECKING:
     from ..image import Image
@@ -295,7 +297,19 @@ def generate_content_body(request: ChatRequest) -> dict[str, Any]:
     generation: dict[str, Any] = {}
     for key, value in request.params.items():
         generation[_SAMPLING_FIELDS.get(key, key)] = value
-    if request.response_model is not None:
+    if request.response_model is not None and request.tools:
+        # Gemini refuses tools beside responseMimeType "application/json" (400: "Function calling
+        # with a response mime type ... is unsupported"): the tools run first, and the schema
+        # goes in the instructions; the answer is validated (and re-asked) as usual.
+        schema = structured_schema(request.response_model, "gemini", strict=False)
+        note = (
+            "When you answer without calling a function, answer with only a JSON object (no code "
+            f"fence) matching this JSON schema: {json.dumps(schema, separators=(',', ':'))}"
+        )
+        instruction = body.get("systemInstruction") or {}
+        parts = [*(instruction.get("parts") or []), {"text": note}]
+        body["systemInstruction"] = {**instruction, "parts": parts}
+    elif request.response_model is not None:
         generation["responseMimeType"] = "application/json"
         schema = structured_schema(request.response_model, "gemini", strict=False)
         if schema:
@@ -454,6 +468,7 @@ class _Assembler:
         self.usage: dict[str, int] | None = None
         self.model: str | None = None
         self.id: str | None = None
+        self._nonce = uuid.uuid4().hex[:12]  # generated ids: stable in this turn, unique across turns
         self.prompt_feedback: Any = None
         self.candidates_seen = False
         self.citations: list[Any] = []
@@ -561,7 +576,7 @@ class _Assembler:
             )
 
     def _call_id(self, call: _Call, index: int) -> str:
-        return call.id or generated_call_id(self.id, index, call.name)
+        return call.id or generated_call_id(turn_seed(self.id, self._nonce), index, call.name)
 
     def tool_calls(self, *, complete_only: bool = False) -> list[ToolCall]:
         out = []
@@ -664,10 +679,12 @@ class GeminiStreamState:
         if not data or data == "[DONE]":
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         self._events += 1
         try:
@@ -852,6 +869,8 @@ class GeminiProvider(BaseProvider):
     aliases: ClassVar[tuple[str, ...]] = ("google",)
     otel_provider_name: ClassVar[str] = "gcp.gemini"
     default_capabilities: ClassVar[frozenset[Capability]] = _GEMINI_CAPABILITIES
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "gemini-2.5-flash"
     api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env: ClassVar[tuple[str, ...]] = ("GEMINI_BASE_URL",)
     default_base_url: ClassVar[str | None] = GEMINI_BASE_URL
@@ -929,7 +948,7 @@ class GeminiProvider(BaseProvider):
                 f"location={self.location!r}, auth={auth!r}, api_key={mask_secret(self._api_key)!r})"
             )
         return (
-            f"GeminiProvider(model={self.model!r}, base_url={self.base_url!r}, "
+            f"GeminiProvider(model={self.model!r}, base_url={self.safe_base_url()!r}, "
             f"api_key={mask_secret(self._api_key)!r})"
         )
 

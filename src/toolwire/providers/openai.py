@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
+from .. import _json
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -97,6 +101,18 @@ def _arguments_text(call: ToolCall) -> str:
     return json.dumps(call.arguments, ensure_ascii=False)
 
 
+def tool_content(result: ToolResult) -> str:
+    """A tool message's content. Chat Completions has no error flag on a tool message (Anthropic has
+    `is_error`, Gemini an `error` key): a failure must say so in words, or the model reads the
+    error text as the tool's normal output."""
+    if result.error is None:
+        return result.output_text()
+    text = result.error.strip()
+    if text.lower().startswith("error"):
+        return text
+    return f"Error: the tool {result.name or 'call'} failed: {text}"
+
+
 def image_part(image: Image) -> dict[str, Any]:
     """A Chat Completions `image_url` content part (the URL, or the bytes as a data: URL)."""
     url: dict[str, Any] = {"url": image.url if image.data is None else image.data_url()}
@@ -156,7 +172,7 @@ def chat_messages(
             if not message.tool_results:
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
-                content: Any = result.output_text()
+                content: Any = tool_content(result)
                 if images_in_tool_messages and result.images():
                     content = [{"type": "text", "text": content}, *map(image_part, result.images())]
                 else:
@@ -314,6 +330,15 @@ def normalize_usage(usage: Any) -> dict[str, int] | None:
     }
 
 
+def turn_seed(response_id: Any, nonce: str | None = None) -> str:
+    """The seed for the ids generated in one turn: the response id (the same body gives the same
+    ids), or, when the server gives none, a random one: without it every turn of a server that
+    gives no ids at all got the same ids, and one history must never carry an id twice."""
+    if isinstance(response_id, str) and response_id:
+        return response_id
+    return f"turn-{nonce or uuid.uuid4().hex[:12]}"
+
+
 def generated_call_id(seed: str | None, index: int, name: str) -> str:
     """A stable id for servers that give none (Gemini's compatible endpoint sends "")."""
     digest = hashlib.sha1(f"{seed}:{index}:{name}".encode()).hexdigest()
@@ -395,10 +420,11 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     choice = choices[0]
     message = choice.get("message") or {}
     seed = payload.get("id")
-    calls = [_tool_call(raw, i, seed) for i, raw in enumerate(message.get("tool_calls") or ())]
+    turn = turn_seed(seed)
+    calls = [_tool_call(raw, i, turn) for i, raw in enumerate(message.get("tool_calls") or ())]
     legacy = message.get("function_call")
     if not calls and isinstance(legacy, Mapping):
-        calls = [_tool_call({"function": legacy}, 0, seed)]
+        calls = [_tool_call({"function": legacy}, 0, turn)]
     content = _text(message.get("content"))
     provider_data: dict[str, Any] = {}
     for key in _FILTER_KEYS:
@@ -480,6 +506,7 @@ class ChatCompletionStreamState:
         self._usage: dict[str, int] | None = None
         self._model: str | None = None
         self._id: str | None = None
+        self._nonce = uuid.uuid4().hex[:12]
         self._provider_data: dict[str, Any] = {}
         self._events = 0
         self._reported = 0  # calls already announced in `completed_calls`
@@ -492,10 +519,12 @@ class ChatCompletionStreamState:
         if not data:
             return []
         try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
+            payload = _json.loads(data, max_depth=_json.BODY_MAX_DEPTH, lenient=True)
+        except ValueError as exc:  # malformed, or past the decoder's limits (toolwire._json)
             raise ResponseParseError(
-                f"{self.provider}: a stream event is not JSON ({exc.msg})", provider=self.provider, body=data
+                f"{self.provider}: a stream event is not JSON ({getattr(exc, 'msg', exc)})",
+                provider=self.provider,
+                body=data,
             ) from exc
         if not isinstance(payload, dict):
             raise ResponseParseError(
@@ -583,6 +612,8 @@ class ChatCompletionStreamState:
         buffer: _CallBuffer | None = None
         if call_id is not None:
             buffer = self._by_id.get(call_id)
+            if buffer is not None and index is not None and buffer.index not in (None, index):
+                buffer = None  # another call reusing an id: its own call, as unstreamed
             if buffer is None:
                 current = self._by_index.get(index) if index is not None else None
                 if current is not None and current.id is None:
@@ -617,7 +648,8 @@ class ChatCompletionStreamState:
         return buffer
 
     def _tool_calls(self) -> list[ToolCall]:
-        return [b.to_call(i, self._id) for i, b in enumerate(self._calls)]
+        seed = turn_seed(self._id, self._nonce)  # stable within this turn, unique across turns
+        return [b.to_call(i, seed) for i, b in enumerate(self._calls)]
 
     def partial(self) -> tuple[str | None, list[ToolCall]]:
         calls = [c for c in self._tool_calls() if c.arguments_error is None]
@@ -745,6 +777,8 @@ class OpenAIProvider(BaseProvider):
         ("o1-preview*", frozenset(), frozenset({Capability.VISION})),
         ("o3-mini*", frozenset(), frozenset({Capability.VISION})),
     )
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "gpt-4o-mini"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
@@ -819,8 +853,9 @@ class OpenAIProvider(BaseProvider):
 class OpenAICompatibleProvider(OpenAIProvider):
     """Any server that speaks Chat Completions: vLLM, llama.cpp, LM Studio, Groq, OpenRouter, ...
 
-    `base_url` is required (or `OPENAI_BASE_URL`); an API key is optional because local servers
-    usually need none.
+    `base_url` is required (or `OPENAI_COMPATIBLE_BASE_URL`); an API key is optional because local
+    servers usually need none (or `OPENAI_COMPATIBLE_API_KEY`). It never reads `OPENAI_API_KEY` /
+    `OPENAI_BASE_URL`: those are OpenAI's, and an OpenAI key must not go to another server.
     """
 
     name: ClassVar[str] = "openai_compatible"
@@ -829,6 +864,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
     default_capabilities = _OPENAI_CAPABILITIES - {Capability.STRICT_TOOLS}
     model_capability_rules = ()
     requires_api_key = False
+    requires_model = False  # a local server often serves one model and ignores the name
+    api_key_env = ("OPENAI_COMPATIBLE_API_KEY",)
+    base_url_env = ("OPENAI_COMPATIBLE_BASE_URL",)
     default_base_url: ClassVar[str | None] = None
     max_tokens_field = "max_tokens"
     api_variants: ClassVar[dict[str, str]] = {
@@ -863,3 +901,20 @@ class OllamaProvider(OpenAICompatibleProvider):
     default_base_url = "http://localhost:11434/v1"
     api_key_env = ("OLLAMA_API_KEY",)
     api_variants: ClassVar[dict[str, str]] = {}  # no recorded /v1/responses traffic to build it to
+
+    @classmethod
+    def base_url_from_env(cls) -> str | None:
+        """`OLLAMA_BASE_URL`, else Ollama's own `OLLAMA_HOST` (`host:port`, `:port` or a URL,
+        as the ollama CLI reads it) with `/v1` added."""
+        url = super().base_url_from_env()
+        if url:
+            return url
+        host = (os.environ.get("OLLAMA_HOST") or "").strip().rstrip("/")
+        if not host:
+            return None
+        if "://" not in host:
+            host = f"http://{'localhost' if host.startswith(':') else ''}{host}"
+        parts = urlsplit(host)
+        if not parts.port and parts.hostname:
+            host = f"{host}:11434" if parts.scheme == "http" and not parts.path else host
+        return host if host.endswith("/v1") else f"{host}/v1"

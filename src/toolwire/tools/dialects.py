@@ -489,6 +489,10 @@ def _gemini(root: Schema) -> Schema:
             if not node["required"]:
                 del node["required"]
             node.setdefault("type", "object")
+        else:
+            # `required` naming properties never defined (an object without `properties`): Gemini
+            # answers 400 "property is not defined" (BFCL schemas have it in nested objects)
+            node.pop("required", None)
         if "items" in node or node.get("type") == "array":
             items = node.get("items")
             node["items"] = visit(items if isinstance(items, dict) else {}, (*path, "items"))

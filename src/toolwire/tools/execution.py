@@ -363,14 +363,19 @@ def finish_result(
             "Try again with a smaller request, or answer without it.",
         )
     elif exc is not None:
-        detail = str(exc)
+        try:
+            detail = str(exc)
+        except Exception:  # an exception whose __str__ raises still becomes an error result
+            detail = ""
         plan.fail(
             planned.index,
             "exception",
             f"Error: {name} raised {type(exc).__name__}" + (f": {detail}" if detail else "") + ".",
         )
     else:
-        if max_output_chars is not None:
+        # Serialize now, not when the next request is built: an output whose __str__ (or
+        # model_dump) raises becomes this call's error result instead of sinking the next turn.
+        if max_output_chars is not None or not isinstance(output, str):
             try:
                 text = serialize_output(output)
             except Exception as serialize_exc:
@@ -381,7 +386,7 @@ def finish_result(
                     f"({type(serialize_exc).__name__}: {serialize_exc}).",
                 )
                 return
-            if len(text) > max_output_chars:
+            if max_output_chars is not None and len(text) > max_output_chars:
                 output = (
                     text[:max_output_chars]
                     + f"\n[output truncated: {len(text)} characters, showing the first {max_output_chars}]"
