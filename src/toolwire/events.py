@@ -1,8 +1,10 @@
 """Typed events of a streamed `Session` run (`session.stream(prompt)` / `session.astream(prompt)`).
 
 In order, for each model turn: `TextDelta`s as the text arrives, `TurnFinished` once the turn is
-assembled; if the model asked for tools, one `ToolCallStarted` per call (before the batch runs) then
-one `ToolResultEvent` per call, in call order. The run ends with one `SessionFinished`.
+assembled; if the model asked for tools, one `ToolCallStarted` per call (in call order; `early` is
+True for a read-only tool that already started while the answer streamed) then one
+`ToolResultEvent` per call as each tool finishes (a fast tool's before a slow one's; the history in
+`session.messages` keeps call order). The run ends with one `SessionFinished`.
 
     for event in session.stream("Weather in Paris?"):
         match event:
@@ -39,17 +41,26 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class ToolCallStarted:
-    """A tool call the model asked for is about to run (emitted for every call before the batch)."""
+    """A tool call the model asked for is about to run (emitted for every call before the batch).
+
+    `early`: the call's tool is read-only and already started while the model was still answering
+    (see `toolwire.tools.early`)."""
 
     call: ToolCall
+    early: bool = False
     type: ClassVar[str] = "tool_call_started"
 
 
 @dataclass(frozen=True)
 class ToolResultEvent:
-    """The result of one call (`result.error` is set when it failed, was denied or timed out)."""
+    """The result of one call (`result.error` is set when it failed, was denied or timed out),
+    emitted when that call finished. `started_at` / `finished_at`: wall-clock seconds
+    (`time.time()`) when the tool started and ended (for a call that never ran, both are when it
+    was turned down)."""
 
     result: ToolResult
+    started_at: float | None = None
+    finished_at: float | None = None
     type: ClassVar[str] = "tool_result"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import _instrument
@@ -30,6 +31,7 @@ from .events import (
     TurnFinished,
 )
 from .tools.definition import ToolDefinition
+from .tools.early import AsyncEarlyStarts, EarlyStarts
 from .tools.execution import (
     VALIDATION_KINDS,
     ApproveHook,
@@ -165,6 +167,16 @@ class Session:
             max_validation_retries=self.max_validation_retries,
         )
 
+    def _early_starts(self) -> EarlyStarts:
+        return EarlyStarts(self._registry, self._batch_options(), self.approve, self.conversation_id)
+
+    def _aearly_starts(self) -> AsyncEarlyStarts:
+        return AsyncEarlyStarts(self._registry, self._batch_options(), self.approve, self.conversation_id)
+
+    def _batch_options(self) -> ExecutionOptions:
+        # the early-start scheduler asks the approval hook itself, once per call
+        return replace(self.execution_options, approve=None)
+
     # -- sync ----------------------------------------------------------------------------------
     def generate(self, prompt: Any) -> GenerateResponse:
         """Send `prompt`, run tool calls until the model answers without any; return that answer."""
@@ -184,25 +196,31 @@ class Session:
         while True:
             with _instrument.conversation(self.conversation_id):
                 stream = self.llm.generate(run.request_messages(), stream=True, **self._request_kwargs(run))
+            early = self._early_starts()
             try:
-                for chunk in stream:
-                    if chunk.content:
-                        yield TextDelta(chunk.content)
-                response = stream.response
+                try:
+                    for chunk in stream:
+                        if chunk.content:
+                            yield TextDelta(chunk.content)
+                        if chunk.completed_calls:  # read-only tools start here (toolwire.tools.early)
+                            early.offer(chunk.completed_calls)
+                    response = stream.response
+                finally:
+                    stream.close()
+                calls = run.on_response(response)
+                yield TurnFinished(response, run.turn)
+                if calls is None:
+                    early.discard()
+                    yield SessionFinished(response)
+                    return
+                for call, started in zip(calls, early.settle(response, calls), strict=True):
+                    yield ToolCallStarted(call, started)
+                for done in early.finish(response, calls):
+                    yield ToolResultEvent(done.result, done.started_at, done.finished_at)
             finally:
-                stream.close()
-            calls = run.on_response(response)
-            yield TurnFinished(response, run.turn)
-            if calls is None:
-                yield SessionFinished(response)
-                return
-            for call in calls:
-                yield ToolCallStarted(call)
-            with _instrument.conversation(self.conversation_id):
-                plan = execute_plan(calls, self._registry, self.execution_options)
-            for result in plan.collected():
-                yield ToolResultEvent(result)
-            run.on_results(plan)
+                early.discard()  # a no-op once finish() used them
+            assert early.plan is not None
+            run.on_results(early.plan)
 
     # -- async ---------------------------------------------------------------------------------
     async def agenerate(self, prompt: Any) -> GenerateResponse:
@@ -225,25 +243,31 @@ class Session:
             with _instrument.conversation(self.conversation_id):
                 messages = run.request_messages()
                 stream = await self.llm.agenerate(messages, stream=True, **self._request_kwargs(run))
+            early = self._aearly_starts()
             try:
-                async for chunk in stream:
-                    if chunk.content:
-                        yield TextDelta(chunk.content)
-                response = await stream.aresponse()
+                try:
+                    async for chunk in stream:
+                        if chunk.content:
+                            yield TextDelta(chunk.content)
+                        if chunk.completed_calls:  # read-only tools start here (toolwire.tools.early)
+                            await early.offer(chunk.completed_calls)
+                    response = await stream.aresponse()
+                finally:
+                    await stream.aclose()
+                calls = run.on_response(response)
+                yield TurnFinished(response, run.turn)
+                if calls is None:
+                    await early.discard()
+                    yield SessionFinished(response)
+                    return
+                for call, started in zip(calls, early.settle(response, calls), strict=True):
+                    yield ToolCallStarted(call, started)
+                async for done in early.finish(response, calls):
+                    yield ToolResultEvent(done.result, done.started_at, done.finished_at)
             finally:
-                await stream.aclose()
-            calls = run.on_response(response)
-            yield TurnFinished(response, run.turn)
-            if calls is None:
-                yield SessionFinished(response)
-                return
-            for call in calls:
-                yield ToolCallStarted(call)
-            with _instrument.conversation(self.conversation_id):
-                plan = await aexecute_plan(calls, self._registry, self.execution_options)
-            for result in plan.collected():
-                yield ToolResultEvent(result)
-            run.on_results(plan)
+                await early.discard()  # cancels what still runs unused; a no-op once finish() used them
+            assert early.plan is not None
+            run.on_results(early.plan)
 
     def __repr__(self) -> str:
         names = ", ".join(self._registry)

@@ -488,6 +488,9 @@ class StreamChunk:
     usage: dict[str, int] | None = None
     raw: Any = None
     tool_calls: list[ToolCallDelta] | None = None
+    # Calls whose arguments are complete in the stream, reported once each on the provider's own
+    # "this call is done" signal (see `toolwire.tools.early`); the finished turn's calls still win.
+    completed_calls: list[ToolCall] | None = None
 
     def __post_init__(self) -> None:
         if self.tool_calls is None and self.tool_call_deltas:

@@ -123,7 +123,11 @@ def test_tool_calls_show_up_live_before_the_answer(
         page.wait_for_function("document.querySelectorAll('#tools .tool-call').length === 2", timeout=15000)
         assert gate.started.wait(15)
         assert page.locator("#answer").inner_text() == ""
-        assert page.locator("#tools .tool-call.done").count() == 0
+        # each result is sent as its tool finishes: the fast get_local_time row is done while the
+        # blocked get_weather row (the first) still runs
+        page.wait_for_selector("#tools .tool-call.done", timeout=15000)
+        assert page.locator("#tools .tool-call.done").count() == 1
+        assert "done" not in (page.locator("#tools .tool-call").nth(0).get_attribute("class") or "")
         rows = page.locator("#tools .tool-call code").all_inner_texts()
         assert rows == ['get_weather({"city":"city-1"})', 'get_local_time({"city":"city-1"})']
         assert page.locator("#status").inner_text() == "running tools…"

@@ -65,7 +65,13 @@ def test_each_event_encodes_as_its_type_and_json_data() -> None:
         ),
         (
             "tool_call_started",
-            {"id": "call_1", "name": "get_weather", "arguments": {"city": "Zürich"}, "arguments_error": None},
+            {
+                "id": "call_1",
+                "name": "get_weather",
+                "arguments": {"city": "Zürich"},
+                "arguments_error": None,
+                "early": False,
+            },
         ),
         (
             "tool_result",
@@ -76,6 +82,8 @@ def test_each_event_encodes_as_its_type_and_json_data() -> None:
                 "error": None,
                 "is_error": False,
                 "duration": 0.5,
+                "started_at": None,
+                "finished_at": None,
             },
         ),
         (
@@ -87,6 +95,8 @@ def test_each_event_encodes_as_its_type_and_json_data() -> None:
                 "error": "tool failed: boom",
                 "is_error": True,
                 "duration": None,
+                "started_at": None,
+                "finished_at": None,
             },
         ),
         (

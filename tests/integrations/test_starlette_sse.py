@@ -131,5 +131,6 @@ async def test_disconnect_cancels_the_running_async_tool(
     driver.disconnect()
     await asyncio.wait_for(run, 20)
     assert blocker.cancelled.is_set()
-    assert "tool_result" not in driver.body() and "session_finished" not in driver.body()
+    # the fast tool's result may be sent already (each result as its tool finishes); the blocked one's never
+    assert '"name":"get_weather","output"' not in driver.body() and "session_finished" not in driver.body()
     assert stats(server)["chat_requests"] == 1  # no model call after the disconnect

@@ -82,6 +82,7 @@ def event_data(event: SessionEvent) -> dict[str, Any]:
             "name": call.name,
             "arguments": call.arguments,
             "arguments_error": call.arguments_error,
+            "early": event.early,  # started while the model was still answering (tools.early)
         }
     if isinstance(event, ToolResultEvent):
         result = event.result
@@ -92,6 +93,8 @@ def event_data(event: SessionEvent) -> dict[str, Any]:
             "error": result.error,
             "is_error": result.error is not None,
             "duration": result.duration,
+            "started_at": event.started_at,
+            "finished_at": event.finished_at,
         }
     if isinstance(event, TurnFinished):
         response = event.response

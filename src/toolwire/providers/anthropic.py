@@ -530,7 +530,10 @@ class AnthropicStreamState:
                 block.signature = (block.signature or "") + _fragment(delta.get("signature"))
             return []
         if kind == "content_block_stop":
-            self._blocks[_block_index(payload)].stopped = True
+            block = self._blocks[_block_index(payload)]
+            block.stopped = True
+            if block.kind == "tool_use":  # the call's input_json is complete
+                return [StreamChunk(completed_calls=[block.tool_call()], raw=payload)]
             return []
         if kind == "message_delta":
             delta = payload.get("delta") or {}

@@ -259,8 +259,12 @@ class BedrockStreamState:
             return self._delta(_block_index(payload), payload.get("delta") or {}, payload)
         if kind == "contentBlockStop":
             index = _block_index(payload)
-            if index in self._blocks:
-                self._blocks[index].stopped = True
+            stopped = self._blocks.get(index)
+            if stopped is None:
+                return []
+            stopped.stopped = True
+            if stopped.kind == "toolUse":  # the call's input is complete (toolwire.tools.early)
+                return [StreamChunk(completed_calls=[stopped.tool_call()], raw=payload)]
             return []
         if kind == "messageStop":
             self._stopped = True

@@ -695,6 +695,8 @@ class GeminiStreamState:
             self.done = True
         if not (text or completed or finish):
             return []
+        # a functionCall part that does not continue is a complete call (whole, or its last piece)
+        calls = self._assembler.tool_calls() if completed else []
         return [
             StreamChunk(
                 content=text or None,
@@ -704,6 +706,7 @@ class GeminiStreamState:
                 else None,
                 usage=self._assembler.usage if finish else None,
                 raw=payload,
+                completed_calls=[calls[d["index"]] for d in completed] or None,
             )
         ]
 

@@ -522,6 +522,7 @@ class ChatCompletionStreamState:
         self._nonce = uuid.uuid4().hex[:12]
         self._provider_data: dict[str, Any] = {}
         self._events = 0
+        self._reported = 0  # calls already announced in `completed_calls`
 
     def feed(self, event: SSEEvent) -> list[StreamChunk]:
         if event.data == "[DONE]":
@@ -579,7 +580,8 @@ class ChatCompletionStreamState:
                 self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
                 self._provider_data["content_filter_results"] = choice["content_filter_results"]
-            if text or deltas or finish:
+            completed = self._completed_calls(bool(finish))
+            if text or deltas or finish or completed:
                 chunks.append(
                     StreamChunk(
                         content=text or None,
@@ -587,9 +589,21 @@ class ChatCompletionStreamState:
                         finish_reason=finish,
                         usage=self._usage if usage else None,
                         raw=payload,
+                        completed_calls=completed,
                     )
                 )
         return chunks
+
+    def _completed_calls(self, finished: bool) -> list[ToolCall] | None:
+        """Calls stream one after another: once the next call opens (or the finish chunk arrives),
+        every earlier call's arguments are complete. A call that still grows after being reported
+        (interleaving servers) differs from the final one, which is what the turn uses."""
+        upto = len(self._calls) if finished else len(self._calls) - 1
+        if upto <= self._reported:
+            return None
+        calls = [self._calls[i].to_call(i, self._id) for i in range(self._reported, upto)]
+        self._reported = upto
+        return calls
 
     def _merge(self, raw: Mapping[str, Any]) -> None:
         index = raw.get("index")

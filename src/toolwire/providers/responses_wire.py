@@ -450,7 +450,7 @@ def response_error(provider: str, error: Any, body: Any) -> ProviderError:
 class _Item:
     """One output item being streamed, at its `output_index`."""
 
-    __slots__ = ("call_index", "done", "item", "parts", "refusal")
+    __slots__ = ("call_index", "done", "item", "parts", "refusal", "reported")
 
     def __init__(self, item: dict[str, Any]) -> None:
         self.item = item
@@ -458,6 +458,7 @@ class _Item:
         self.refusal: list[str] = []
         self.done = False
         self.call_index: int | None = None
+        self.reported = False  # announced in `completed_calls`
 
     def final(self) -> dict[str, Any]:
         """The item as `output_item.done` gave it, else rebuilt from what arrived."""
@@ -568,16 +569,25 @@ class ResponsesStreamState:
             entry = self._items.get(index) or _Item({})
             entry.item, entry.done = dict(payload["item"]), True
             self._items[index] = entry
-            return []
+            return self._completed(entry, payload)
         if kind == "response.function_call_arguments.done":
             entry = self._entry(payload)
             if isinstance(payload.get("arguments"), str):
                 entry.parts = [payload["arguments"]]  # the whole text: it wins over the fragments
-            return []
+            return self._completed(entry, payload)
         if kind == "response.refusal.delta":
             self._entry(payload).refusal.append(_fragment(payload.get("delta")))
             return []
         return []  # content_part.*, reasoning deltas, hosted-tool progress: the .done item has them
+
+    @staticmethod
+    def _completed(entry: _Item, payload: dict[str, Any]) -> list[Any]:
+        """`function_call_arguments.done` (or, first, the call's `output_item.done`) ends a call."""
+        item = entry.final()
+        if entry.reported or item.get("type") != "function_call" or not item.get("call_id"):
+            return []
+        entry.reported = True
+        return [StreamChunk(completed_calls=[_call(item)], raw=payload)]
 
     def _entry(self, payload: Mapping[str, Any]) -> _Item:
         item_id = payload.get("item_id")

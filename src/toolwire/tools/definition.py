@@ -26,6 +26,9 @@ class ToolDefinition:
 
     `parameters` is a JSON Schema object. `function` (optional) is what runs when the model calls
     the tool; `strict` asks providers that support it (OpenAI, Azure) for strict schema adherence.
+    `read_only` declares the tool free of side effects: a streamed `Session` turn may start it as
+    soon as its call is complete in the stream, before the model's answer ends
+    (`toolwire.tools.early`).
     """
 
     name: str
@@ -36,6 +39,7 @@ class ToolDefinition:
     requires_approval: bool = False
     timeout: float | None = None
     validator: Any = field(default=None, repr=False)
+    read_only: bool = False
     _dialects: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,7 +153,7 @@ def _remember(obj: Any, definition: ToolDefinition) -> None:
 
 
 # (name, description, strict, requires_approval, timeout) as `function_to_tool_definition` defaults them
-_DEFAULT_OPTIONS: tuple[Any, ...] = (None, None, None, False, None)
+_DEFAULT_OPTIONS: tuple[Any, ...] = (None, None, None, False, None, False)
 
 
 def function_to_tool_definition(
@@ -160,6 +164,7 @@ def function_to_tool_definition(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> ToolDefinition:
     """Build a `ToolDefinition` from a typed, documented function.
 
@@ -169,7 +174,7 @@ def function_to_tool_definition(
     """
     # Only a definition built with every option at its default is cached on the function: the
     # options as one value, compared to the defaults, instead of a hand-kept list of checks.
-    options = (name, description, strict, requires_approval, timeout)
+    options = (name, description, strict, requires_approval, timeout, read_only)
     plain = options == _DEFAULT_OPTIONS
     if plain:
         cached = _cached(func)
@@ -187,6 +192,7 @@ def function_to_tool_definition(
         requires_approval=requires_approval,
         timeout=timeout,
         validator=spec.validator,
+        read_only=read_only,
     )
     if plain:
         _remember(func, definition)
@@ -205,6 +211,7 @@ def tool(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -217,6 +224,7 @@ def tool(
     strict: bool | None = None,
     requires_approval: bool = False,
     timeout: float | None = None,
+    read_only: bool = False,
 ) -> F | Callable[[F], F]:
     """Mark a function as a tool. The function stays callable exactly as before.
 
@@ -225,6 +233,9 @@ def tool(
 
     @tool(strict=True, requires_approval=True)
     def delete_file(path: str) -> None: ...
+
+    @tool(read_only=True)        # no side effects: may start before a streamed answer ends
+    def search(query: str) -> list[str]: ...
     """
 
     def mark(target: F) -> F:
@@ -235,6 +246,7 @@ def tool(
             strict=strict,
             requires_approval=requires_approval,
             timeout=timeout,
+            read_only=read_only,
         )
         try:
             setattr(target, _TOOL_ATTRIBUTE, definition)

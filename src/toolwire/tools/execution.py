@@ -421,18 +421,32 @@ def finish_result(
         result.duration = duration
 
 
-def _report_unrun(plan: Plan) -> None:
+ResultHook: TypeAlias = "Callable[[int, ToolResult], None]"
+"""`on_result(index, result)`: called as each call of a batch finishes (`index` in the batch's call
+list), so a streamed Session can emit each tool's event when that tool ends (`toolwire.tools.early`)."""
+
+
+def _report_unrun(plan: Plan, on_result: ResultHook | None = None) -> None:
     """Calls that never ran (unknown tool, invalid arguments, denied) reach observers as finished at once."""
     running = {planned.index for planned in plan.runnable}
     for index, result in enumerate(plan.results):
         if result is not None and index not in running:
             _instrument.tool_finished(_instrument.tool_started(plan.calls[index]), result)
+            if on_result is not None:
+                on_result(index, result)
 
 
-def _report(records: dict[int, _instrument.ToolRecord | None], plan: Plan, planned: PlannedCall) -> None:
+def _report(
+    records: dict[int, _instrument.ToolRecord | None],
+    plan: Plan,
+    planned: PlannedCall,
+    on_result: ResultHook | None = None,
+) -> None:
     result = plan.results[planned.index]
     if result is not None:
         _instrument.tool_finished(records.pop(planned.index, None), result)
+        if on_result is not None:
+            on_result(planned.index, result)
 
 
 # -- the shared pool -----------------------------------------------------------------------------
@@ -671,14 +685,18 @@ def _approve_sync(plan: Plan, approve: ApproveHook | None) -> None:
 
 
 def execute_plan(
-    calls: list[ToolCall], registry: Mapping[str, ToolDefinition], options: ExecutionOptions
+    calls: list[ToolCall],
+    registry: Mapping[str, ToolDefinition],
+    options: ExecutionOptions,
+    on_result: ResultHook | None = None,
 ) -> Plan:
     """Plan, approve and run one turn's calls (the sync driver); the `Plan` keeps each result's
-    error kind, which `Session` reads to count the model's mistakes."""
+    error kind, which `Session` reads to count the model's mistakes. `on_result` hears of each
+    result as its tool finishes (before the batch ends)."""
     deadline = options.deadline
     plan = plan_calls(calls, registry, timeout=options.timeout)
     _approve_sync(plan, options.approve)
-    _report_unrun(plan)
+    _report_unrun(plan, on_result)
     if not plan.runnable:
         return plan
     pool = _Pool(options.max_workers)
@@ -715,7 +733,7 @@ def execute_plan(
                 exc = future.exception()
                 timed_out = isinstance(exc, _TimedOut)
                 _finish_future(plan, planned, future, exc, timed_out, now - began, options)
-                _report(records, plan, planned)
+                _report(records, plan, planned, on_result)
             for future in list(pending):
                 planned, handle, began = futures[future]
                 lim = _limit(planned, start, deadline)
@@ -726,7 +744,7 @@ def execute_plan(
                     elif not future.cancel():
                         pool.abandoned = True
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
-                    _report(records, plan, planned)
+                    _report(records, plan, planned, on_result)
     except BaseException:
         # KeyboardInterrupt or similar: stop what has not started, cancel async tools, never wait
         if group is not None:
@@ -799,13 +817,16 @@ async def _call_async(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 
 async def aexecute_plan(
-    calls: list[ToolCall], registry: Mapping[str, ToolDefinition], options: ExecutionOptions
+    calls: list[ToolCall],
+    registry: Mapping[str, ToolDefinition],
+    options: ExecutionOptions,
+    on_result: ResultHook | None = None,
 ) -> Plan:
     """The async driver of `execute_plan`."""
     deadline = options.deadline
     plan = plan_calls(calls, registry, timeout=options.timeout)
     await _approve_async(plan, options.approve)
-    _report_unrun(plan)
+    _report_unrun(plan, on_result)
     if not plan.runnable:
         return plan
     loop = asyncio.get_running_loop()
@@ -837,7 +858,7 @@ async def aexecute_plan(
                 if task.cancelled():
                     exc = asyncio.CancelledError()
                 _finish_future(plan, planned, task, exc, False, now - began, options)
-                _report(records, plan, planned)
+                _report(records, plan, planned, on_result)
             expired = []
             for task in list(pending):
                 planned, began = tasks[task]
@@ -849,7 +870,7 @@ async def aexecute_plan(
                         pool.abandoned = True  # its thread runs on; the pool must not wait for it
                     task.cancel()
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
-                    _report(records, plan, planned)
+                    _report(records, plan, planned, on_result)
             # let cancelled async tools run their cleanup before we return (no orphan tasks)
             await _drain([t for t in expired if tasks[t][0].is_async])
     except BaseException:
