@@ -22,6 +22,9 @@ Design constraints, and how they are met:
   key is scrubbed from every stored string.
 - The schema is versioned (`schema_version` table); a database written by a newer toolwire is
   refused rather than misread.
+- Images (`toolwire.Image`) are stored once, by content hash, in the `images` table; the rows keep
+  only `{"type": "image", "sha256", "media_type", "size"}` (a URL image keeps its URL), so a
+  screenshot sent back in every later turn of a conversation is one blob, not base64 in every row.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from .logs import REDACTED, provider_secrets, redact, redact_headers, scrub
 
 if TYPE_CHECKING:
     from ._instrument import CallRecord, ToolRecord
+    from ._recorded_images import ImageRefs
     from .types import GenerateResponse, ToolResult
 
 __all__ = [
@@ -122,6 +126,20 @@ _COLUMNS = (
     "pid",
     "recorded",
 )
+# Added after schema 1 and created on every open when missing: an additive table that an older
+# toolwire ignores (it still reads the events), so it does not bump SCHEMA_VERSION and lock it out.
+_IMAGES_TABLE = """
+    CREATE TABLE IF NOT EXISTS images (
+        sha256     TEXT PRIMARY KEY,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        data       BLOB NOT NULL,
+        recorded   REAL NOT NULL
+    )
+"""
+_INSERT_IMAGE = (
+    "INSERT OR IGNORE INTO images (sha256, media_type, size, data, recorded) VALUES (?, ?, ?, ?, ?)"
+)
 _INSERT = f"INSERT OR REPLACE INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
@@ -182,6 +200,7 @@ def _migrate(conn: sqlite3.Connection, db: Path) -> None:
             for statement in _MIGRATIONS[version]:
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute(_IMAGES_TABLE)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -229,7 +248,15 @@ def _default(value: Any) -> Any:
 
 def _message_dict(message: Any) -> Any:
     to_dict = getattr(message, "to_dict", None)
-    return to_dict() if callable(to_dict) else message
+    if not callable(to_dict):
+        return message
+    data = to_dict()
+    results = getattr(message, "tool_results", None) or ()
+    for stored, result in zip(data.get("tool_results") or (), results):
+        images = result.images()
+        if images:  # to_dict keeps a result's text only: name its images too
+            stored["images"] = [image.to_dict(include_data=False) for image in images]
+    return data
 
 
 def _request_payload(record: CallRecord) -> dict[str, Any]:
@@ -283,6 +310,14 @@ def _response_payload(response: GenerateResponse) -> dict[str, Any]:
         "usage": response.usage,
         "raw": response.raw_response,
     }
+
+
+def _tool_output(result: ToolResult, output: Any, refs: ImageRefs) -> dict[str, Any]:
+    stored: dict[str, Any] = {"output": output, "error": result.error}
+    images = result.images()
+    if images:  # output_text() is the text parts only: the images go beside it, as references
+        stored["images"] = [refs.ref(image) for image in images]
+    return stored
 
 
 def _error_text(error: BaseException) -> str:
@@ -393,6 +428,7 @@ class CallRecorder:
                 except queue.Empty:
                     break
             rows: list[tuple[Any, ...]] = []
+            blobs: dict[str, tuple[str, bytes]] = {}
             markers: list[_Flush] = []
             for entry in batch:
                 if entry is _STOP:
@@ -401,14 +437,14 @@ class CallRecorder:
                     markers.append(entry)
                 else:
                     try:
-                        rows.append(self._row(entry))
+                        rows.append(self._row(entry, blobs))
                     except Exception:
                         self.errors += 1
             if rows:
                 try:
                     if conn is None:
                         conn = connect(self.path)
-                    _retry_locked(lambda c=conn, r=rows: self._write(c, r))
+                    _retry_locked(lambda c=conn, r=rows, b=blobs: self._write(c, r, b))
                     self.written += len(rows)
                 except Exception:
                     self.errors += len(rows)
@@ -423,20 +459,32 @@ class CallRecorder:
             conn.close()
 
     @staticmethod
-    def _write(conn: sqlite3.Connection | None, rows: list[tuple[Any, ...]]) -> None:
+    def _write(
+        conn: sqlite3.Connection | None, rows: list[tuple[Any, ...]], blobs: dict[str, tuple[str, bytes]]
+    ) -> None:
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if blobs:  # OR IGNORE: a hash already stored (by any row, any process) is the same bytes
+                now = time.time()
+                conn.executemany(
+                    _INSERT_IMAGE,
+                    [(sha, media, len(data), data, now) for sha, (media, data) in blobs.items()],
+                )
             conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    def _row(self, entry: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _row(self, entry: tuple[Any, ...], blobs: dict[str, tuple[str, bytes]]) -> tuple[Any, ...]:
+        from ._recorded_images import ImageRefs
+
         if entry[0] == "chat":
-            return self._chat_row(*entry[1:])
-        return self._tool_row(*entry[1:])
+            record = entry[1]
+            images = [image for message in record.request.messages for image in message.images]
+            return self._chat_row(*entry[1:], refs=ImageRefs(images, blobs))
+        return self._tool_row(*entry[1:], refs=ImageRefs(entry[2].images(), blobs))
 
     def _chat_row(
         self,
@@ -444,6 +492,8 @@ class CallRecorder:
         response: GenerateResponse | None,
         error: BaseException | None,
         duration: float,
+        *,
+        refs: ImageRefs,
     ) -> tuple[Any, ...]:
         event_id = record.extra.get("recorder_id") or uuid.uuid4().hex
         secrets = provider_secrets(record.provider)
@@ -466,14 +516,18 @@ class CallRecorder:
             "total_tokens": usage.get("total_tokens"),
             "finish_reason": response.finish_reason if response is not None else None,
             "stream": int(bool(record.request.stream)),
-            "request": _dumps(_request_payload(record), secrets),
-            "response": _dumps(_response_payload(response), secrets) if response is not None else None,
+            "request": _dumps(refs.replace(_request_payload(record)), secrets),
+            "response": (
+                _dumps(refs.replace(_response_payload(response)), secrets) if response is not None else None
+            ),
             "pid": os.getpid(),
             "recorded": time.time(),
         }
         return tuple(values[c] for c in _COLUMNS)
 
-    def _tool_row(self, record: ToolRecord, result: ToolResult, duration: float) -> tuple[Any, ...]:
+    def _tool_row(
+        self, record: ToolRecord, result: ToolResult, duration: float, *, refs: ImageRefs
+    ) -> tuple[Any, ...]:
         call = record.call
         event_id = uuid.uuid4().hex
         if result.duration is not None:
@@ -510,7 +564,7 @@ class CallRecorder:
                     "arguments_error": call.arguments_error,
                 }
             ),
-            "response": _dumps({"output": output, "error": result.error}),
+            "response": _dumps(_tool_output(result, output, refs)),
             "pid": os.getpid(),
             "recorded": time.time(),
         }
@@ -735,6 +789,14 @@ class CallStore:
             providers = [r[0] for r in conn.execute(distinct.format("provider"))]
             models = [r[0] for r in conn.execute(distinct.format("model"))]
             return {"providers": providers, "models": models}
+
+    def image(self, sha256: str) -> tuple[str, bytes] | None:
+        """A stored image's (media type, bytes) by its hash, or None."""
+        with self._conn() as conn:
+            if conn is None:
+                return None
+            row = conn.execute("SELECT media_type, data FROM images WHERE sha256 = ?", (sha256,)).fetchone()
+            return (str(row[0]), bytes(row[1])) if row is not None else None
 
     @staticmethod
     def _decode(row: dict[str, Any]) -> dict[str, Any]:

@@ -575,10 +575,13 @@ def _show_event(event: dict[str, Any]) -> None:
         out.print(f"[red]{escape(event['error_type'] or 'error')}:[/] {escape(event['error'] or '')}")
     if event["input_tokens"] is not None:
         out.print(f"tokens: {event['input_tokens']} in, {event['output_tokens']} out")
+    from .._recorded_images import describe_all
+
     for name in ("request", "response"):
         if event.get(name) is not None:
             out.print(f"[bold]{name}[/]")
-            out.print_json(json.dumps(event[name], default=str))
+            # an image is shown as `[image image/png 1.2 KB sha256:abcd…]`, never its bytes
+            out.print_json(json.dumps(describe_all(event[name]), default=str))
 
 
 # -- dashboard / demo --------------------------------------------------------------------------

@@ -38,6 +38,8 @@ _COOKIE = "toolwire_dashboard_token"
 def _same(supplied: str, token: str) -> bool:
     # compare_digest refuses non-ASCII str (TypeError, a 500): compare the UTF-8 bytes (a 401)
     return secrets.compare_digest(supplied.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+
+
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -66,9 +68,20 @@ def create_app(
     except ImportError:
         raise ConfigurationError(MISSING_EXTRA) from None
 
+    from .._recorded_images import collect
+    from ..image import SUPPORTED_MEDIA_TYPES, sniff_media_type
     from ..recorder import CallStore
 
     store = CallStore(db)
+
+    def _with_images(event: dict[str, Any]) -> dict[str, Any]:
+        # the thumbnails of an event: its stored image references, with where to fetch each
+        images = collect([event.get("request"), event.get("response")])
+        for image in images:
+            if image.get("sha256"):
+                image["src"] = f"api/images/{image['sha256']}"
+        event["images"] = images
+        return event
 
     def _flag(value: str | None) -> bool | None:
         if value in (None, "", "all"):
@@ -104,13 +117,27 @@ def create_app(
         events = store.events(conversation_id)
         if not events:
             return JSONResponse({"error": f"no conversation {conversation_id!r}"}, status_code=404)
-        return JSONResponse({"conversation_id": conversation_id, "events": events})
+        return JSONResponse({"conversation_id": conversation_id, "events": [_with_images(e) for e in events]})
 
     def event(request: Request) -> Response:
         found = store.event(request.path_params["event_id"])
         if found is None:
             return JSONResponse({"error": "no such event"}, status_code=404)
-        return JSONResponse(found)
+        return JSONResponse(_with_images(found))
+
+    def image(request: Request) -> Response:
+        sha256 = request.path_params["sha256"]
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            return JSONResponse({"error": "an image is named by its sha256 (64 hex digits)"}, status_code=404)
+        found = store.image(sha256)
+        if found is None:
+            return JSONResponse({"error": "no such image"}, status_code=404)
+        media_type, data = found
+        # served only as the type its bytes really are, and only an image type (nosniff is set by
+        # Guard): a stored row cannot make this endpoint serve HTML or script
+        if media_type not in SUPPORTED_MEDIA_TYPES or sniff_media_type(data) != media_type:
+            return JSONResponse({"error": "not a servable image"}, status_code=415)
+        return Response(data, media_type=media_type, headers={"content-disposition": "inline"})
 
     def stats(request: Request) -> Response:
         q = request.query_params
@@ -188,6 +215,7 @@ def create_app(
         Route("/api/conversations", conversations),
         Route("/api/conversations/{conversation_id:path}", conversation),
         Route("/api/events/{event_id}", event),
+        Route("/api/images/{sha256}", image),
         Route("/api/stats", stats),
         Route("/healthz", health),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

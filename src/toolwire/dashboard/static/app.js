@@ -186,6 +186,7 @@ function drawTimeline(container, events) {
     let note = fmtMs(e.duration_ms || 0);
     if (e.kind === "chat" && e.input_tokens != null) note += ` · ${e.input_tokens}+${e.output_tokens} tok`;
     if (e.status === "error") note += " · " + (e.error_type || "error");
+    if (e.images && e.images.length) note += ` · ${e.images.length} image(s)`;
     root.append(svg("text", { x: bx + bw + 6, y: y + 17, class: "bar-text" }, note));
   });
   container.append(root);
@@ -223,7 +224,27 @@ function selectEvent(e, bar) {
     }
     parts.push(el("h3", { text: "request" }), el("pre", { class: "request", text: JSON.stringify(e.request, null, 2) }));
   }
+  const images = thumbnails(e.images || []);
+  if (images) parts.splice(1, 0, el("h3", { text: "images" }), images);
   $("#event-detail").replaceChildren(...parts);
+}
+
+// Stored images by hash (same origin, so the CSP's img-src 'self' allows them; the token cookie
+// authorizes them); a URL image is shown as its address, never loaded from its host.
+function thumbnails(images) {
+  if (!images.length) return null;
+  const box = el("div", { class: "thumbs" });
+  for (const image of images) {
+    const label = `${image.media_type || "image"}${image.size != null ? " · " + (image.size / 1000).toFixed(1) + " KB" : ""}`;
+    if (image.src) {
+      box.append(el("a", { href: image.src, target: "_blank", rel: "noopener", title: `sha256:${image.sha256}` },
+        el("img", { class: "thumb", src: image.src, alt: label, loading: "lazy" }),
+        el("span", { text: label })));
+    } else {
+      box.append(el("span", { class: "thumb-url", text: `image at ${image.url}` }));
+    }
+  }
+  return box;
 }
 
 // ---------------------------------------------------------------- routing
