@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import sqlite3
 import struct
 import zlib
@@ -18,6 +19,7 @@ from toolwire import Image, Message, Session
 from toolwire._recorded_images import describe, describe_all
 from toolwire.errors import ToolwireError
 from toolwire.recorder import CallStore, connect, record_calls
+from toolwire.types import ToolCall
 
 
 def tiny_png(seed: int = 0) -> bytes:
@@ -144,3 +146,43 @@ def test_describe_never_shows_bytes() -> None:
     }
     shown = str(describe_all(old_row))
     assert B64 not in shown and "[image image/png" in shown
+
+
+@pytest.mark.parametrize(
+    ("provider", "config"),
+    [
+        ("openai", {"model": "gpt-4o", "api_key": "x"}),
+        ("openai", {"model": "gpt-4o", "api_key": "x", "api": "responses"}),
+        ("anthropic", {"model": "claude-sonnet-4-5", "api_key": "x"}),
+        ("gemini", {"model": "gemini-2.5-flash", "api_key": "x"}),
+        ("mistral", {"model": "pixtral-large-latest", "api_key": "x"}),
+        ("bedrock", {"model": "anthropic.claude-3-5-sonnet-20240620-v1:0", "region": "us-east-1"}),
+    ],
+)
+def test_every_providers_wire_body_loses_its_base64(
+    provider: str, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each provider puts the image in its own place (a data: URL, a base64 field): all become refs."""
+    from toolwire import AbstractLLM
+    from toolwire._recorded_images import ImageRefs
+    from toolwire.providers.base import ChatRequest
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIexample")
+    llm = AbstractLLM.create(provider, **config)
+    result = Message(role="tool", tool_results=[{"call_id": "c1", "name": "shot", "output": ["page", IMAGE]}])
+    request = ChatRequest(
+        messages=[
+            Message(role="user", content=["look", IMAGE]),
+            Message(role="assistant", tool_calls=[ToolCall.from_raw("c1", "shot", "{}")]),
+            result,
+        ],
+        model=config["model"],
+    )
+    body = llm.build_body(request)
+    assert B64 in json.dumps(body)
+    blobs: dict[str, tuple[str, bytes]] = {}
+    stored = json.dumps(ImageRefs([IMAGE], blobs).replace(body))
+    assert B64[:40] not in stored and "base64," not in stored
+    assert stored.count(IMAGE.sha256 or "-") >= 2  # the user's image and the tool's
+    assert blobs == {IMAGE.sha256: ("image/png", PNG)}
