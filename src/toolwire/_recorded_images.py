@@ -14,7 +14,16 @@ from typing import Any
 
 from .image import Image, ImageError, sniff_media_type
 
-__all__ = ["ImageRefs", "collect", "describe", "describe_all", "image_ref", "is_image_ref"]
+__all__ = [
+    "ImageRefs",
+    "collect",
+    "describe",
+    "describe_all",
+    "image_ref",
+    "is_image_ref",
+    "message_dict",
+    "tool_output",
+]
 
 # sha256 -> (media_type, bytes): what the writer puts in the `images` table, once per hash
 Blobs = dict[str, tuple[str, bytes]]
@@ -86,6 +95,30 @@ class ImageRefs:
             except ImageError:
                 pass
         return data
+
+
+def message_dict(message: Any) -> Any:
+    """A message as recorded when the wire body could not be built: its images as references
+    (the caller's `ImageRefs.replace` turns the inline ones into references)."""
+    to_dict = getattr(message, "to_dict", None)
+    if not callable(to_dict):
+        return message
+    data = to_dict()
+    results = getattr(message, "tool_results", None) or ()
+    for stored, result in zip(data.get("tool_results") or (), results):
+        images = result.images()
+        if images:  # to_dict keeps a result's text only: name its images too
+            stored["images"] = [image_ref(image) for image in images]
+    return data
+
+
+def tool_output(result: Any, output: Any, refs: ImageRefs) -> dict[str, Any]:
+    """A tool result as recorded: its text, its error, and its images as references."""
+    stored: dict[str, Any] = {"output": output, "error": result.error}
+    images = result.images()
+    if images:  # output_text() is the text parts only: the images go beside it, as references
+        stored["images"] = [refs.ref(image) for image in images]
+    return stored
 
 
 def _size(size: int) -> str:

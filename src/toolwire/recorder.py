@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _instrument
+from ._recorded_images import message_dict, tool_output
 from ._scrub import BENIGN_HEADERS, MIN_SECRET, redact_url
 from .errors import ConfigurationError
 from .logs import REDACTED, provider_secrets, redact, redact_headers, scrub
@@ -246,19 +247,6 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
-def _message_dict(message: Any) -> Any:
-    to_dict = getattr(message, "to_dict", None)
-    if not callable(to_dict):
-        return message
-    data = to_dict()
-    results = getattr(message, "tool_results", None) or ()
-    for stored, result in zip(data.get("tool_results") or (), results):
-        images = result.images()
-        if images:  # to_dict keeps a result's text only: name its images too
-            stored["images"] = [image.to_dict(include_data=False) for image in images]
-    return data
-
-
 def _request_payload(record: CallRecord) -> dict[str, Any]:
     provider, request = record.provider, record.request
     payload: dict[str, Any] = {"provider": provider.name, "model": request.model, "stream": request.stream}
@@ -282,7 +270,7 @@ def _request_payload(record: CallRecord) -> dict[str, Any]:
         payload["body"] = provider.build_body(request)
     except Exception as exc:
         payload["body_error"] = f"{type(exc).__name__}: {exc}"
-        payload["messages"] = [_message_dict(m) for m in request.messages]
+        payload["messages"] = [message_dict(m) for m in request.messages]
         payload["tools"] = [t.name for t in request.tools]
     return payload
 
@@ -310,14 +298,6 @@ def _response_payload(response: GenerateResponse) -> dict[str, Any]:
         "usage": response.usage,
         "raw": response.raw_response,
     }
-
-
-def _tool_output(result: ToolResult, output: Any, refs: ImageRefs) -> dict[str, Any]:
-    stored: dict[str, Any] = {"output": output, "error": result.error}
-    images = result.images()
-    if images:  # output_text() is the text parts only: the images go beside it, as references
-        stored["images"] = [refs.ref(image) for image in images]
-    return stored
 
 
 def _error_text(error: BaseException) -> str:
@@ -564,7 +544,7 @@ class CallRecorder:
                     "arguments_error": call.arguments_error,
                 }
             ),
-            "response": _dumps(_tool_output(result, output, refs)),
+            "response": _dumps(tool_output(result, output, refs)),
             "pid": os.getpid(),
             "recorded": time.time(),
         }
