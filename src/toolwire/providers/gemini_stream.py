@@ -27,11 +27,11 @@ from ..types import (
     ToolCall,
     ToolCallRequest,
 )
+from ._common import generated_call_id, is_token_count, token_count, turn_seed
 from .base import (
     PARSE_ERRORS,
     unexpected_shape,
 )
-from .openai import generated_call_id, is_token_count, token_count, turn_seed
 
 if TYPE_CHECKING:
     pass
