@@ -27,6 +27,7 @@ from toolwire.errors import UnsupportedCapabilityError
 from toolwire.image import Image, ImageError
 from toolwire.providers.registry import AbstractLLM
 from toolwire.types import Message, ToolCall, ToolResult
+from vertex_discovery import discovery_problems
 
 PNG = png_bytes()
 IMAGE_URL = "https://images.example.com/chart.png"
@@ -161,6 +162,8 @@ def _valid(name: str, body: dict[str, Any]) -> None:
     elif name == "gemini":
         for content in body["contents"]:
             gtypes.Content.model_validate(content)
+        # the same contents as Vertex AI's discovery document describes them
+        assert discovery_problems({"contents": body["contents"]}) == []
     elif name == "bedrock":
         assert bedrock_problems(BEDROCK_MODEL, body) == []
     else:

@@ -96,9 +96,11 @@ class Session:
         if "stream" in generate_kwargs or "tools" in generate_kwargs:
             raise TypeError("pass tools= as Session(tools=...) and use session.stream() to stream")
         self.llm = llm
-        self._registry: dict[str, ToolDefinition] = coerce_tools(tools)
-        # one list object for every turn: the provider translates a tool set once and caches it
-        self._tool_list: list[ToolDefinition] = list(self._registry.values())
+        local, hosted = _split_hosted(tools)
+        self._registry: dict[str, ToolDefinition] = coerce_tools(local)
+        # one list object for every turn: the provider translates a tool set once and caches it;
+        # hosted tools (`{"type": "web_search"}`) go to the model as given and are never run here
+        self._tool_list: list[Any] = [*self._registry.values(), *hosted]
         self.system_prompt = system_prompt
         self.max_turns = max_turns
         self.approve = approve
@@ -126,7 +128,8 @@ class Session:
 
     @property
     def tools(self) -> list[ToolDefinition]:
-        return list(self._tool_list)
+        """The tools this session runs (hosted tool dicts are sent to the model but not listed)."""
+        return list(self._registry.values())
 
     def reset(self) -> None:
         """Forget the conversation (the system prompt stays) and the usage."""
@@ -335,3 +338,15 @@ def _prompt_messages(prompt: Any) -> list[Message]:
     if isinstance(prompt, Sequence):
         return coerce_messages(prompt)
     raise TypeError(f"prompt must be a str, a Message, a dict or a list of them, got {type(prompt).__name__}")
+
+
+def _split_hosted(tools: Any) -> tuple[Any, list[Mapping[str, Any]]]:
+    """(tools run here, provider-hosted tool dicts). A tool dict whose `type` is not "function"
+    (the Responses API's `web_search`, `file_search`, ...) runs on the provider's side: it is
+    sent with the request, and its output items stay in the history as the provider returned them."""
+    if not isinstance(tools, (list, tuple)):
+        return tools, []
+    hosted = [t for t in tools if isinstance(t, Mapping) and t.get("type") not in (None, "function")]
+    if not hosted:
+        return tools, []
+    return [t for t in tools if not any(t is h for h in hosted)], hosted
