@@ -26,8 +26,8 @@ import pytest
 from google.genai import types as gtypes
 from mistralai.client import models as mm
 
+from mistral_shapes import mistral_request_problems
 from replay import ReplayFactory, fixture_path, load_cassette
-from test_mistral_wire import mistral_request_problems
 from toolwire.providers.mistral import mistral_tool_call_id
 from toolwire.providers.registry import AbstractLLM
 from toolwire.types import GenerateResponse, Message, ToolResult

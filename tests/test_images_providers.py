@@ -18,10 +18,10 @@ import pydantic
 import pytest
 from google.genai import types as gtypes
 
+from mistral_shapes import mistral_request_problems
 from openapi_validation import request_schema_errors
 from test_cross_provider import BEDROCK_ANSWER, CANNED, FINAL, MODELS, bedrock_problems
 from test_image import png_bytes
-from test_mistral_wire import mistral_request_problems
 from toolwire import Session
 from toolwire.errors import UnsupportedCapabilityError
 from toolwire.image import Image, ImageError

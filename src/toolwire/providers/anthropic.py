@@ -43,6 +43,7 @@ from ..types import (
     ToolResult,
     content_parts,
 )
+from ._common import token_count
 from .base import (
     PARSE_ERRORS,
     BaseProvider,
@@ -52,7 +53,6 @@ from .base import (
     structured_schema,
     unexpected_shape,
 )
-from .openai import token_count
 
 if TYPE_CHECKING:
     from ..image import Image

@@ -9,7 +9,6 @@ transport → `parse_response` or a stream state fed with SSE events → `Genera
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -29,16 +28,9 @@ from .._scrub import (
 )
 from .._transport import HttpCall, SSEEvent, Transport, scrub_error
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
     ContentFilterError,
-    ContextLengthError,
-    InvalidRequestError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitError,
     ResponseParseError,
-    ServerError,
     StructuredOutputError,
     UnsupportedCapabilityError,
 )
@@ -54,6 +46,17 @@ from ..types import (
     coerce_messages,
 )
 from ._checks import _check_spelling, _host, check_base_url, encode_body, env_key_goes_to
+
+# The error-building, structured-output and secret helpers live in `_common`; re-exported here for the
+# provider modules and plugins that import them from `base` (`X as X` marks the re-export).
+from ._common import PARSE_ERRORS as PARSE_ERRORS
+from ._common import build_provider_error as build_provider_error
+from ._common import decode_error_body as decode_error_body
+from ._common import first_env as first_env
+from ._common import mask_secret as mask_secret
+from ._common import parse_structured as parse_structured
+from ._common import structured_schema as structured_schema
+from ._common import unexpected_shape as unexpected_shape
 
 if TYPE_CHECKING:
     import httpx2
@@ -99,42 +102,6 @@ class StreamState(Protocol):
     def result(self) -> GenerateResponse: ...
 
     def partial(self) -> tuple[str | None, list[ToolCall]]: ...
-
-
-# What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
-# so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
-PARSE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
-
-
-def unexpected_shape(provider: str, what: str, payload: Any, exc: Exception) -> ResponseParseError:
-    return ResponseParseError(
-        f"{provider}: unexpected {what} shape ({type(exc).__name__}: {exc})", provider=provider, body=payload
-    )
-
-
-def decode_error_body(body: bytes) -> Any:
-    """An error response body: its JSON, else its text (clipped), else None."""
-    try:
-        return json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return body[:2000].decode("utf-8", "replace")
-
-
-def mask_secret(secret: str | None) -> str | None:
-    """`sk-…abcd`: enough to tell keys apart in a repr, never enough to use one."""
-    if not secret:
-        return None
-    if len(secret) <= 8:
-        return "…"
-    return f"{secret[:3]}…{secret[-4:]}"
-
-
-def first_env(names: Iterable[str]) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 class BaseProvider(AbstractLLMInterface):
@@ -849,83 +816,3 @@ def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> st
             raise ValueError(f"tool_choice={choice!r} is not one of the tools ({names})")
         return choice
     raise ValueError(f"tool_choice must be 'auto', 'none', 'required' or a tool name, got {choice!r}")
-
-
-_model_schemas: dict[type[Any], Any] = {}
-
-
-def parse_structured(model: type[Any], content: str, provider: str) -> Any:
-    """Validate a structured-output answer into the requested Pydantic model."""
-    import pydantic
-
-    try:
-        return model.model_validate_json(content)  # type: ignore[attr-defined]
-    except pydantic.ValidationError as exc:
-        raise StructuredOutputError(
-            f"{provider}: the answer does not match {model.__name__}: {exc}",
-            raw_text=content,
-            validation_error=exc,
-            provider=provider,
-        ) from exc
-
-
-def structured_schema(model: type[Any], dialect: str, *, strict: bool) -> dict[str, Any]:
-    """The JSON Schema of a response model for one dialect (cached per model class)."""
-    key = (model, dialect, strict)
-    schema = _model_schemas.get(key)  # type: ignore[call-overload]
-    if schema is None:
-        from ..tools.dialects import compile_schema
-
-        schema = compile_schema(model.model_json_schema(), dialect, strict=strict)  # type: ignore[attr-defined]
-        _model_schemas[key] = schema  # type: ignore[index]
-    return schema  # type: ignore[no-any-return]
-
-
-def build_provider_error(
-    status: int,
-    message: str,
-    *,
-    provider: str,
-    headers: Mapping[str, str],
-    body: Any,
-    request_id: str | None = None,
-    code: str | None = None,
-    filter_results: Any = None,
-    model: str | None = None,
-) -> ProviderError:
-    """Map an HTTP failure onto the error tree by meaning (status, then the provider's error code).
-
-    Providers read their own error body shape and call this with what they found.
-    """
-    from .._transport import parse_retry_after
-
-    kwargs: dict[str, Any] = {
-        "provider": provider,
-        "status_code": status,
-        "request_id": request_id,
-        "body": body,
-        "model": model,
-        "code": code,
-    }
-    lowered = (code or "").lower()
-    text = message or f"HTTP {status}"
-    if filter_results is not None or lowered in ("content_filter", "content_policy_violation", "safety"):
-        return ContentFilterError(text, filter_results=filter_results, **kwargs)
-    if lowered in ("context_length_exceeded", "string_above_max_length") or (
-        status == 400 and ("maximum context length" in text or "prompt is too long" in text)
-    ):
-        return ContextLengthError(text, **kwargs)
-    error: ProviderError
-    if status in (401, 403):
-        error = AuthenticationError(text, **kwargs)
-    elif status == 429:
-        error = RateLimitError(text, retry_after=parse_retry_after(headers), **kwargs)
-        if lowered == "insufficient_quota":
-            error.retryable = False  # an empty balance does not refill by waiting
-    elif status == 408:
-        error = ProviderTimeoutError(text, **kwargs)
-    elif status >= 500 or status == 409:
-        error = ServerError(text, **kwargs)
-    else:
-        error = InvalidRequestError(text, **kwargs)
-    return error

@@ -26,8 +26,8 @@ from ..errors import (
     StreamInterruptedError,
 )
 from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
+from ._common import token_count
 from .base import PARSE_ERRORS, build_provider_error, decode_error_body, unexpected_shape
-from .openai import token_count
 
 __all__ = [
     "BedrockStreamState",

@@ -1,0 +1,456 @@
+"""Chat Completions responses and streams: a `ChatCompletion` body (or Ollama's native `/api/chat`
+answer) → `GenerateResponse`, and the stream state that assembles `chat.completion.chunk` events.
+
+Split out of `providers/openai.py` (which re-exports every name here).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._stream_events import decode_stream_event, stream_error_from_event
+from .._transport import SSEEvent
+from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
+from ..types import (
+    FinishReason,
+    GenerateResponse,
+    StreamChunk,
+    ToolCall,
+    ToolCallRequest,
+)
+
+# The usage-count and generated-id helpers are shared by every parser: they live in `_common`.
+from ._common import generated_call_id as generated_call_id
+from ._common import is_token_count as is_token_count
+from ._common import token_count as token_count
+from ._common import turn_seed as turn_seed
+from .base import (
+    PARSE_ERRORS,
+    build_provider_error,
+    decode_error_body,
+    unexpected_shape,
+)
+
+if TYPE_CHECKING:
+    pass
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+}
+
+# Reasoning models take max_completion_tokens and reject max_tokens.
+
+
+# -- response --------------------------------------------------------------------------------
+def normalize_finish_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
+    if has_tool_calls and reason in (None, "stop", "tool_calls", "function_call", "eos", "end_turn"):
+        # Ollama/vLLM say "stop" for a turn that called tools; some servers say nothing.
+        return "tool_calls"
+    if reason is None:
+        return None
+    # A server's own word (llama.cpp, vLLM "abort") ended the turn: "stop", raw kept by the caller.
+    return _FINISH_REASONS.get(str(reason).lower(), "stop")
+
+
+def raw_finish_data(reason: Any, provider: str) -> dict[str, Any] | None:
+    """`{provider: {"finish_reason": raw}}` when the raw reason is not one the normalizer knows,
+    so a server-specific reason stays readable after normalizing to "stop"."""
+    if reason is None or str(reason).lower() in _FINISH_REASONS:
+        return None
+    return {provider: {"finish_reason": reason}}
+
+
+def normalize_usage(usage: Any) -> dict[str, int] | None:
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+    completion = usage.get("completion_tokens", usage.get("output_tokens"))
+    total = usage.get("total_tokens")
+    if prompt is None and completion is None and total is None:
+        return None
+    prompt_i = token_count(prompt)
+    completion_i = token_count(completion)
+    return {
+        "prompt_tokens": prompt_i,
+        "completion_tokens": completion_i,
+        "total_tokens": token_count(total) if is_token_count(total) else prompt_i + completion_i,
+    }
+
+
+def _text(content: Any) -> str | None:
+    # "" (Ollama, Hugging Face, Mistral beside tool calls) and null mean the same: no text. A
+    # streamed turn assembles to None too, and one turn must look the same streamed or not.
+    if content is None or isinstance(content, str):
+        return content or None
+    if isinstance(content, list):
+        return "".join(_part_texts(content)) or None
+    return str(content)
+
+
+def _part_texts(parts: list[Any]) -> list[str]:
+    # content parts ({"type": "text", "text": ...}); anything else in the list carries no text
+    return [p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)]
+
+
+def _delta_text(content: Any) -> str:
+    """A streamed `delta.content` as text: a string, or the text of content parts. Anything else
+    is not text and is dropped, so the assembled turn is always a string."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(_part_texts(content))
+    return ""
+
+
+def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall:
+    function = raw.get("function")
+    if not isinstance(function, Mapping):
+        function = raw
+    name = str(function.get("name") or "")
+    call_id = raw.get("id") or generated_call_id(seed, index, name)
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, (str, Mapping)):
+        arguments = json.dumps(arguments)
+    return ToolCall.from_raw(str(call_id), name, arguments)
+
+
+_FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
+_REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+
+
+def parse_chat_completion(payload: Any, *, provider: str = "openai") -> GenerateResponse:
+    """A Chat Completions response body → `GenerateResponse` (every tool call of the turn)."""
+    try:
+        return _parse_chat_completion(payload, provider)
+    except PARSE_ERRORS as exc:
+        raise unexpected_shape(provider, "chat completion", payload, exc) from exc
+
+
+def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
+    if not isinstance(payload, Mapping):
+        raise ResponseParseError(
+            f"{provider}: expected a JSON object, got {type(payload).__name__}",
+            provider=provider,
+            body=payload,
+        )
+    choices = payload.get("choices")
+    if isinstance(payload.get("error"), (Mapping, str)) and not choices:
+        # An error body behind a success status (proxies; Azure's prompt filter as recorded by
+        # openllmetry): read it like any error so a filtered prompt is a ContentFilterError.
+        status = payload["error"].get("status") if isinstance(payload["error"], Mapping) else None
+        raise openai_error(
+            status if isinstance(status, int) and status >= 400 else 200,
+            {},
+            json.dumps(payload).encode(),
+            provider=provider,
+            request_id=None,
+        )
+    if choices is None and isinstance(payload.get("message"), Mapping):
+        return _parse_ollama_native(payload, provider)
+    if not isinstance(choices, list) or not choices:
+        raise ResponseParseError(f"{provider}: the response has no choices", provider=provider, body=payload)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    seed = payload.get("id")
+    turn = turn_seed(seed)
+    calls = [_tool_call(raw, i, turn) for i, raw in enumerate(message.get("tool_calls") or ())]
+    legacy = message.get("function_call")
+    if not calls and isinstance(legacy, Mapping):
+        calls = [_tool_call({"function": legacy}, 0, turn)]
+    content = _text(message.get("content"))
+    provider_data: dict[str, Any] = {}
+    for key in _FILTER_KEYS:
+        if payload.get(key):
+            provider_data[key] = payload[key]
+    if choice.get("content_filter_results"):
+        provider_data["content_filter_results"] = choice["content_filter_results"]
+    # Kept under the server's own field name: DeepSeek requires `reasoning_content` back on the
+    # assistant turn that called tools, while Groq rejects that field (it sends `reasoning`).
+    for key in _REASONING_KEYS:
+        if message.get(key):
+            provider_data[key] = message[key]
+    provider_data.update(raw_finish_data(choice.get("finish_reason"), provider) or {})
+    return GenerateResponse(
+        content=content,
+        tool_calls=ToolCallRequest(calls, content) if calls else None,
+        usage=normalize_usage(payload.get("usage")),
+        model=payload.get("model"),
+        finish_reason=normalize_finish_reason(choice.get("finish_reason"), bool(calls)),
+        raw_response=payload,
+        refusal=message.get("refusal"),
+        id=seed,
+        provider_data=provider_data or None,
+    )
+
+
+def _parse_ollama_native(payload: Mapping[str, Any], provider: str) -> GenerateResponse:
+    """Ollama's native `/api/chat` body (arguments are objects, counts are `*_eval_count`), so
+    `standardize_tool_response(body, "ollama")` reads what a user got from the ollama client."""
+    prompt = payload.get("prompt_eval_count")
+    completion = payload.get("eval_count")
+    usage = None
+    if prompt is not None or completion is not None:
+        usage = normalize_usage({"prompt_tokens": prompt or 0, "completion_tokens": completion or 0})
+    wrapped = {
+        "id": payload.get("id"),
+        "model": payload.get("model"),
+        "choices": [{"message": payload["message"], "finish_reason": payload.get("done_reason")}],
+    }
+    parsed = _parse_chat_completion(wrapped, provider)
+    parsed.usage = usage
+    parsed.raw_response = payload
+    return parsed
+
+
+# -- streaming -------------------------------------------------------------------------------
+@dataclass
+class _CallBuffer:
+    index: int | None
+    id: str | None
+    name: str = ""
+    parts: list[str] = field(default_factory=list)
+    arguments_object: Mapping[str, Any] | None = None
+
+    def to_call(self, position: int, seed: str | None) -> ToolCall:
+        call_id = str(self.id) if self.id else generated_call_id(seed, position, self.name)
+        if self.arguments_object is not None and not self.parts:
+            return ToolCall.from_raw(call_id, self.name, self.arguments_object)
+        return ToolCall.from_raw(call_id, self.name, "".join(self.parts))
+
+
+class ChatCompletionStreamState:
+    """Assembles a streamed Chat Completions turn.
+
+    Tool-call deltas are routed by id first, then by index: a new id opens a new call even at an
+    index already in use (Ollama and others give every parallel call index 0), a repeated id
+    continues its call (OpenRouter repeats id and name), and a delta without id continues the call
+    at its index (or the last call when there is no index, as Mistral sends whole calls).
+    """
+
+    def __init__(self, provider: str = "openai") -> None:
+        self.provider = provider
+        self.done = False
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._calls: list[_CallBuffer] = []
+        self._by_index: dict[int, _CallBuffer] = {}
+        self._by_id: dict[str, _CallBuffer] = {}
+        self._finish_reason: Any = None
+        self._usage: dict[str, int] | None = None
+        self._model: str | None = None
+        self._id: str | None = None
+        self._nonce = uuid.uuid4().hex[:12]
+        self._provider_data: dict[str, Any] = {}
+        self._events = 0
+        self._reported = 0  # calls already announced in `completed_calls`
+
+    def feed(self, event: SSEEvent) -> list[StreamChunk]:
+        if event.data == "[DONE]":
+            self.done = True
+            return []
+        payload = decode_stream_event(event, self.provider)
+        if payload is None:
+            return []
+        if event.event == "error" or ("error" in payload and not payload.get("choices")):
+            raise stream_error_from_event(self.provider, payload)
+        self._events += 1
+        try:
+            return self._feed(payload)
+        except PARSE_ERRORS as exc:
+            raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
+
+    def _feed(self, payload: dict[str, Any]) -> list[StreamChunk]:
+        if self._id is None and payload.get("id"):
+            self._id = payload["id"]
+        if payload.get("model"):
+            self._model = payload["model"]
+        usage = payload.get("usage")
+        if usage:
+            self._usage = normalize_usage(usage)
+        if payload.get("prompt_filter_results"):
+            self._provider_data["prompt_filter_results"] = payload["prompt_filter_results"]
+        choices = payload.get("choices")
+        if not choices:
+            return [StreamChunk(usage=self._usage, raw=payload)] if usage else []
+        chunks = []
+        for choice in choices:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            # only strings are kept: partial() and result() join them outside the shape guard
+            text = _delta_text(delta.get("content"))
+            if text:
+                self._text.append(text)
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                self._refusal.append(refusal)
+            deltas = delta.get("tool_calls")
+            if deltas:
+                for raw in deltas:
+                    self._merge(raw)
+            elif isinstance(delta.get("function_call"), Mapping):
+                self._merge({"index": 0, "function": delta["function_call"]})
+            for key in _REASONING_KEYS:
+                reasoning = delta.get(key)
+                if isinstance(reasoning, str) and reasoning:
+                    self._provider_data[key] = self._provider_data.get(key, "") + reasoning
+            raw_finish = choice.get("finish_reason")
+            finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
+            if raw_finish:
+                self._finish_reason = raw_finish
+            if choice.get("content_filter_results"):
+                self._provider_data["content_filter_results"] = choice["content_filter_results"]
+            completed = self._completed_calls(bool(finish))
+            if text or deltas or finish or completed:
+                chunks.append(
+                    StreamChunk(
+                        content=text or None,
+                        tool_call_deltas=deltas or None,
+                        finish_reason=finish,
+                        usage=self._usage if usage else None,
+                        raw=payload,
+                        completed_calls=completed,
+                    )
+                )
+        return chunks
+
+    def _completed_calls(self, finished: bool) -> list[ToolCall] | None:
+        """Calls stream one after another: once the next call opens (or the finish chunk arrives),
+        every earlier call's arguments are complete. A call that still grows after being reported
+        (interleaving servers) differs from the final one, which is what the turn uses."""
+        upto = len(self._calls) if finished else len(self._calls) - 1
+        if upto <= self._reported:
+            return None
+        calls = [self._calls[i].to_call(i, self._id) for i in range(self._reported, upto)]
+        self._reported = upto
+        return calls
+
+    def _merge(self, raw: Mapping[str, Any]) -> None:
+        index = raw.get("index")
+        call_id = raw.get("id") or None
+        function = raw.get("function") or {}
+        buffer: _CallBuffer | None = None
+        if call_id is not None:
+            buffer = self._by_id.get(call_id)
+            if buffer is not None and index is not None and buffer.index not in (None, index):
+                buffer = None  # another call reusing an id: its own call, as unstreamed
+            if buffer is None:
+                current = self._by_index.get(index) if index is not None else None
+                if current is not None and current.id is None:
+                    buffer = current  # the id arrived after the first fragment
+                    buffer.id = call_id
+                else:
+                    buffer = self._open(index, call_id)
+                self._by_id[call_id] = buffer
+        elif index is not None:
+            buffer = self._by_index.get(index) or self._open(index, None)
+        else:
+            buffer = self._calls[-1] if self._calls else self._open(None, None)
+        name = function.get("name")
+        if isinstance(name, str) and name and not buffer.name:
+            buffer.name = name
+        arguments = function.get("arguments")
+        if isinstance(arguments, Mapping):
+            buffer.arguments_object = arguments  # Ollama sends whole argument objects
+        elif isinstance(arguments, str):
+            if arguments:
+                buffer.parts.append(arguments)
+        elif arguments is not None:
+            # not a fragment: kept as its JSON, as the non-streamed reader does, so the call
+            # reports an arguments_error instead of the join failing in partial()/result()
+            buffer.parts.append(json.dumps(arguments))
+
+    def _open(self, index: int | None, call_id: str | None) -> _CallBuffer:
+        buffer = _CallBuffer(index, call_id)
+        self._calls.append(buffer)
+        if index is not None:
+            self._by_index[index] = buffer
+        return buffer
+
+    def _tool_calls(self) -> list[ToolCall]:
+        seed = turn_seed(self._id, self._nonce)  # stable within this turn, unique across turns
+        return [b.to_call(i, seed) for i, b in enumerate(self._calls)]
+
+    def partial(self) -> tuple[str | None, list[ToolCall]]:
+        calls = [c for c in self._tool_calls() if c.arguments_error is None]
+        return ("".join(self._text) or None), calls
+
+    def result(self) -> GenerateResponse:
+        if not self.done and self._finish_reason is None:
+            content, calls = self.partial()
+            raise StreamInterruptedError(
+                f"{self.provider}: the stream ended without a finish reason or [DONE] "
+                f"after {self._events} event(s)",
+                partial_content=content,
+                tool_calls=calls,
+                provider=self.provider,
+            )
+        calls = self._tool_calls()
+        content = "".join(self._text) or None
+        self._provider_data.update(raw_finish_data(self._finish_reason, self.provider) or {})
+        return GenerateResponse(
+            content=content,
+            tool_calls=ToolCallRequest(calls, content) if calls else None,
+            usage=self._usage,
+            model=self._model,
+            finish_reason=normalize_finish_reason(self._finish_reason, bool(calls)),
+            raw_response=None,
+            refusal="".join(self._refusal) or None,
+            id=self._id,
+            provider_data=self._provider_data or None,
+        )
+
+
+# -- errors ----------------------------------------------------------------------------------
+def openai_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str,
+    request_id: str | None,
+) -> ProviderError:
+    """An error response in the OpenAI shape (also llama.cpp, vLLM, Ollama, Groq, Azure)."""
+    payload: Any = decode_error_body(body)
+    message = ""
+    code: str | None = None
+    filter_results: Any = None
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(error, Mapping):
+        message = str(error.get("message") or "")
+        raw_code = error.get("code") or error.get("type")
+        code = str(raw_code) if raw_code is not None else None
+        inner = error.get("innererror")
+        if isinstance(inner, Mapping):
+            if inner.get("code") == "ResponsibleAIPolicyViolation":
+                code = "content_filter"
+            filter_results = inner.get("content_filter_result") or inner.get("content_filter_results")
+        if code == "content_filter" and filter_results is None:
+            filter_results = error.get("content_filter_result") or {}
+    elif isinstance(error, str):
+        message = error
+    elif isinstance(payload, Mapping):
+        message = str(payload.get("message") or payload.get("detail") or payload)
+    elif payload:
+        message = str(payload)
+    return build_provider_error(
+        status,
+        message or f"HTTP {status}",
+        provider=provider,
+        headers=headers,
+        body=payload,
+        request_id=request_id,
+        code=code,
+        filter_results=filter_results,
+    )
