@@ -170,3 +170,15 @@ def generated_call_id(seed: str | None, index: int, name: str) -> str:
     """A stable id for servers that give none (Gemini's compatible endpoint sends "")."""
     digest = hashlib.sha1(f"{seed}:{index}:{name}".encode()).hexdigest()
     return f"call_{digest[:24]}"
+
+
+def summed_usage(usage: Any, prompt_keys: tuple[str, ...], completion_key: str) -> dict[str, int] | None:
+    """Usage whose prompt is split in parts (input + cache reads and writes, as Anthropic and
+    Bedrock count it), normalized; None when the payload carries none of the keys."""
+    if not isinstance(usage, Mapping):
+        return None
+    if not any(usage.get(k) is not None for k in (*prompt_keys, completion_key)):
+        return None
+    prompt = sum(token_count(usage.get(k)) for k in prompt_keys)
+    completion = token_count(usage.get(completion_key))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

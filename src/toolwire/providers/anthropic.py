@@ -43,7 +43,7 @@ from ..types import (
     ToolResult,
     content_parts,
 )
-from ._common import token_count
+from ._common import summed_usage
 from .base import (
     PARSE_ERRORS,
     BaseProvider,
@@ -329,14 +329,8 @@ def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | N
 
 def normalize_usage(usage: Any) -> dict[str, int] | None:
     """input (+ cache creation + cache read) → prompt, output → completion."""
-    if not isinstance(usage, Mapping):
-        return None
-    keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
-    if not any(usage.get(k) is not None for k in keys):
-        return None
-    prompt = sum(token_count(usage.get(k)) for k in keys[:3])
-    completion = token_count(usage.get("output_tokens"))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    prompt = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    return summed_usage(usage, prompt, "output_tokens")
 
 
 def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str, Any] | None:

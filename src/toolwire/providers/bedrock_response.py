@@ -26,7 +26,7 @@ from ..errors import (
     StreamInterruptedError,
 )
 from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
-from ._common import token_count
+from ._common import summed_usage
 from .base import PARSE_ERRORS, build_provider_error, decode_error_body, unexpected_shape
 
 __all__ = [
@@ -71,14 +71,8 @@ def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | N
 
 def normalize_usage(usage: Any) -> dict[str, int] | None:
     """inputTokens (+ cache reads and writes) → prompt, outputTokens → completion."""
-    if not isinstance(usage, Mapping):
-        return None
-    keys = ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens", "outputTokens")
-    if not any(usage.get(k) is not None for k in keys):
-        return None
-    prompt = sum(token_count(usage.get(k)) for k in keys[:3])
-    completion = token_count(usage.get("outputTokens"))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    prompt = ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+    return summed_usage(usage, prompt, "outputTokens")
 
 
 def _provider_data(
