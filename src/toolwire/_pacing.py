@@ -109,19 +109,28 @@ class LimitReading:
     reset: float | None  # seconds from now
 
 
+# Anthropic also limits input and output tokens separately (anthropic-ratelimit-input-tokens-*,
+# anthropic-ratelimit-output-tokens-*; docs.anthropic.com/en/api/rate-limits, and recorded in
+# fixtures/recorded/anthropic/*): each is a kind of its own, paced beside `tokens`.
+KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
+
+
 def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitReading]:
-    """`{"requests": ..., "tokens": ...}` from OpenAI/Azure or Anthropic rate-limit headers."""
+    """`{"requests": ..., "tokens": ..., "input_tokens": ..., "output_tokens": ...}` (those present)
+    from OpenAI/Azure or Anthropic rate-limit headers."""
     found: dict[str, LimitReading] = {}
-    for kind in ("requests", "tokens"):
-        # OpenAI / Azure: x-ratelimit-limit-requests, x-ratelimit-remaining-tokens, ...
-        reading = LimitReading(
-            _number(headers, f"x-ratelimit-limit-{kind}"),
-            _number(headers, f"x-ratelimit-remaining-{kind}"),
-            parse_reset(headers.get(f"x-ratelimit-reset-{kind}"), wall=wall),
-        )
+    for kind in KINDS:
+        reading = LimitReading(None, None, None)
+        if kind in ("requests", "tokens"):
+            # OpenAI / Azure: x-ratelimit-limit-requests, x-ratelimit-remaining-tokens, ...
+            reading = LimitReading(
+                _number(headers, f"x-ratelimit-limit-{kind}"),
+                _number(headers, f"x-ratelimit-remaining-{kind}"),
+                parse_reset(headers.get(f"x-ratelimit-reset-{kind}"), wall=wall),
+            )
         if reading.limit is None and reading.remaining is None:
-            # Anthropic: anthropic-ratelimit-requests-limit, ...-remaining, ...-reset (RFC 3339)
-            prefix = f"anthropic-ratelimit-{kind}-"
+            # Anthropic: anthropic-ratelimit-input-tokens-limit, ...-remaining, ...-reset (RFC 3339)
+            prefix = f"anthropic-ratelimit-{kind.replace('_', '-')}-"
             reading = LimitReading(
                 _number(headers, prefix + "limit"),
                 _number(headers, prefix + "remaining"),
@@ -267,8 +276,8 @@ class Pacer:
         self.wall = wall
         self.slots = Slots(max_concurrency) if max_concurrency else None
         self._lock = threading.Lock()
-        self._next_request = -math.inf  # the earliest start the request pace allows
-        self._next_token = -math.inf  # the earliest start the token pace allows
+        # per kind (KINDS): the earliest start that kind's pace allows
+        self._next: dict[str, float] = dict.fromkeys(KINDS, -math.inf)
         self._paused_until = -math.inf
         self._learned: dict[str, float] = {}  # limits the server announced, per minute
         self._spread: dict[str, tuple[float, float]] = {}  # kind -> (min interval, valid until)
@@ -282,7 +291,7 @@ class Pacer:
     # -- the pace --------------------------------------------------------------------------------
     def rate(self, kind: str) -> float | None:
         """The pace now in use for `requests` or `tokens`, per minute (None: not paced)."""
-        configured = self.requests_per_minute if kind == "requests" else self.tokens_per_minute
+        configured = {"requests": self.requests_per_minute, "tokens": self.tokens_per_minute}.get(kind)
         learned = self._learned.get(kind)
         rates = [r for r in (configured, learned * LEARNED_MARGIN if learned else None) if r]
         return min(rates) * self._factor if rates else None
@@ -302,11 +311,13 @@ class Pacer:
         """Book the next start for a request of `tokens`; return the seconds to wait for it."""
         with self._lock:
             now = self.clock()
-            start = max(now, self._next_request, self._next_token)
+            start = max(now, *self._next.values())
             if not ignore_pause:
                 start = max(start, self._paused_until)
-            self._next_request = start + self._interval("requests", 1, now)
-            self._next_token = start + self._interval("tokens", tokens, now)
+            # the body's estimate counts against `tokens` and `input_tokens`; output tokens are
+            # unknown before the answer and are booked when its usage is settled
+            for kind, amount in (("requests", 1), ("tokens", tokens), ("input_tokens", tokens)):
+                self._next[kind] = start + self._interval(kind, amount, now)
             self.requests += 1
             wait = start - now
             self.waited += wait
@@ -379,14 +390,38 @@ class Pacer:
                 self._throttled_in_row = 0
                 self._factor = min(1.0, self._factor + RECOVERY)
 
-    def settle(self, estimated: int, actual: int) -> None:
-        """Correct the token pace once a response's `usage` says what the call really cost."""
-        if actual == estimated:
-            return
+    def settle(
+        self, estimated: int, actual: int, *, prompt: int | None = None, completion: int | None = None
+    ) -> None:
+        """Correct the token pace once a response's `usage` says what the call really cost:
+        `actual` (total) against `tokens`, and, where the server limits them apart (Anthropic),
+        `prompt` against `input_tokens` and `completion` against `output_tokens`."""
         with self._lock:
-            rate = self.rate("tokens")
-            if rate:
-                self._next_token += (actual - estimated) * 60.0 / rate
+            corrections = [("tokens", actual - estimated)]
+            if prompt is not None:
+                corrections.append(("input_tokens", prompt - estimated))
+            if completion is not None:
+                corrections.append(("output_tokens", completion))
+            for kind, amount in corrections:
+                rate = self.rate(kind)
+                if rate and amount:
+                    # a kind not booked yet (-inf) starts its debt from now
+                    self._next[kind] = max(self._next[kind], self.clock()) + amount * 60.0 / rate
+
+    def settle_usage(self, estimated: int, usage: Mapping[str, int] | None) -> None:
+        """`settle` from a response's normalized usage (`prompt_tokens`, `completion_tokens`,
+        `total_tokens`); nothing when the response did not say."""
+        usage = usage or {}
+        total = usage.get("total_tokens")
+        if not isinstance(total, int) or total <= 0:
+            return
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        self.settle(
+            estimated,
+            total,
+            prompt=prompt if isinstance(prompt, int) else None,
+            completion=completion if isinstance(completion, int) else None,
+        )
 
     def _throttled(self, now: float, retry_after: float | None) -> None:
         self.throttled += 1

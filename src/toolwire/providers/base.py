@@ -751,9 +751,7 @@ class BaseProvider(AbstractLLMInterface):
 
     def _settle_tokens(self, call: HttpCall, result: GenerateResponse) -> None:
         """Tell the pacer what the call really cost (it paced on an estimate from the body size)."""
-        total = (result.usage or {}).get("total_tokens")
-        if isinstance(total, int) and total > 0:
-            self.transport.pacer.settle(estimate_tokens(call.body), total)
+        self.transport.pacer.settle_usage(estimate_tokens(call.body), result.usage)
 
     def _reask_or_raise(
         self, request: ChatRequest, error: StructuredOutputError, attempt: int
