@@ -212,11 +212,26 @@ class Slots:
 
     def release(self) -> None:
         with self._lock:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if self._wake(waiter):
-                    return  # the slot passes straight to the waiter: `used` is unchanged
-            self.used -= 1
+            self._release_locked()
+
+    def release_soon(self) -> None:
+        """`release` from a finalizer: the garbage collector may run it on a thread that holds
+        `_lock` already (a non-reentrant lock would deadlock), so when the lock is taken the
+        release is left to a short-lived thread instead."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._release_locked()
+            finally:
+                self._lock.release()
+        else:
+            threading.Thread(target=self.release, name="toolwire-slot-release", daemon=True).start()
+
+    def _release_locked(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if self._wake(waiter):
+                return  # the slot passes straight to the waiter: `used` is unchanged
+        self.used -= 1
 
     def _wake(self, waiter: _Waiter) -> bool:
         if waiter.event is not None:
@@ -372,11 +387,12 @@ class Pacer:
         *,
         retry_after: float | None = None,
         retryable: bool = True,
+        keep_slot: bool = False,
     ) -> None:
-        """The attempt is over: free its slot and learn from the response (None: no response)."""
-        if permit.slot and self.slots is not None:
-            self.slots.release()
-            permit.slot = False
+        """The attempt is over: free its slot and learn from the response (None: no response).
+        `keep_slot`: a stream that opened keeps its slot until it is over (`release_slot`)."""
+        if not keep_slot:
+            self.release_slot(permit)
         if status is None:
             return
         with self._lock:
@@ -389,6 +405,15 @@ class Pacer:
             elif status < 400:
                 self._throttled_in_row = 0
                 self._factor = min(1.0, self._factor + RECOVERY)
+
+    def release_slot(self, permit: Permit, *, from_finalizer: bool = False) -> None:
+        """Give the permit's concurrency slot back, once."""
+        if permit.slot and self.slots is not None:
+            permit.slot = False
+            if from_finalizer:
+                self.slots.release_soon()
+            else:
+                self.slots.release()
 
     def settle(
         self, estimated: int, actual: int, *, prompt: int | None = None, completion: int | None = None

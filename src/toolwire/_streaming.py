@@ -117,6 +117,8 @@ class _StreamBase:
         except BaseException as exc:
             self._failed(exc)
             raise
+        # the token pace was booked on an estimate: the usage in the stream's last chunk corrects it
+        self._handle.settle(assembled.usage)
         record, self._record = self._record, None
         _instrument.call_finished(record, self._response)
 

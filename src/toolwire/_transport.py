@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from ._pacing import Pacer, Permit
+from ._pacing import Pacer, Permit, estimate_tokens
 from ._scrub import header_secrets, install_log_filter, ordered, register, scrub_text, url_secrets
 from .errors import (
     ProviderConnectionError,
@@ -257,6 +257,8 @@ class _Attempts:
     attempt: int = 0
     # when the current attempt must be over: `timeout` bounds the whole attempt, not each read
     attempt_ends: float | None = None
+    # a stream's pacing permit: its concurrency slot is held until the stream is over
+    permit: Permit | None = None
 
 
 class Transport:
@@ -383,14 +385,18 @@ class Transport:
         response: httpx2.Response | None,
         error: ProviderError | None,
         retry_after: float | None,
+        *,
+        keep_slot: bool = False,
     ) -> None:
-        """Give the attempt's pacing slot back and let the pacer learn from the response."""
+        """Give the attempt's pacing slot back and let the pacer learn from the response.
+        `keep_slot`: an opened stream holds its slot until it is over (StreamHandle.close)."""
         self.pacer.release(
             permit,
             None if response is None else response.status_code,
             None if response is None else response.headers,
             retry_after=retry_after,
             retryable=error is None or error.retryable,
+            keep_slot=keep_slot,
         )
 
     def _failed_response(self, response: httpx2.Response, body: bytes) -> tuple[ProviderError, float | None]:
@@ -434,7 +440,9 @@ class Transport:
                 raise
             else:
                 if response.status_code < 400:
-                    self._paced(permit, response, None, None)
+                    self._paced(permit, response, None, None, keep_slot=stream)
+                    if stream:
+                        state.permit = permit
                     return response
                 try:
                     body = response.read()
@@ -519,7 +527,9 @@ class Transport:
                 raise
             else:
                 if response.status_code < 400:
-                    self._paced(permit, response, None, None)
+                    self._paced(permit, response, None, None, keep_slot=stream)
+                    if stream:
+                        state.permit = permit
                     return response
                 try:
                     body = await response.aread()
@@ -546,7 +556,7 @@ class StreamHandle:
     events: SSE here; another framing (a binary event stream) plugs in as another `Framing`.
     """
 
-    __slots__ = ("_state", "_transport", "framing", "response")
+    __slots__ = ("_settled", "_state", "_transport", "framing", "response")
 
     def __init__(
         self,
@@ -559,6 +569,30 @@ class StreamHandle:
         self._state = state
         self.response = response
         self.framing = framing or SSE_FRAMING
+        self._settled = False
+
+    def release_slot(self) -> None:
+        """Give the stream's `max_concurrency` slot back (once): the stream ended or was closed."""
+        permit, self._state.permit = self._state.permit, None
+        if permit is not None:
+            self._transport.pacer.release_slot(permit)
+
+    def settle(self, usage: Mapping[str, int] | None) -> None:
+        """Correct the token pace from the usage the stream's last chunk reported (once)."""
+        permit = self._state.permit
+        if self._settled or usage is None:
+            return
+        self._settled = True
+        tokens = permit.tokens if permit is not None else estimate_tokens(self._state.call.body)
+        self._transport.pacer.settle_usage(tokens, usage)
+
+    def __del__(self) -> None:
+        # dropped without being read to the end or closed: the slot must not leak with it (with
+        # max_concurrency=1 one forgotten stream would otherwise block every later call)
+        state: _Attempts | None = getattr(self, "_state", None)
+        if state is not None and state.permit is not None:
+            permit, state.permit = state.permit, None
+            self._transport.pacer.release_slot(permit, from_finalizer=True)
 
     def events(self) -> Iterator[Any]:
         return self.framing.iter(self.response)
@@ -569,17 +603,25 @@ class StreamHandle:
     def reopen(self, error: ProviderError) -> None:
         """Close the failed response and open the next attempt (after the policy's wait)."""
         self.response.close()
+        self.release_slot()  # the next attempt waits for a slot like any other call
         self.response = self._transport._reopen(self._state, error)
 
     async def areopen(self, error: ProviderError) -> None:
         await self.response.aclose()
+        self.release_slot()
         self.response = await self._transport._areopen(self._state, error)
 
     def close(self) -> None:
-        self.response.close()
+        try:
+            self.response.close()
+        finally:
+            self.release_slot()
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        try:
+            await self.response.aclose()
+        finally:
+            self.release_slot()
 
 
 # -- SSE ---------------------------------------------------------------------------------------
