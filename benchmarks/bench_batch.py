@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import resource
@@ -72,35 +73,38 @@ def run_toolwire(base_url: str, sessions: int, concurrency: int) -> dict[str, An
     return {"wall": wall, "answered": ok, "errors": errors, "rss_before": before, "rss_peak": _rss_mib()}
 
 
+_OPENAI_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look a key up.",
+            "parameters": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}},
+                "required": ["key"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two numbers.",
+            "parameters": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                "required": ["a", "b"],
+            },
+        },
+    },
+]
+
+
 def run_openai_sdk(base_url: str, sessions: int, concurrency: int) -> dict[str, Any]:
     import openai
 
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "lookup",
-                "description": "Look a key up.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"key": {"type": "string"}},
-                    "required": ["key"],
-                },
-            },
-        },
-        {
-            "type": "function",
-            "function": {
-                "name": "add",
-                "description": "Add two numbers.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-                    "required": ["a", "b"],
-                },
-            },
-        },
-    ]
+    tools = _OPENAI_TOOLS
     functions = {"lookup": lookup, "add": add}
 
     async def one(client: Any, semaphore: asyncio.Semaphore, i: int) -> str | None:
@@ -136,7 +140,63 @@ def run_openai_sdk(base_url: str, sessions: int, concurrency: int) -> dict[str, 
     return {"wall": wall, "answered": ok, "rss_before": before, "rss_peak": _rss_mib()}
 
 
-CONTENDERS = {"toolwire": run_toolwire, "openai_sdk": run_openai_sdk}
+def run_litellm_router(base_url: str, sessions: int, concurrency: int) -> dict[str, Any]:
+    """litellm's Router with the limit as its `rpm` (optional: only when litellm is installed).
+
+    `rpm` is enforced by the usage-based routing strategy (a per-minute counter, which refuses a
+    call over it rather than spacing calls out); retries as the openai SDK's default (2)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no model-price download
+    import litellm
+
+    litellm.suppress_debug_info = True
+    rpm = int(os.environ["BENCH_RPM"])
+    router = litellm.Router(
+        model_list=[
+            {
+                "model_name": "m",
+                "litellm_params": {"model": "openai/m", "api_base": base_url, "api_key": "k", "rpm": rpm},
+            }
+        ],
+        routing_strategy="usage-based-routing-v2",
+        num_retries=2,
+    )
+    functions = {"lookup": lookup, "add": add}
+
+    async def one(semaphore: asyncio.Semaphore, i: int) -> str | None:
+        async with semaphore:
+            messages: list[dict[str, Any]] = [{"role": "user", "content": f"q{i}"}]
+            try:
+                for _ in range(10):
+                    response = await router.acompletion(model="m", messages=messages, tools=_OPENAI_TOOLS)
+                    message = response.choices[0].message
+                    if not message.tool_calls:
+                        return message.content  # type: ignore[no-any-return]
+                    calls = [
+                        {"id": c.id, "type": "function", "function": {"name": c.function.name,
+                                                                      "arguments": c.function.arguments}}
+                        for c in message.tool_calls
+                    ]
+                    messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+                    for call in message.tool_calls:
+                        output = functions[call.function.name](**json.loads(call.function.arguments))
+                        messages.append({"role": "tool", "tool_call_id": call.id, "content": str(output)})
+            except Exception:  # litellm's RateLimitError and the others: this session is lost
+                return None
+            return None
+
+    async def main() -> list[str | None]:
+        semaphore = asyncio.Semaphore(concurrency)
+        return await asyncio.gather(*(one(semaphore, i) for i in range(sessions)))
+
+    before = _current_rss_mib()
+    start = time.monotonic()
+    answers = asyncio.run(main())
+    wall = time.monotonic() - start
+    ok = sum(1 for i, a in enumerate(answers) if a == f"answer to q{i} using value-of-x, 4")
+    return {"wall": wall, "answered": ok, "rss_before": before, "rss_peak": _rss_mib()}
+
+
+CONTENDERS = {"toolwire": run_toolwire, "openai_sdk": run_openai_sdk, "litellm_router": run_litellm_router}
 
 
 def _free_port() -> int:
@@ -154,7 +214,8 @@ def _measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     try:
         assert server.stdout is not None and server.stdout.readline().startswith("listening")
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        rpm = str(round(args.limit * 60 / args.window))
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BENCH_RPM": rpm}
         child = subprocess.run(
             [
                 sys.executable,
@@ -189,7 +250,8 @@ def _report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str
     lines = [
         f"{args.sessions:,} sessions x 2 model turns (two tools each) = {requests:,} answered requests; "
         f"limit {args.limit} per {args.window:g} s sliding window ({rpm:,}/min); minimum {minimum:.1f} s; "
-        f"concurrency {args.concurrency}; {os.cpu_count()} CPUs",
+        f"concurrency {args.concurrency}; {os.cpu_count()} CPUs; load average at the end "
+        f"{os.getloadavg()[0]:.1f}",
         "",
         "| contender | wall | × minimum | requests sent | 429s | 429 share | sessions answered | lost "
         "| peak RSS | RSS per in-flight session |",
@@ -215,7 +277,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--window", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--contenders", default="toolwire,openai_sdk")
+    optional = ",litellm_router" if importlib.util.find_spec("litellm") else ""
+    parser.add_argument(
+        "--contenders",
+        default="toolwire,openai_sdk" + optional,
+        help="comma-separated; litellm_router (optional) runs by default when litellm is installed",
+    )
     parser.add_argument("--child")
     parser.add_argument("--port", type=int)
     args = parser.parse_args()

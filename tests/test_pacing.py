@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from toolwire import AbstractLLM
-from toolwire._pacing import Pacer, Slots, estimate_tokens, parse_reset, read_limits
+from toolwire._pacing import Pacer, Permit, Slots, estimate_tokens, parse_reset, read_limits
 from toolwire.errors import ConfigurationError, RateLimitError
 from toolwire.providers.gemini import gemini_error
 from toolwire.providers.openai import openai_error
@@ -373,3 +373,37 @@ def test_a_burst_of_429s_from_one_overshoot_is_one_episode() -> None:
     start = clock.now
     pacer.acquire(b"", clock.sleep)
     assert clock.now - start == pytest.approx(0.5, abs=0.11)  # the first pause, not a doubled one
+
+
+def test_bookings_made_before_a_429_are_spread_again_not_released_at_once() -> None:
+    """With many sessions waiting, the schedule is booked ahead; a 429 voids those bookings: each
+    request, waking at its old start, books again behind the pause at the slowed pace, instead
+    of all of them going out the moment the pause ends (each one a 429 again)."""
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)  # one every 0.1 s
+    booked = []
+    for _ in range(5):  # five sessions waiting for their turn: 0.0, 0.1, ... 0.4
+        with pacer._lock:
+            booked.append(pacer._book(1, ignore_pause=False))
+    assert [wait for wait, _ in booked] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    clock.now = 0.05
+    pacer.release(Permit(1, False), 429, {}, retry_after=0.5)  # the first one is refused
+    starts = []
+    for wait, epoch in booked[1:]:
+        clock.now = max(clock.now, wait)  # each wakes at its booked start ...
+        left, epoch = pacer.recheck(1, epoch)
+        starts.append(clock.now + left)  # ... and learns when it may really go
+    interval = 60 / 420  # the pace slowed to 70 % by the 429
+    assert starts == pytest.approx([0.55, 0.55 + interval, 0.55 + 2 * interval, 0.55 + 3 * interval])
+    assert pacer.rebooked == 4
+
+
+def test_a_booking_made_after_the_pause_began_stands() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_minute=600, clock=clock)
+    pacer.release(Permit(1, False), 429, {}, retry_after=1.0)
+    with pacer._lock:
+        wait, epoch = pacer._book(1, ignore_pause=False)
+    assert wait == pytest.approx(1.0)
+    clock.now = 1.0
+    assert pacer.recheck(1, epoch) == (0.0, epoch) and pacer.rebooked == 0

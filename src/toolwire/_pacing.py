@@ -294,11 +294,13 @@ class Pacer:
         # per kind (KINDS): the earliest start that kind's pace allows
         self._next: dict[str, float] = dict.fromkeys(KINDS, -math.inf)
         self._paused_until = -math.inf
+        self._epoch = 0  # counts pauses: a booking made in an earlier epoch is void (`recheck`)
         self._learned: dict[str, float] = {}  # limits the server announced, per minute
         self._spread: dict[str, tuple[float, float]] = {}  # kind -> (min interval, valid until)
         self._factor = 1.0
         self._throttled_in_row = 0
         self.requests = 0
+        self.rebooked = 0
         self.throttled = 0
         self.waited = 0.0
         self.responses = 0  # answers seen (any status): the limits they announced are known
@@ -325,22 +327,56 @@ class Pacer:
     def reserve(self, tokens: int, *, ignore_pause: bool = False) -> float:
         """Book the next start for a request of `tokens`; return the seconds to wait for it."""
         with self._lock:
-            now = self.clock()
-            start = max(now, *self._next.values())
-            if not ignore_pause:
-                start = max(start, self._paused_until)
-            # the body's estimate counts against `tokens` and `input_tokens`; output tokens are
-            # unknown before the answer and are booked when its usage is settled
-            for kind, amount in (("requests", 1), ("tokens", tokens), ("input_tokens", tokens)):
-                self._next[kind] = start + self._interval(kind, amount, now)
+            return self._book(tokens, ignore_pause=ignore_pause)[0]
+
+    def _book(self, tokens: int, *, ignore_pause: bool, rebook: bool = False) -> tuple[float, int]:
+        """(seconds to wait, the pause epoch booked in). Called with `_lock` held."""
+        now = self.clock()
+        start = max(now, *self._next.values())
+        if not ignore_pause:
+            start = max(start, self._paused_until)
+        # the body's estimate counts against `tokens` and `input_tokens`; output tokens are
+        # unknown before the answer and are booked when its usage is settled. A re-booking
+        # (see `recheck`) takes a new request slot only: its tokens are booked already.
+        kinds: tuple[tuple[str, int], ...] = (("requests", 1),)
+        if not rebook:
+            kinds += (("tokens", tokens), ("input_tokens", tokens))
+        for kind, amount in kinds:
+            self._next[kind] = start + self._interval(kind, amount, now)
+        if not rebook:
             self.requests += 1
-            wait = start - now
-            self.waited += wait
-            return wait
+        else:
+            self.rebooked += 1
+        wait = start - now
+        self.waited += wait
+        return wait, self._epoch
+
+    def recheck(self, tokens: int, epoch: int) -> tuple[float, int]:
+        """A request woke at its booked start: the wait left, and the epoch it is booked in.
+
+        A 429 since the booking voids it: with `concurrency` sessions waiting, the schedule is
+        booked seconds ahead at the old pace, and keeping it would send every one of those
+        requests at the old pace into a window the server has just said is full (each one a 429
+        again). A start that falls inside a pause (`remaining: 0`, a 429) is void too: kept, every
+        such request would go out the moment the pause ends, all at once. Either way the request
+        books again behind the pause, at the pace now in force; other bookings stand."""
+        with self._lock:
+            if epoch == self._epoch and self.clock() >= self._paused_until:
+                return 0.0, epoch
+            return self._book(tokens, ignore_pause=False, rebook=True)
 
     def pause_left(self) -> float:
         with self._lock:
             return max(0.0, self._paused_until - self.clock())
+
+    def _pause(self, until: float, *, slower: bool = False) -> None:
+        """Pause every start until `until` (`_lock` held). `slower`: the pace has just been cut
+        (a 429), so every booking made before is void (see `recheck`)."""
+        if slower:
+            self._epoch += 1
+            # the voided bookings take their turns again from the end of the pause
+            self._next["requests"] = min(self._next["requests"], max(until, self._paused_until))
+        self._paused_until = max(self._paused_until, until)
 
     # -- around each attempt ---------------------------------------------------------------------
     def acquire(
@@ -352,10 +388,13 @@ class Pacer:
         if self.slots is not None:
             self.slots.acquire()
         try:
-            wait = self.reserve(tokens, ignore_pause=retrying)
+            with self._lock:
+                wait, epoch = self._book(tokens, ignore_pause=retrying)
             while wait > 0:
                 sleep(wait)
-                wait = 0.0 if retrying else self.pause_left()  # a 429 that came in meanwhile
+                # a 429 or `remaining: 0` that came in meanwhile (the retried call itself has
+                # waited out its own already)
+                wait, epoch = (0.0, epoch) if retrying else self.recheck(tokens, epoch)
         except BaseException:
             if self.slots is not None:
                 self.slots.release()
@@ -369,10 +408,11 @@ class Pacer:
         if self.slots is not None:
             await self.slots.aacquire()
         try:
-            wait = self.reserve(tokens, ignore_pause=retrying)
+            with self._lock:
+                wait, epoch = self._book(tokens, ignore_pause=retrying)
             while wait > 0:
                 await asleep(wait)
-                wait = 0.0 if retrying else self.pause_left()
+                wait, epoch = (0.0, epoch) if retrying else self.recheck(tokens, epoch)
         except BaseException:
             if self.slots is not None:
                 self.slots.release()
@@ -454,13 +494,13 @@ class Pacer:
             # one overshoot answers every request that was in flight with a 429: those are one
             # episode, already paused for; compounding them would stall the run for minutes
             if retry_after is not None:
-                self._paused_until = max(self._paused_until, now + retry_after)
+                self._pause(now + retry_after)
             return
         self._throttled_in_row += 1
         if retry_after is None:
             retry_after = min(BASE_PAUSE * 2 ** (self._throttled_in_row - 1), MAX_PAUSE)
-        self._paused_until = max(self._paused_until, now + retry_after)
         self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
+        self._pause(now + retry_after, slower=True)
 
     def _learn(self, headers: Mapping[str, str], now: float) -> None:
         for kind, reading in read_limits(headers, wall=self.wall()).items():
@@ -470,7 +510,7 @@ class Pacer:
                 continue
             if reading.remaining < 1:
                 # nothing left until the reset: starting anything earlier only collects 429s
-                self._paused_until = max(self._paused_until, now + reading.reset)
+                self._pause(now + reading.reset)
             elif reading.limit and reading.remaining < reading.limit * LOW_REMAINING:
                 # others share this key: spread what is left over the time to the reset
                 self._spread[kind] = (reading.reset / reading.remaining, now + reading.reset)
@@ -480,6 +520,7 @@ class Pacer:
             return {
                 "requests": self.requests,
                 "throttled": self.throttled,
+                "rebooked": self.rebooked,
                 "waited": round(self.waited, 3),
                 "factor": round(self._factor, 3),
                 "in_flight": (self.slots.used if self.slots is not None else -1),
