@@ -179,6 +179,10 @@ class FakeBatchAPI:
         match = re.search(r"/batches/([^/]+)$", path)
         if request.method == "GET" and match:
             return httpx2.Response(200, json=self._advance_openai(match.group(1)))
+        match = re.search(r"/batches/([^/]+)/cancel$", path)
+        if request.method == "POST" and match:  # OpenAI: `cancelling`, then `cancelled`
+            self.batches[match.group(1)]["status"] = "cancelling"
+            return httpx2.Response(200, json=self.batches[match.group(1)])
         match = re.search(r"/files/([^/]+)/content$", path)
         if request.method == "GET" and match:
             return httpx2.Response(

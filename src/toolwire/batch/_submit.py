@@ -13,6 +13,7 @@ its batch id alone: `Job.load(llm, "batch_abc123")`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -69,6 +70,32 @@ def submit(
         raise ToolwireError("batch.submit needs at least one input")
     job._start_round()
     return job
+
+
+async def asubmit(
+    llm: Any,
+    inputs: Iterable[Any],
+    *,
+    tools: Any = None,
+    max_turns: int = 10,
+    system_prompt: str | None = None,
+    state: str | Path | None = None,
+    metadata: Mapping[str, str] | None = None,
+    **generate_kwargs: Any,
+) -> Job:
+    """The async twin of `submit` (same arguments). The upload and the batch creation run in a
+    worker thread (`asyncio.to_thread`): they are a few calls per job, not worth a second wire."""
+    return await asyncio.to_thread(
+        submit,
+        llm,
+        inputs,
+        tools=tools,
+        max_turns=max_turns,
+        system_prompt=system_prompt,
+        state=state,
+        metadata=metadata,
+        **generate_kwargs,
+    )
 
 
 def _as_list(prompt: Any) -> list[Any]:
@@ -254,6 +281,33 @@ class Job:
             transport.sleep(pause)
             delay = min(delay * 2, poll_interval)
         return self
+
+    async def arefresh(self) -> Job:
+        """The async twin of `refresh` (the poll, the downloads and the tools run in a worker
+        thread, so the event loop is never blocked by them)."""
+        return await asyncio.to_thread(self.refresh)
+
+    async def await_(self, poll_interval: float = 60.0, timeout: float | None = None) -> Job:
+        """The async twin of `wait` (`wait` with the `a` prefix of the other twins is the keyword
+        `await`, hence the trailing underscore): the same backoff, sleeping on the event loop."""
+        transport = self.llm.transport
+        started = transport.clock()
+        delay = min(FIRST_POLL, poll_interval)
+        while not (await self.arefresh()).done:
+            pause = max(delay, self.retry_after or 0.0)
+            if timeout is not None and transport.clock() - started + pause > timeout:
+                raise ProviderTimeoutError(
+                    f"batch {self.id} is still {self.status} after {timeout:g}s; await job.await_() "
+                    "again to keep waiting",
+                    provider=self.wire.kind,
+                )
+            await transport.asleep(pause)
+            delay = min(delay * 2, poll_interval)
+        return self
+
+    async def acancel(self) -> Job:
+        """The async twin of `cancel`."""
+        return await asyncio.to_thread(self.cancel)
 
     def results(self) -> list[Result]:
         """One result per input, in input order: the final `GenerateResponse` or the error."""
