@@ -407,3 +407,19 @@ def test_a_booking_made_after_the_pause_began_stands() -> None:
     assert wait == pytest.approx(1.0)
     clock.now = 1.0
     assert pacer.recheck(1, epoch) == (0.0, epoch) and pacer.rebooked == 0
+
+
+def test_nearly_no_requests_left_holds_starts_for_one_requests_worth() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "x-ratelimit-limit-requests": "6000",  # one request every 10 ms
+        "x-ratelimit-remaining-requests": "40",  # under 1 % left: the next ones meet a 429
+        "x-ratelimit-reset-requests": "25ms",
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    assert pacer.pause_left() == pytest.approx(0.01)  # one request's worth, not the whole reset
+    clock.now += 1.0
+    headers["x-ratelimit-remaining-requests"] = "600"  # 10 % left: no hold
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    assert pacer.pause_left() == 0.0

@@ -49,6 +49,9 @@ BASE_PAUSE = 0.5
 MAX_PAUSE = 30.0
 # Below this share of the limit left, the remaining requests are spread over the time to reset.
 LOW_REMAINING = 0.1
+# At or below this share of the request limit left, the next request is about to be refused:
+# new starts wait for one request's worth of the limit (60 / limit s) to come free.
+NEARLY_OUT = 0.01
 CHARS_PER_TOKEN = 4  # OpenAI's own rule of thumb for English text; JSON bodies are close to it
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -511,7 +514,15 @@ class Pacer:
             if reading.remaining < 1:
                 # nothing left until the reset: starting anything earlier only collects 429s
                 self._pause(now + reading.reset)
-            elif reading.limit and reading.remaining < reading.limit * LOW_REMAINING:
+            elif kind == "requests" and reading.limit and reading.remaining <= reading.limit * NEARLY_OUT:
+                # One or two left: the smooth pace runs close to the limit (LEARNED_MARGIN), so a
+                # few requests that arrive bunched (a stalled process on either side sends or
+                # stamps them at once) fill the window, and the requests already on their way
+                # meet a 429. Waiting for one request's worth of the limit (as a sliding window
+                # frees a slot or a bucket refills one) keeps that last room free; `reset` is no
+                # measure of it: OpenAI's is the time to refill the *whole* limit.
+                self._pause(now + min(reading.reset, 60.0 / reading.limit))
+            if reading.remaining >= 1 and reading.limit and reading.remaining < reading.limit * LOW_REMAINING:
                 # others share this key: spread what is left over the time to the reset
                 self._spread[kind] = (reading.reset / reading.remaining, now + reading.reset)
 
