@@ -52,6 +52,8 @@ LOW_REMAINING = 0.1
 # At or below this share of the request limit left, the next request is about to be refused:
 # new starts wait for one request's worth of the limit (60 / limit s) to come free.
 NEARLY_OUT = 0.01
+# A request that wakes more than this many intervals after its booked start books again (once).
+LATE = 2.0
 CHARS_PER_TOKEN = 4  # OpenAI's own rule of thumb for English text; JSON bodies are close to it
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -259,6 +261,17 @@ class Slots:
 
 
 @dataclass
+class Booking:
+    """One request's booked start: when, in which pause epoch, at what pace (its interval), and
+    whether it was already booked again for waking late (that happens once)."""
+
+    due: float
+    epoch: int
+    interval: float
+    late: bool = False
+
+
+@dataclass
 class Permit:
     """One request's place: released (with what the server said) when its response arrives."""
 
@@ -334,6 +347,10 @@ class Pacer:
 
     def _book(self, tokens: int, *, ignore_pause: bool, rebook: bool = False) -> tuple[float, int]:
         """(seconds to wait, the pause epoch booked in). Called with `_lock` held."""
+        wait, booking = self._booking(tokens, ignore_pause=ignore_pause, rebook=rebook)
+        return wait, booking.epoch
+
+    def _booking(self, tokens: int, *, ignore_pause: bool, rebook: bool = False) -> tuple[float, Booking]:
         now = self.clock()
         start = max(now, *self._next.values())
         if not ignore_pause:
@@ -352,10 +369,20 @@ class Pacer:
             self.rebooked += 1
         wait = start - now
         self.waited += wait
-        return wait, self._epoch
+        return wait, Booking(start, self._epoch, self._interval("requests", 1, now))
 
     def recheck(self, tokens: int, epoch: int) -> tuple[float, int]:
-        """A request woke at its booked start: the wait left, and the epoch it is booked in.
+        """`wake` for a booking known by its epoch only: (the wait left, the epoch now)."""
+        booking = Booking(self.clock(), epoch, 0.0)
+        return self.wake(tokens, booking), booking.epoch
+
+    def wake(self, tokens: int, booking: Booking) -> float:
+        """A request woke at its booked start: the wait left (0: go now); `booking` is updated.
+
+        Woken well after its start (the process was stalled: a long garbage collection, no CPU
+        on a loaded machine), it books again once instead of going at once: every request whose
+        start passed during the stall would otherwise go out together, and a sliding window that
+        holds that bunch refuses the requests that follow it on time, about a window later.
 
         A 429 since the booking voids it: with `concurrency` sessions waiting, the schedule is
         booked seconds ahead at the old pace, and keeping it would send every one of those
@@ -364,9 +391,16 @@ class Pacer:
         such request would go out the moment the pause ends, all at once. Either way the request
         books again behind the pause, at the pace now in force; other bookings stand."""
         with self._lock:
-            if epoch == self._epoch and self.clock() >= self._paused_until:
-                return 0.0, epoch
-            return self._book(tokens, ignore_pause=False, rebook=True)
+            now = self.clock()
+            late = now - booking.due > LATE * booking.interval > 0 and not booking.late
+            if booking.epoch == self._epoch and now >= self._paused_until and not late:
+                return 0.0
+            wait, fresh = self._booking(tokens, ignore_pause=False, rebook=True)
+            fresh.late = booking.late or late
+            booking.due, booking.epoch, booking.interval, booking.late = (
+                fresh.due, fresh.epoch, fresh.interval, fresh.late
+            )
+            return wait
 
     def pause_left(self) -> float:
         with self._lock:
@@ -392,12 +426,12 @@ class Pacer:
             self.slots.acquire()
         try:
             with self._lock:
-                wait, epoch = self._book(tokens, ignore_pause=retrying)
+                wait, booking = self._booking(tokens, ignore_pause=retrying)
             while wait > 0:
                 sleep(wait)
-                # a 429 or `remaining: 0` that came in meanwhile (the retried call itself has
-                # waited out its own already)
-                wait, epoch = (0.0, epoch) if retrying else self.recheck(tokens, epoch)
+                # a 429 or `remaining: 0` that came in meanwhile, or a stall (the retried call
+                # itself has waited out its own 429 already)
+                wait = 0.0 if retrying else self.wake(tokens, booking)
         except BaseException:
             if self.slots is not None:
                 self.slots.release()
@@ -412,10 +446,10 @@ class Pacer:
             await self.slots.aacquire()
         try:
             with self._lock:
-                wait, epoch = self._book(tokens, ignore_pause=retrying)
+                wait, booking = self._booking(tokens, ignore_pause=retrying)
             while wait > 0:
                 await asleep(wait)
-                wait, epoch = (0.0, epoch) if retrying else self.recheck(tokens, epoch)
+                wait = 0.0 if retrying else self.wake(tokens, booking)
         except BaseException:
             if self.slots is not None:
                 self.slots.release()
