@@ -52,8 +52,9 @@ LOW_REMAINING = 0.1
 # At or below this share of the request limit left, the next request is about to be refused:
 # new starts wait for one request's worth of the limit (60 / limit s) to come free.
 NEARLY_OUT = 0.01
-# A request that wakes more than this many intervals after its booked start books again (once).
-LATE = 2.0
+# A request that wakes more than this many intervals after its booked start books again (once):
+# a few late ones going together fit the headroom LEARNED_MARGIN leaves (3 of every 100).
+LATE = 3.0
 CHARS_PER_TOKEN = 4  # OpenAI's own rule of thumb for English text; JSON bodies are close to it
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
