@@ -430,15 +430,18 @@ def test_requests_woken_late_by_a_stall_are_spaced_again_not_sent_together() -> 
     pacer = Pacer(requests_per_minute=600, clock=clock)  # one every 0.1 s
     with pacer._lock:
         bookings = [pacer._booking(1, ignore_pause=False)[1] for _ in range(3)]  # 0.0, 0.1, 0.2
-    clock.now = 0.5  # the process stalled: the last two wake 0.4 s and 0.3 s late
+    clock.now = 0.6  # the process stalled: the last two wake 0.5 s and 0.4 s late
     starts = []
     for booking in bookings[1:]:
         starts.append(clock.now + pacer.wake(1, booking))
-    # spaced at the pace from now on, instead of both going at 0.5 (and a third on time at 0.3)
-    assert starts == pytest.approx([0.5, 0.6])
+    # spaced at the pace from now on, instead of both going at 0.6
+    assert starts == pytest.approx([0.6, 0.7])
     assert pacer.rebooked == 2
     # woken late a second time, a request goes: re-booking happens once, so a starved process
     # cannot keep pushing its requests back
     late_again = bookings[2]
     clock.now = late_again.due + 1.0
     assert pacer.wake(1, late_again) == 0.0
+    on_time = pacer._booking(1, ignore_pause=False)[1]
+    clock.now = on_time.due + 0.25  # a little late (under three intervals): goes as booked
+    assert pacer.wake(1, on_time) == 0.0 and pacer.rebooked == 2
