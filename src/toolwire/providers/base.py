@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument, _json
 from .._pacing import Pacer, estimate_tokens
+from .._provider_data import find_entry
 from .._scrub import (
     clean_key,
     header_secrets,
@@ -518,7 +519,7 @@ class BaseProvider(AbstractLLMInterface):
                 f"{self.name}: the completion was stopped by a content filter",
                 provider=self.name,
                 model=response.model,
-                filter_results=(response.provider_data or {}).get("content_filter_results"),
+                filter_results=find_entry(response.provider_data, self.name, "content_filter_results"),
                 response=response,
             )
         return response

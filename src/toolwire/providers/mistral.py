@@ -172,7 +172,8 @@ def _split_chunks(content: Any) -> tuple[Any, list[Any]]:
 
 def _with_thinking(response: GenerateResponse, thinking: list[Any]) -> GenerateResponse:
     if thinking:
-        data = dict(response.provider_data or {})
+        # a copy of the same kind: a ProviderData keeps forwarding its deprecated keys
+        data: dict[str, Any] = response.provider_data.copy() if response.provider_data is not None else {}
         data["mistral"] = {**data.get("mistral", {}), "thinking": thinking}
         response.provider_data = data
     return response

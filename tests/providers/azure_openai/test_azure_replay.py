@@ -60,8 +60,8 @@ def test_sdk_oracle_and_standardize(name: str, index: int) -> None:
     ]
     standardized = standardize_tool_response(sdk, "azure_openai")
     assert [c.to_dict() for c in standardized] == [c.to_dict() for c in ours.tool_calls or []]
-    # Azure's filter annotations are kept, where the recording has them
-    data = ours.provider_data or {}
+    # Azure's filter annotations are kept under the provider's name, where the recording has them
+    data = (ours.provider_data or {}).get("azure_openai", {})
     if body.get("prompt_filter_results"):
         assert data["prompt_filter_results"] == body["prompt_filter_results"]
     if body["choices"][0].get("content_filter_results"):
@@ -73,14 +73,14 @@ def test_content_filter_results_kept() -> None:
     assert resp is not None and resp.content == "The capital of France is **Paris**."
     assert resp.model == "gpt-4o-2024-11-20"
     assert resp.usage == {"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23}
-    data = resp.provider_data or {}
+    data = (resp.provider_data or {})["azure_openai"]
     assert data["prompt_filter_results"][0]["content_filter_results"]["jailbreak"] == {
         "detected": False,
         "filtered": False,
     }
     assert data["content_filter_results"]["protected_material_code"] == {"detected": False, "filtered": False}
     # and it travels with the assistant message
-    assert resp.to_message().provider_data == data
+    assert resp.to_message().provider_data == {"azure_openai": data}
 
 
 def test_dated_endpoint_url_and_body() -> None:
@@ -145,14 +145,14 @@ async def test_stream_with_prompt_filter_first_chunk(mode: str) -> None:
     assert resp.usage == {"prompt_tokens": 66, "completion_tokens": 17, "total_tokens": 83}
     assert resp.finish_reason == "tool_calls"
     assert resp.id and resp.id.startswith("chatcmpl-")  # not the "" of the leading filter chunk
-    assert (resp.provider_data or {})["prompt_filter_results"][0]["prompt_index"] == 0
+    assert (resp.provider_data or {})["azure_openai"]["prompt_filter_results"][0]["prompt_index"] == 0
 
 
 def test_stream_text_with_filters() -> None:
     turns = _sync("azure_stream_text_prompt_filter_results.yaml")
     for turn in turns:
         assert turn.response is not None and turn.response.finish_reason == "stop"
-        assert "prompt_filter_results" in (turn.response.provider_data or {})
+        assert "prompt_filter_results" in (turn.response.provider_data or {})["azure_openai"]
     assert turns[0].response.content.startswith("Why did the Opentelemetry developer bring a ladder")  # type: ignore[union-attr]
     # api-version 2024-02-01 predates stream_options: not sent
     assert "stream_options" not in turns[0].sent
@@ -168,7 +168,8 @@ def test_completion_filtered_finish_reason() -> None:
     turns = _sync("azure_content_filter_finish_reason_EDITED.yaml")
     resp = turns[0].response
     assert resp is not None and resp.finish_reason == "content_filter" and resp.content is None
-    assert resp.provider_data["content_filter_results"]["hate"] == {"filtered": True, "severity": "high"}  # type: ignore[index]
+    filters = resp.provider_data["azure_openai"]["content_filter_results"]  # type: ignore[index]
+    assert filters["hate"] == {"filtered": True, "severity": "high"}
 
 
 def test_completion_filtered_raises_when_asked() -> None:

@@ -104,7 +104,8 @@ async def test_groq_tool_use_failed_400(mode: str) -> None:
     assert error.status_code == 400 and error.code == "tool_use_failed"
     assert "get_something_by_name" in error.body["error"]["failed_generation"]  # type: ignore[index]
     assert turns[1].response.tool_calls[0].arguments == {"name": "test"}  # type: ignore[index,union-attr]
-    assert (turns[2].response.provider_data or {}).get("reasoning", "").startswith("We need to respond")  # type: ignore[union-attr]
+    own = (turns[2].response.provider_data or {})["openai_compatible"]  # type: ignore[union-attr]
+    assert own.get("reasoning", "").startswith("We need to respond")
     # Groq rejects reasoning_content on assistant turns: never sent back
     assert all("reasoning_content" not in m for m in turns[2].sent["messages"])
 
@@ -126,7 +127,8 @@ def test_deepseek_reasoning_content_echoed() -> None:
     first = turns[0].response
     assert first is not None
     assert first.content == "Let me load the dice rolling capability!"
-    assert (first.provider_data or {})["reasoning_content"].startswith("The user wants to play a dice game.")
+    reasoning = (first.provider_data or {})["openai_compatible"]["reasoning_content"]
+    assert reasoning.startswith("The user wants to play a dice game.")
     assert [(c.id, c.arguments) for c in first.tool_calls or []] == [
         ("call_00_sXqYgMESDht75NCLLZtt9804", {"id": "DICE_ROLL"})
     ]
@@ -170,7 +172,7 @@ def test_huggingface_and_ollama_empty_content_is_none() -> None:
 def test_ollama_cloud_reasoning_kept() -> None:
     turns = _sync("ollama_cloud_tool_call_with_reasoning.yaml")
     assert turns[0].response.content == "Paris."  # type: ignore[union-attr]
-    assert "reasoning" in (turns[0].response.provider_data or {})  # type: ignore[union-attr]
+    assert "reasoning" in (turns[0].response.provider_data or {})["openai_compatible"]  # type: ignore[union-attr]
     assert turns[1].response.tool_calls[0].arguments == {"city": "Paris", "country": "France"}  # type: ignore[index,union-attr]
 
 
