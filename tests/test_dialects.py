@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from schema_corpus import CASES, MODEL_TOOLS, Case
+from support.schema_corpus import CASES, MODEL_TOOLS, Case
 from toolwire.tools.definition import ToolDefinition
 from toolwire.tools.dialects import (
     DIALECTS,

@@ -7,8 +7,8 @@ import json
 import httpx2
 import pytest
 
-from openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
-from replay import fixture_path, fixtures_root, load_cassette
+from support.openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
+from support.replay import fixture_path, fixtures_root, load_cassette
 from toolwire import AbstractLLM, standardize_tool_response
 from toolwire.errors import ContentFilterError, InvalidRequestError
 from toolwire.providers.openai import parse_chat_completion

@@ -12,14 +12,14 @@ import json
 import pydantic
 import pytest
 
-from openai_family import (
+from support.openai_family import (
     Turn,
     expected_from_completion,
     replay_conversation,
     replay_conversation_async,
     sdk_completion,
 )
-from replay import fixture_path, fixtures_root, load_cassette
+from support.replay import fixture_path, fixtures_root, load_cassette
 from toolwire import AbstractLLM, Message, ToolResult, standardize_tool_response
 from toolwire.errors import AuthenticationError, InvalidRequestError
 from toolwire.providers.openai import parse_chat_completion
@@ -222,7 +222,7 @@ def _model_replay(name: str) -> tuple[ReplayTransport, object]:
 
 
 def test_structured_output_with_tool_parsed() -> None:
-    from openapi_validation import assert_valid_request
+    from support.openapi_validation import assert_valid_request
 
     name = "openai_structured_output_json_schema_with_tool.yaml"
     transport, llm = _model_replay(name)

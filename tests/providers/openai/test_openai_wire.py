@@ -9,7 +9,7 @@ import httpx2
 import pydantic
 import pytest
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, Message, ToolCall
 from toolwire._transport import SSEEvent
 from toolwire.errors import ContentFilterError, ProviderError, StreamInterruptedError

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
-from replay import fixture_path, fixtures_root, load_cassette
+from support.openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
+from support.replay import fixture_path, fixtures_root, load_cassette
 from toolwire import standardize_tool_response
 from toolwire.errors import InvalidRequestError, ProviderError
 from toolwire.providers.openai import OllamaProvider, parse_chat_completion

@@ -10,7 +10,7 @@ import pytest
 from openai._models import construct_type
 from responses_family import replay_conversation, replay_conversation_async
 
-from replay import fixture_path, load_cassette
+from support.replay import fixture_path, load_cassette
 from toolwire import standardize_tool_response
 from toolwire.errors import AuthenticationError, InvalidRequestError, RateLimitError
 from toolwire.providers.responses_wire import WIRE, parse_response_body

@@ -23,7 +23,7 @@ from typing import Any
 
 import openai.types.chat as oai
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM
 from toolwire.errors import (
     AuthenticationError,
