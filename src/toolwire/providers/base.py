@@ -108,6 +108,11 @@ class BaseProvider(AbstractLLMInterface):
     default_base_url: ClassVar[str | None] = None
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
+    # A dialect of the provider's own: `staticmethod((parameters, strict) -> schema)`, and then
+    # `tool_dialect` is the provider's name, which `compile_schema` resolves through the registry.
+    # None: `tool_dialect` names a dialect several providers share. (Typed Any: `staticmethod[...]`
+    # does not evaluate at runtime before Python 3.12.)
+    schema_compiler: ClassVar[Any] = None
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
     # True where every endpoint is the user's own resource (Azure): the environment key goes to
     # whichever endpoint is named. Otherwise see `env_key_goes_to`.
