@@ -28,23 +28,14 @@ from typing import Any
 
 __all__ = [
     "DIALECTS",
-    "RecursiveSchemaError",
-    "SchemaCompiler",
     "available_dialects",
     "compile_schema",
     "dialect_compiler",
-    "inline_refs",
     "is_nullable",
-    "map_children",
-    "merge_all_of",
     "register_dialect",
-    "root_schema",
-    "schema_types",
     "strict_compatible",
     "strip_titles",
-    "tuple_items",
     "walk_schemas",
-    "where",
 ]
 
 # The dialect names the schema corpus is checked against (the provider names stand for their
@@ -79,6 +70,7 @@ _OPENAI_STRICT_KEYS = frozenset(
 OPENAI_STRICT_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
 )
+
 
 class _Recursive(ValueError):
     pass
@@ -468,7 +460,8 @@ def walk_schemas(schema: Any) -> Iterable[Schema]:
                 yield from walk_schemas(sub)
 
 
-# -- building blocks for a provider's own dialect (providers/gemini_schema.py, bedrock.py, plugins) --
+# -- building blocks for a provider's own dialect (providers/gemini_schema.py, bedrock.py, plugins);
+# importable by name, outside `__all__` (the reference documents the functions above) ------------
 RecursiveSchemaError = _Recursive  # a `ValueError`: a `$ref` reached again while being expanded
 root_schema = _root  # the root normalized: upper-case type names lowered, `type: object`, `properties`
 inline_refs = _inline_refs  # every local `$ref` replaced by its target; `$defs` removed
