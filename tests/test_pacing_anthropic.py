@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from replay import fixture_path, load_cassette
+from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
 from toolwire._pacing import LEARNED_MARGIN, Pacer, read_limits
 
