@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Many tool-calling sessions against a rate-limited server: toolwire's batch.run beside a
-hand-written asyncio loop over the openai SDK (its default retries).
+hand-written asyncio loop over the openai SDK (its default retries) and, when litellm is installed
+(`pip install litellm`; optional, not a toolwire dependency), litellm's Router with the limit as its
+`rpm`.
 
 The server (tests/batch/ratelimited_server.py, its own process) enforces a sliding window of
 LIMIT requests per WINDOW seconds, announced in the headers as the per-minute figure (100 per 1 s
