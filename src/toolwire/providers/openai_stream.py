@@ -122,7 +122,23 @@ def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall
     arguments = function.get("arguments")
     if arguments is not None and not isinstance(arguments, (str, Mapping)):
         arguments = json.dumps(arguments)
-    return ToolCall.from_raw(str(call_id), name, arguments)
+    return ToolCall.from_raw(str(call_id), name, arguments, provider_data=_extra_content(raw, None))
+
+
+def _extra_content(raw: Mapping[str, Any], kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A tool call's `extra_content`, merged into what a stream kept so far. Gemini's
+    OpenAI-compatible endpoint puts the call's `google.thought_signature` there; Gemini 3 answers
+    400 when it is not sent back on that call (ai.google.dev/gemini-api/docs/thought-signatures)."""
+    extra = raw.get("extra_content")
+    if not isinstance(extra, Mapping) or not extra:
+        return kept
+    merged = dict((kept or {}).get("extra_content") or {})
+    for vendor, value in extra.items():
+        old = merged.get(vendor)
+        merged[vendor] = (
+            {**old, **value} if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+        )
+    return {"extra_content": merged}
 
 
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
@@ -180,6 +196,7 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     for key in _REASONING_KEYS:
         if message.get(key):
             provider_data[key] = message[key]
+    provider_data.update(_extra_content(message, None) or {})  # Gemini's signature on the turn
     provider_data.update(raw_finish_data(choice.get("finish_reason"), provider) or {})
     return GenerateResponse(
         content=content,
@@ -221,12 +238,14 @@ class _CallBuffer:
     name: str = ""
     parts: list[str] = field(default_factory=list)
     arguments_object: Mapping[str, Any] | None = None
+    provider_data: dict[str, Any] | None = None  # the call's `extra_content` (Gemini's signature)
 
     def to_call(self, position: int, seed: str | None) -> ToolCall:
         call_id = str(self.id) if self.id else generated_call_id(seed, position, self.name)
+        data = dict(self.provider_data) if self.provider_data else None
         if self.arguments_object is not None and not self.parts:
-            return ToolCall.from_raw(call_id, self.name, self.arguments_object)
-        return ToolCall.from_raw(call_id, self.name, "".join(self.parts))
+            return ToolCall.from_raw(call_id, self.name, self.arguments_object, provider_data=data)
+        return ToolCall.from_raw(call_id, self.name, "".join(self.parts), provider_data=data)
 
 
 class ChatCompletionStreamState:
@@ -305,6 +324,7 @@ class ChatCompletionStreamState:
                 reasoning = delta.get(key)
                 if isinstance(reasoning, str) and reasoning:
                     self._provider_data[key] = self._provider_data.get(key, "") + reasoning
+            self._provider_data.update(_extra_content(delta, self._provider_data) or {})
             raw_finish = choice.get("finish_reason")
             finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
             if raw_finish:
@@ -360,6 +380,7 @@ class ChatCompletionStreamState:
         name = function.get("name")
         if isinstance(name, str) and name and not buffer.name:
             buffer.name = name
+        buffer.provider_data = _extra_content(raw, buffer.provider_data)
         arguments = function.get("arguments")
         if isinstance(arguments, Mapping):
             buffer.arguments_object = arguments  # Ollama sends whole argument objects
