@@ -142,3 +142,32 @@ def test_a_failed_write_never_leaves_a_row_pointing_at_missing_messages(
     assert recorder.errors == 1
     [event] = CallStore(db).events("c")
     assert len(event["request"]["body"]["messages"]) == len(history)
+
+
+def test_a_writer_far_behind_does_not_hold_every_body_sent(tmp_path: Path) -> None:
+    """Queued calls keep a reference to the body they sent only while the queue is short; past
+    that the writer builds the body again, and what is read back is the same."""
+    from toolwire import _instrument
+    from toolwire.recorder import _KEEP_BODIES
+
+    db = tmp_path / "calls.db"
+    recorder = record_calls(db)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the disk is stuck: everything stays queued
+    llm = recorder_support.provider("openai")
+    history = recorder_support.turn_messages(0)
+    try:
+        with _instrument.conversation("behind"):
+            for turn in range(_KEEP_BODIES * 2):
+                recorder_support.chat(llm, history, turn)
+                history = history + recorder_support.turn_messages(turn + 1)
+        queued = [item for item in list(recorder._queue.queue) if isinstance(item, tuple)]
+        held = sum("sent_body" in item[1].extra for item in queued)
+        assert len(queued) > _KEEP_BODIES + 1 and held <= _KEEP_BODIES + 1
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+        recorder.stop()
+    assert recorder.written == _KEEP_BODIES * 2 and recorder.errors == 0
+    sent = [len(e["request"]["body"]["messages"]) for e in CallStore(db).events("behind")]
+    assert sent == [2 + 2 * turn for turn in range(_KEEP_BODIES * 2)]
