@@ -171,3 +171,32 @@ def test_a_writer_far_behind_does_not_hold_every_body_sent(tmp_path: Path) -> No
     assert recorder.written == _KEEP_BODIES * 2 and recorder.errors == 0
     sent = [len(e["request"]["body"]["messages"]) for e in CallStore(db).events("behind")]
     assert sent == [2 + 2 * turn for turn in range(_KEEP_BODIES * 2)]
+
+
+def test_the_writer_memory_is_bounded_and_an_evicted_conversation_is_written_whole() -> None:
+    from toolwire._recorded_history import MARKER, HistoryCache
+
+    cache = HistoryCache(max_conversations=3, max_bytes=1000)
+    serialized: list[Any] = []
+
+    def serialize(item: Any) -> str:
+        serialized.append(item)
+        return json.dumps(item)
+
+    nodes: dict[str, Any] = {}
+    first = cache.store(("a",), [{"m": 1}, {"m": 2}], serialize, nodes, size=400)
+    again = cache.store(("a",), [{"m": 1}, {"m": 2}, {"m": 3}], serialize, nodes, size=450)
+    assert serialized == [{"m": 1}, {"m": 2}, {"m": 3}]  # the known prefix is not redone
+    assert again["length"] == 3 and first[MARKER] == nodes[again[MARKER]][0]  # its chain continues
+    cache.store(("b",), [{"m": 1}], serialize, nodes, size=400)
+    cache.store(("c",), [{"m": 1}], serialize, nodes, size=400)  # 1250 bytes held: "a" goes
+    serialized.clear()
+    cache.store(("a",), [{"m": 1}, {"m": 2}, {"m": 3}, {"m": 4}], serialize, nodes, size=500)
+    assert len(serialized) == 4  # written whole once more, to the same nodes
+    cache.store(("d",), [{"m": 9}], serialize, nodes, size=10)
+    cache.store(("e",), [{"m": 9}], serialize, nodes, size=10)
+    assert len(cache._lists) <= 3 and cache._held <= 1000
+    # an item that differs (a trimmed or edited history) starts a new branch from there
+    serialized.clear()
+    edited = cache.store(("e",), [{"m": 8}], serialize, nodes)
+    assert serialized == [{"m": 8}] and edited[MARKER] in nodes

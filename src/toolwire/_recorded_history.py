@@ -66,15 +66,21 @@ def _node_id(parent: str | None, text: str) -> str:
 
 
 class HistoryCache:
-    """The writer's memory of the last history stored per (conversation, provider), bounded LRU.
+    """The writer's memory of the last history stored per (conversation, provider): its wire
+    items (parsed JSON, compared with `==`: 0.2 ms for 1,000 messages, where hashing each one's
+    JSON takes 8 ms) and their node ids. An LRU bounded by conversations and by the size of the
+    bodies it holds; a conversation evicted pays one whole write on its next call.
 
     Only the writer thread uses it. `clear()` after a failed write: the nodes it remembers may
     not have reached the database, and a later row must never point at a missing node.
     """
 
-    def __init__(self, max_conversations: int = 64) -> None:
+    def __init__(self, max_conversations: int = 64, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.max_conversations = max_conversations
+        self.max_bytes = max_bytes  # of request bodies as sent; parsed, they take ~3 times that
         self._lists: OrderedDict[tuple[Any, ...], list[tuple[Any, str]]] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
+        self._held = 0
 
     def store(
         self,
@@ -82,6 +88,7 @@ class HistoryCache:
         items: list[Any],
         serialize: Callable[[Any], str],
         nodes: Nodes,
+        size: int = 0,
     ) -> dict[str, Any]:
         """Add `items`' new nodes to `nodes`; return the marker that stands for the list in the row."""
         cached = self._lists.get(key) if key is not None else None
@@ -103,14 +110,24 @@ class HistoryCache:
             entries.append((item, node))
             parent = node
         if key is not None:
+            self._forget(key)
             self._lists[key] = entries
-            self._lists.move_to_end(key)
-            while len(self._lists) > self.max_conversations:
-                self._lists.popitem(last=False)
+            self._sizes[key] = size
+            self._held += size
+            while len(self._lists) > self.max_conversations or (
+                self._held > self.max_bytes and len(self._lists) > 1
+            ):
+                self._forget(next(iter(self._lists)))
         return {MARKER: parent, "length": len(items)}
+
+    def _forget(self, key: tuple[Any, ...]) -> None:
+        if self._lists.pop(key, None) is not None:
+            self._held -= self._sizes.pop(key, 0)
 
     def clear(self) -> None:
         self._lists.clear()
+        self._sizes.clear()
+        self._held = 0
 
 
 _CHAIN = """

@@ -445,11 +445,13 @@ class CallRecorder:
             # keyed by the secrets too: an item reused is one scrubbed with this provider's secrets
             cache_key = (conversation, record.provider.name, secrets) if conversation else None
             payload["body"] = body = dict(body)
+            sent = record.extra.get("sent_body")
             body[key] = self._history.store(
                 cache_key,
                 body[key],
                 lambda item: _dumps(refs.replace(item, depth), secrets, depth=depth) or "null",
                 nodes,
+                size=len(sent) if isinstance(sent, bytes) else len(body[key]) * 512,
             )
         return _dumps(refs.replace(payload), secrets)
 
