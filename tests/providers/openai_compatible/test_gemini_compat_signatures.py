@@ -125,6 +125,7 @@ def test_the_recorded_turn_level_signature_goes_back_on_the_assistant_turn() -> 
     signature = recorded["choices"][0]["message"]["extra_content"]["google"]["thought_signature"]
     first = turns[0].response
     assert first is not None and first.provider_data is not None
-    assert first.provider_data["openai_compatible"]["extra_content"]["google"]["thought_signature"] == signature
+    kept = first.provider_data["openai_compatible"]["extra_content"]
+    assert kept["google"]["thought_signature"] == signature
     assistant = next_request(compatible(), first.to_message())["messages"][1]
     assert assistant["extra_content"]["google"] == {"thought": True, "thought_signature": signature}
