@@ -112,6 +112,10 @@ class LimitReading:
 def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitReading]:
     """`{"requests": ..., "tokens": ...}` from OpenAI/Azure or Anthropic rate-limit headers."""
     found: dict[str, LimitReading] = {}
+    # one pass over the names first: most answers (Bedrock, Gemini, local servers) carry none of
+    # these headers, and each lookup below is a scan of its own
+    if not any("ratelimit" in name.lower() for name in headers):
+        return found
     for kind in ("requests", "tokens"):
         # OpenAI / Azure: x-ratelimit-limit-requests, x-ratelimit-remaining-tokens, ...
         reading = LimitReading(
