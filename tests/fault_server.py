@@ -43,6 +43,8 @@ class Reply:
     reset: bool = False  # reset the connection instead of answering
     drop_after: int | None = None  # with sse: reset after this many events
     trickle: float = 0.0  # seconds between single bytes of the body (a server that trickles)
+    trickle_head: float = 0.0  # seconds between single bytes of the status line and headers
+    event_gap: float = 0.0  # with sse: seconds between events (a slow but live generation)
 
 
 @dataclass
@@ -84,20 +86,28 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.sse is not None:
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            for i, event in enumerate(reply.sse):
-                if reply.drop_after is not None and i >= reply.drop_after:
+            if not self._end_headers(reply):
+                return
+            try:
+                for i, event in enumerate(reply.sse):
+                    if reply.drop_after is not None and i >= reply.drop_after:
+                        self.wfile.flush()
+                        self._reset()
+                        return
+                    if i and reply.event_gap:
+                        time.sleep(reply.event_gap)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                     self.wfile.flush()
-                    self._reset()
-                    return
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                pass  # the client gave up
             return
         payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
-        self.end_headers()
+        if not self._end_headers(reply):
+            return
         if reply.trickle:
             try:
                 for i in range(len(payload)):
@@ -109,6 +119,25 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(payload)
         self.wfile.flush()
+
+
+    def _end_headers(self, reply: Reply) -> bool:
+        """End the head; with `trickle_head`, write it a byte at a time. False: the client left."""
+        if not reply.trickle_head:
+            self.end_headers()
+            return True
+        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
+        head = b"".join(self._headers_buffer)  # type: ignore[attr-defined]
+        self._headers_buffer = []
+        try:
+            for i in range(len(head)):
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+                time.sleep(reply.trickle_head)
+        except OSError:
+            self.close_connection = True
+            return False  # the client gave up: what the trickle test wants
+        return True
 
 
 class _Server(ThreadingHTTPServer):

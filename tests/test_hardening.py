@@ -482,6 +482,36 @@ def test_cli_prints_the_tokens_of_every_turn(server: FaultServer, tmp_path: Path
     assert "tokens: 17 in, 8 out" in result.output
 
 
+# -- item 10: `timeout` bounds the whole attempt, head and body, sync and async -------------------
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("part", ["head", "body"])
+def test_a_server_trickling_a_byte_a_second_is_cut_at_the_deadline(
+    server: FaultServer, part: str, mode: str
+) -> None:
+    """The issue's own case: one byte a second, `timeout=3, retry_deadline=5`. Before, the sync
+    path bounded the head per read only, and the call was held for the whole head (20+ s)."""
+    import time
+
+    from toolwire.errors import ProviderTimeoutError
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    llm = kit.create(server.url, timeout=3, retry_deadline=5)
+    slow = kit.ok()
+    if part == "head":
+        slow.trickle_head = 1.0
+    else:
+        slow.trickle = 1.0
+    server.script = [slow]
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError):
+        if mode == "sync":
+            llm.generate("hi", tools=[get_weather])
+        else:
+            asyncio.run(llm.agenerate("hi", tools=[get_weather]))
+    took = time.monotonic() - started
+    assert took < 8.0, f"held for {took:.1f}s"  # the 5 s deadline plus a read's slack
+
+
 # -- item 13: a stream never iterated is closed on garbage collection ----------------------------
 def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
     import gc

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from ._bounded import BoundedClient, attempt_deadline
 from ._pacing import Pacer, Permit
 from ._scrub import (
     header_secrets,
@@ -267,7 +268,7 @@ def scrub_error(error: E, secrets: tuple[str, ...]) -> E:
     return error
 
 
-_PLAIN_CLIENTS = (httpx2.Client, httpx2.AsyncClient)
+_PLAIN_CLIENTS = (httpx2.Client, BoundedClient, httpx2.AsyncClient)
 
 
 def _build_request(
@@ -386,7 +387,8 @@ class Transport:
         if override is not None:
             return override.client
         if self._client is None:
-            self._client = httpx2.Client(timeout=_timeout(self.timeout), limits=POOL_LIMITS)
+            # reads on its connections honour the attempt's deadline (see _bounded.py)
+            self._client = BoundedClient(timeout=_timeout(self.timeout), limits=POOL_LIMITS)
         return self._client
 
     @property
@@ -502,8 +504,13 @@ class Transport:
         while True:
             retry_after: float | None = None
             permit = self.pacer.acquire(state.call.body, self.sleep, retrying=state.attempt > 0)
+            bound = None
             try:
-                response = client.send(self._build(client, state), stream=True)
+                request = self._build(client, state)
+                # the head (and, unstreamed, the body) must come within the attempt's time
+                ends = state.attempt_ends
+                bound = attempt_deadline.set(None if ends is None else (ends, self.clock))
+                response = client.send(request, stream=True)
                 if not stream and response.status_code < 400:
                     self._read_within(response, state)
             except httpx2.TransportError as exc:
@@ -525,6 +532,9 @@ class Transport:
                     response.close()
                 error, retry_after = self._failed_response(response, body)
                 self._paced(permit, response, error, retry_after)
+            finally:
+                if bound is not None:
+                    attempt_deadline.reset(bound)
             error = scrub_error(error, state.secrets)
             delay = self._next_delay(state, error, retry_after)
             if delay is None:
