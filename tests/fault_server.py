@@ -61,6 +61,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.open_connections += 1
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.lock:
+                self.server.open_connections -= 1
+
     def _reset(self) -> None:
         # SO_LINGER 0: close sends RST, which the client sees as a connection error
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -148,6 +160,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.script: list[Reply] = []
         self.seen: list[Seen] = []
+        self.open_connections = 0  # client connections the server holds open right now
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up (timeout test) makes our late write fail: expected
@@ -180,6 +193,14 @@ class FaultServer:
     @property
     def seen(self) -> list[Seen]:
         return self._server.seen
+
+    def wait_connections(self, count: int, timeout: float = 5.0) -> int:
+        """Wait until the server holds `count` client connections (or `timeout` passes); the
+        number it holds. A client's close reaches the server's handler thread a moment later."""
+        ends = time.monotonic() + timeout
+        while self._server.open_connections != count and time.monotonic() < ends:
+            time.sleep(0.01)
+        return self._server.open_connections
 
 
 @contextmanager

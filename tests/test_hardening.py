@@ -537,6 +537,64 @@ def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
     assert asyncio.run(run()).is_closed
 
 
+# -- item 13: ... and on provider close (`close()`, `with`, `aclose()`, `async with`) ---------------
+def _stream_kit() -> Any:
+    return KITS_FOR_HOSTILE["openai"]
+
+
+@pytest.mark.parametrize("how", ["close", "with", "own client"])
+def test_streams_never_iterated_are_released_on_provider_close(how: str) -> None:
+    import httpx2
+
+    kit = _stream_kit()
+    with fault_server() as srv:  # its own server: it counts only this test's connections
+        own = httpx2.Client() if how == "own client" else None
+        llm = kit.create(srv.url, max_retries=0, http_client=own)
+        srv.script = [Reply(sse=kit.stream())]
+        if how == "with":
+            with llm:
+                streams = [llm.generate("hi", stream=True) for _ in range(3)]
+                assert srv.wait_connections(3) == 3  # each holds its connection
+        else:
+            streams = [llm.generate("hi", stream=True) for _ in range(3)]
+            assert srv.wait_connections(3) == 3
+            llm.close()
+        assert srv.wait_connections(0) == 0, "the server still holds the streams' connections"
+        assert all(s.http_response.is_closed for s in streams)
+        if own is not None:
+            assert not own.is_closed  # a client the caller passed in stays theirs to close
+            own.close()
+
+
+@pytest.mark.parametrize("how", ["aclose", "async with", "own client"])
+def test_async_streams_never_iterated_are_released_on_provider_aclose(how: str) -> None:
+    import httpx2
+
+    kit = _stream_kit()
+
+    async def run(srv: FaultServer) -> list[Any]:
+        own = httpx2.AsyncClient() if how == "own client" else None
+        llm = kit.create(srv.url, max_retries=0, async_http_client=own)
+        srv.script = [Reply(sse=kit.stream())]
+        if how == "async with":
+            async with llm:
+                streams = [await llm.agenerate("hi", stream=True) for _ in range(3)]
+                assert await asyncio.to_thread(srv.wait_connections, 3) == 3
+        else:
+            streams = [await llm.agenerate("hi", stream=True) for _ in range(3)]
+            assert await asyncio.to_thread(srv.wait_connections, 3) == 3
+            await llm.aclose()
+        assert await asyncio.to_thread(srv.wait_connections, 0) == 0
+        assert all(s.http_response.is_closed for s in streams)
+        if own is not None:
+            assert not own.is_closed
+            await own.aclose()
+        return streams
+
+    with fault_server() as srv:
+        asyncio.run(run(srv))
+
+
 # -- item 15: a stopped and restarted recorder writes again ----------------------------------------
 def test_a_restarted_recorder_writes_again(server: FaultServer, tmp_path: Path) -> None:
     import sqlite3

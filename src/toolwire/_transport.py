@@ -22,6 +22,7 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -379,6 +380,10 @@ class Transport:
         self._async_client = async_http_client
         self._owns_async_client = async_http_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        # streams opened and maybe never read: closed with the provider, whoever owns the client
+        # (issue 16 item 13); weak, so a stream dropped by the caller is not kept alive here
+        self._streams: weakref.WeakSet[StreamHandle] = weakref.WeakSet()
+        self._astreams: weakref.WeakSet[StreamHandle] = weakref.WeakSet()
 
     # -- clients -------------------------------------------------------------------------------
     @property
@@ -405,11 +410,23 @@ class Transport:
         return self._async_client
 
     def close(self) -> None:
+        """Close the sync streams still open (their connections are dropped, not pooled) and the
+        client, if it is ours."""
+        for handle in list(self._streams):
+            handle.close()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
 
     async def aclose(self) -> None:
+        """Close every stream still open, sync and async, and the async client, if it is ours."""
+        for handle in list(self._streams):
+            handle.close()
+        for handle in list(self._astreams):
+            try:
+                await handle.aclose()
+            except RuntimeError:
+                pass  # opened on another event loop, now closed: its connection went with it
         if self._owns_async_client and self._async_client is not None:
             await self._async_client.aclose()
             self._async_client = None
@@ -489,7 +506,9 @@ class Transport:
         """Send and return the open streaming response (2xx; errors raised, retried) with its
         call's retry budget, so the stream can `reopen()` within it."""
         state = self._start(call)
-        return StreamHandle(self, state, self._run(state, stream=True))
+        handle = StreamHandle(self, state, self._run(state, stream=True))
+        self._streams.add(handle)
+        return handle
 
     def _reopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
@@ -579,7 +598,9 @@ class Transport:
 
     async def aopen_stream(self, call: HttpCall) -> StreamHandle:
         state = self._start(call)
-        return StreamHandle(self, state, await self._arun(state, stream=True))
+        handle = StreamHandle(self, state, await self._arun(state, stream=True))
+        self._astreams.add(handle)
+        return handle
 
     async def _areopen(self, state: _Attempts, error: ProviderError) -> httpx2.Response:
         error = scrub_error(error, state.secrets)
@@ -637,7 +658,7 @@ class StreamHandle:
     events: SSE here; another framing (a binary event stream) plugs in as another `Framing`.
     """
 
-    __slots__ = ("_state", "_transport", "framing", "response")
+    __slots__ = ("__weakref__", "_state", "_transport", "framing", "response")
 
     def __init__(
         self,
