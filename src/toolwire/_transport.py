@@ -291,7 +291,7 @@ def _build_request(
         return client.build_request(
             call.method, url, headers=call.headers, content=body, extensions=extensions
         )
-    ours = httpx2.Headers(call.headers).raw  # the same validation as build_request's
+    ours = _raw_headers(call.headers)
     replaced = {key.lower() for key, _ in ours}
     headers = [item for item in client.headers.raw if item[0].lower() not in replaced]
     headers += ours
@@ -307,6 +307,15 @@ def _build_request(
     )
     request.read()  # as httpx2 does for in-memory content: `request.content` is then set
     return request
+
+
+def _raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """The headers as httpx2 encodes them (ASCII); anything else goes through httpx2.Headers, so
+    that an invalid header fails exactly as it would there."""
+    try:
+        return [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+    except (AttributeError, UnicodeError):
+        return httpx2.Headers(headers).raw
 
 
 def _host_header(url: httpx2.URL) -> bytes:
