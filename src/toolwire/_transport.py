@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from ._bounded import BoundedClient, attempt_deadline
+from ._bounded import attempt_deadline, bounded
 from ._pacing import Pacer, Permit
 from ._scrub import (
     header_secrets,
@@ -269,7 +269,7 @@ def scrub_error(error: E, secrets: tuple[str, ...]) -> E:
     return error
 
 
-_PLAIN_CLIENTS = (httpx2.Client, BoundedClient, httpx2.AsyncClient)
+_PLAIN_CLIENTS = (httpx2.Client, httpx2.AsyncClient)
 
 
 def _build_request(
@@ -401,8 +401,8 @@ class Transport:
         if override is not None:
             return override.client
         if self._client is None:
-            # reads on its connections honour the attempt's deadline (see _bounded.py)
-            self._client = BoundedClient(timeout=_timeout(self.timeout), limits=POOL_LIMITS)
+            self._client = httpx2.Client(timeout=_timeout(self.timeout), limits=POOL_LIMITS)
+            bounded(self._client)  # reads on its connections honour the attempt's deadline
         return self._client
 
     @property
