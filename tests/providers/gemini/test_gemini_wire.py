@@ -128,7 +128,8 @@ def test_tools_use_the_gemini_dialect_and_omit_empty_parameters() -> None:
             "city": {"type": "object", "properties": {"name": {"type": "string"}}},
             "nights": {"type": "integer", "nullable": True},
             "kind": {"type": "string", "enum": ["hotel"]},
-            "stars": {"type": "string", "enum": ["3", "4", "5"]},
+            # an integer enum stays integer (the model answers 4, not "4"), its values described
+            "stars": {"type": "integer", "description": "Allowed values: 3, 4, 5."},
         },
         "required": ["city"],
     }
@@ -475,7 +476,7 @@ def test_completion_safety_block_can_raise() -> None:
     body = {"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": ratings}]}
     resp = parse_generate_content(body)
     assert resp.finish_reason == "content_filter" and resp.content is None
-    assert (resp.provider_data or {})["content_filter_results"] == ratings
+    assert (resp.provider_data or {})["gemini"]["content_filter_results"] == ratings
     with pytest.raises(errors.ContentFilterError) as info:
         _provider(Recorder(body), raise_on_content_filter=True).generate("x")
     assert info.value.filter_results == ratings
