@@ -345,6 +345,49 @@ def trickling_server(kit: Kit, server: FaultServer, mode: str) -> Outcome:
     return outcome
 
 
+def trickling_head(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """The status line and headers come a byte at a time, each well within the read timeout: the
+    whole attempt is still bounded (issue 16 item 10; before, the sync path bounded the head per
+    read only and a call with timeout=0.5 was held for the whole head, ~5 s here)."""
+    run = Run(kit, server, mode, timeout=0.5, max_retries=5, retry_deadline=1.2)
+    slow = kit.ok()
+    slow.trickle_head = 0.05
+    started = time.monotonic()
+    outcome, error = _attempt(run, [slow])
+    took = time.monotonic() - started
+    assert isinstance(error, ProviderTimeoutError), error
+    assert took < 3.0, f"held for {took:.1f}s"
+    assert outcome.attempts <= 3
+    return outcome
+
+
+def trickling_stream_head(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """A stream is opened within `timeout` too: its head trickling is a timeout, retried within
+    the deadline, never a call held for as long as the server likes."""
+    run = Run(kit, server, mode, timeout=0.5, max_retries=5, retry_deadline=1.2)
+    slow = Reply(sse=kit.stream(), trickle_head=0.05)
+    started = time.monotonic()
+    outcome, error = _attempt(run, [slow], stream=True)
+    took = time.monotonic() - started
+    assert isinstance(error, ProviderTimeoutError), error
+    assert took < 3.0, f"held for {took:.1f}s"
+    return outcome
+
+
+def slow_live_stream(kit: Kit, server: FaultServer, mode: str) -> Outcome:
+    """Once open, a stream is bounded per read: a generation whose events come 0.3 s apart, each
+    within the 1 s timeout, runs to its end although the whole takes longer (docs/errors.md)."""
+    run = Run(kit, server, mode, timeout=1.0, max_retries=0)
+    events = kit.stream()
+    started = time.monotonic()
+    outcome, response = _attempt(run, [Reply(sse=events, event_gap=0.3)], stream=True)
+    took = time.monotonic() - started
+    assert outcome.survived, outcome
+    assert response.tool_calls, response
+    assert took > 1.0 or (len(events) - 1) * 0.3 < 1.0, f"took {took:.2f}s"
+    return outcome
+
+
 def hostile_arguments(bad: str) -> Scenario:
     """One call's arguments are hostile (issue 16 items 4-5): that call gets an error result (or,
     for a lone surrogate, runs with U+FFFD sent onward), its sibling runs, the next request goes out."""
@@ -395,6 +438,9 @@ FAULTS: dict[str, Scenario] = {
     "tool exception": tool_exception,
     "tool timeout": tool_timeout,
     "server trickles 1 byte / 50 ms": trickling_server,
+    "server trickles its head 1 byte / 50 ms": trickling_head,
+    "stream head trickles 1 byte / 50 ms": trickling_stream_head,
+    "stream events 0.3 s apart, timeout 1 s": slow_live_stream,
     "429 + Retry-After: 120, no deadline": long_retry_after_raises_at_once,
     "429 + Retry-After: 120, deadline 300 s": long_retry_after_within_deadline,
     "429 per-day quota": daily_quota_not_retried,

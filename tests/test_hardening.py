@@ -482,6 +482,36 @@ def test_cli_prints_the_tokens_of_every_turn(server: FaultServer, tmp_path: Path
     assert "tokens: 17 in, 8 out" in result.output
 
 
+# -- item 10: `timeout` bounds the whole attempt, head and body, sync and async -------------------
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("part", ["head", "body"])
+def test_a_server_trickling_a_byte_a_second_is_cut_at_the_deadline(
+    server: FaultServer, part: str, mode: str
+) -> None:
+    """The issue's own case: one byte a second, `timeout=3, retry_deadline=5`. Before, the sync
+    path bounded the head per read only, and the call was held for the whole head (20+ s)."""
+    import time
+
+    from toolwire.errors import ProviderTimeoutError
+
+    kit = KITS_FOR_HOSTILE["openai"]
+    llm = kit.create(server.url, timeout=3, retry_deadline=5)
+    slow = kit.ok()
+    if part == "head":
+        slow.trickle_head = 1.0
+    else:
+        slow.trickle = 1.0
+    server.script = [slow]
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError):
+        if mode == "sync":
+            llm.generate("hi", tools=[get_weather])
+        else:
+            asyncio.run(llm.agenerate("hi", tools=[get_weather]))
+    took = time.monotonic() - started
+    assert took < 8.0, f"held for {took:.1f}s"  # the 5 s deadline plus a read's slack
+
+
 # -- item 13: a stream never iterated is closed on garbage collection ----------------------------
 def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
     import gc
@@ -505,6 +535,64 @@ def test_streams_never_iterated_are_closed_on_gc(server: FaultServer) -> None:
         return response
 
     assert asyncio.run(run()).is_closed
+
+
+# -- item 13: ... and on provider close (`close()`, `with`, `aclose()`, `async with`) ---------------
+def _stream_kit() -> Any:
+    return KITS_FOR_HOSTILE["openai"]
+
+
+@pytest.mark.parametrize("how", ["close", "with", "own client"])
+def test_streams_never_iterated_are_released_on_provider_close(how: str) -> None:
+    import httpx2
+
+    kit = _stream_kit()
+    with fault_server() as srv:  # its own server: it counts only this test's connections
+        own = httpx2.Client() if how == "own client" else None
+        llm = kit.create(srv.url, max_retries=0, http_client=own)
+        srv.script = [Reply(sse=kit.stream())]
+        if how == "with":
+            with llm:
+                streams = [llm.generate("hi", stream=True) for _ in range(3)]
+                assert srv.wait_connections(3) == 3  # each holds its connection
+        else:
+            streams = [llm.generate("hi", stream=True) for _ in range(3)]
+            assert srv.wait_connections(3) == 3
+            llm.close()
+        assert srv.wait_connections(0) == 0, "the server still holds the streams' connections"
+        assert all(s.http_response.is_closed for s in streams)
+        if own is not None:
+            assert not own.is_closed  # a client the caller passed in stays theirs to close
+            own.close()
+
+
+@pytest.mark.parametrize("how", ["aclose", "async with", "own client"])
+def test_async_streams_never_iterated_are_released_on_provider_aclose(how: str) -> None:
+    import httpx2
+
+    kit = _stream_kit()
+
+    async def run(srv: FaultServer) -> list[Any]:
+        own = httpx2.AsyncClient() if how == "own client" else None
+        llm = kit.create(srv.url, max_retries=0, async_http_client=own)
+        srv.script = [Reply(sse=kit.stream())]
+        if how == "async with":
+            async with llm:
+                streams = [await llm.agenerate("hi", stream=True) for _ in range(3)]
+                assert await asyncio.to_thread(srv.wait_connections, 3) == 3
+        else:
+            streams = [await llm.agenerate("hi", stream=True) for _ in range(3)]
+            assert await asyncio.to_thread(srv.wait_connections, 3) == 3
+            await llm.aclose()
+        assert await asyncio.to_thread(srv.wait_connections, 0) == 0
+        assert all(s.http_response.is_closed for s in streams)
+        if own is not None:
+            assert not own.is_closed
+            await own.aclose()
+        return streams
+
+    with fault_server() as srv:
+        asyncio.run(run(srv))
 
 
 # -- item 15: a stopped and restarted recorder writes again ----------------------------------------

@@ -125,6 +125,10 @@ def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitRe
     """`{"requests": ..., "tokens": ..., "input_tokens": ..., "output_tokens": ...}` (those present)
     from OpenAI/Azure or Anthropic rate-limit headers."""
     found: dict[str, LimitReading] = {}
+    # one pass over the names first: most answers (Bedrock, Gemini, local servers) carry none of
+    # these headers, and each lookup below is a scan of its own
+    if not any("ratelimit" in name.lower() for name in headers):
+        return found
     for kind in KINDS:
         reading = LimitReading(None, None, None)
         if kind in ("requests", "tokens"):

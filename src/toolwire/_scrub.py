@@ -222,14 +222,25 @@ _LIBRARY_LOGGERS = (
     "httpcore2.connection_pool",
 )
 _installed = False
+_library_loggers: tuple[tuple[logging.Logger, int], ...] = ()
+
+
+def library_logs_enabled() -> bool:
+    """Whether the HTTP library would log a request now (httpx2's INFO request line, httpcore2's
+    DEBUG traces): only then must a request's own secrets be registered before it is sent."""
+    return any(log.isEnabledFor(level) for log, level in _library_loggers)
 
 
 def install_log_filter() -> None:
     """Attach the filter to the HTTP library's loggers once (called when a transport is built).
     A logger's filters see only records logged on that logger, hence one per module logger."""
-    global _installed
+    global _installed, _library_loggers
     if not _installed:
         log_filter = RedactFilter()
         for name in _LIBRARY_LOGGERS:
             logging.getLogger(name).addFilter(log_filter)
+        _library_loggers = tuple(
+            (logging.getLogger(name), logging.INFO if name == "httpx2" else logging.DEBUG)
+            for name in _LIBRARY_LOGGERS
+        )
         _installed = True

@@ -378,5 +378,7 @@ def test_the_first_answer_is_awaited_before_the_other_sessions_start() -> None:
     assert len(results) == 20
     # one session alone until the provider's first answer has told its limits, then the rest at once
     assert events[:2] == ["start q0", "end q0"]
-    assert events[2:11] == [f"start q{i}" for i in range(1, 10)]
+    # the rest at once: nine more start before any of them ends (which nine, and in which order,
+    # is the scheduler's: the learned pace spaces starts 0.1 ms apart, and a fast client waits)
+    assert all(event.startswith("start q") for event in events[2:11]), events[:12]
     assert llm.transport.pacer.rate("requests") == pytest.approx(600000 * 0.97)

@@ -43,6 +43,8 @@ class Reply:
     reset: bool = False  # reset the connection instead of answering
     drop_after: int | None = None  # with sse: reset after this many events
     trickle: float = 0.0  # seconds between single bytes of the body (a server that trickles)
+    trickle_head: float = 0.0  # seconds between single bytes of the status line and headers
+    event_gap: float = 0.0  # with sse: seconds between events (a slow but live generation)
 
 
 @dataclass
@@ -58,6 +60,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.open_connections += 1
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.lock:
+                self.server.open_connections -= 1
 
     def _reset(self) -> None:
         # SO_LINGER 0: close sends RST, which the client sees as a connection error
@@ -84,20 +98,28 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.sse is not None:
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            for i, event in enumerate(reply.sse):
-                if reply.drop_after is not None and i >= reply.drop_after:
+            if not self._end_headers(reply):
+                return
+            try:
+                for i, event in enumerate(reply.sse):
+                    if reply.drop_after is not None and i >= reply.drop_after:
+                        self.wfile.flush()
+                        self._reset()
+                        return
+                    if i and reply.event_gap:
+                        time.sleep(reply.event_gap)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                     self.wfile.flush()
-                    self._reset()
-                    return
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                pass  # the client gave up
             return
         payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
-        self.end_headers()
+        if not self._end_headers(reply):
+            return
         if reply.trickle:
             try:
                 for i in range(len(payload)):
@@ -111,6 +133,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+    def _end_headers(self, reply: Reply) -> bool:
+        """End the head; with `trickle_head`, write it a byte at a time. False: the client left."""
+        if not reply.trickle_head:
+            self.end_headers()
+            return True
+        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
+        head = b"".join(self._headers_buffer)  # type: ignore[attr-defined]
+        self._headers_buffer = []
+        try:
+            for i in range(len(head)):
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+                time.sleep(reply.trickle_head)
+        except OSError:
+            self.close_connection = True
+            return False  # the client gave up: what the trickle test wants
+        return True
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -119,6 +160,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.script: list[Reply] = []
         self.seen: list[Seen] = []
+        self.open_connections = 0  # client connections the server holds open right now
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up (timeout test) makes our late write fail: expected
@@ -151,6 +193,14 @@ class FaultServer:
     @property
     def seen(self) -> list[Seen]:
         return self._server.seen
+
+    def wait_connections(self, count: int, timeout: float = 5.0) -> int:
+        """Wait until the server holds `count` client connections (or `timeout` passes); the
+        number it holds. A client's close reaches the server's handler thread a moment later."""
+        ends = time.monotonic() + timeout
+        while self._server.open_connections != count and time.monotonic() < ends:
+            time.sleep(0.01)
+        return self._server.open_connections
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import datetime
 import functools
 import hashlib
 import hmac
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -165,6 +166,19 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     return key
 
 
+_STAMP = "%Y%m%dT%H%M%SZ"
+_stamp: tuple[int, str] = (-1, "")
+
+
+def _stamp_now() -> str:
+    """`x-amz-date` for now (UTC, to the second): formatted once per second, not per request."""
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, time.strftime(_STAMP, time.gmtime(second)))
+    return _stamp[1]
+
+
 def sigv4_headers(
     method: str,
     url: str,
@@ -181,8 +195,7 @@ def sigv4_headers(
 
     Every header of `headers` is signed except hop-by-hop ones, plus `host` (from the URL).
     """
-    moment = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(datetime.timezone.utc)
-    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+    stamp = _stamp_now() if now is None else now.astimezone(datetime.timezone.utc).strftime(_STAMP)
     day = stamp[:8]
     added = {"x-amz-date": stamp}
     if credentials.token:
