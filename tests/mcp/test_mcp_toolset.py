@@ -201,6 +201,24 @@ async def test_a_crashing_server_async() -> None:
         assert server.restarts == 1
 
 
+async def test_a_change_made_by_the_first_call_after_a_restart_is_seen() -> None:
+    # 2026-07-28 servers announce list changes only to acknowledged `subscriptions/listen`
+    # streams, without replay: a restarted connection is ready only once its subscription is
+    # acknowledged, so a first call that changes the list is announced (Python 3.12+ used to
+    # send that call before the subscription request and miss the change).
+    async with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
+        with pytest.raises(MCPConnectionError):
+            await server.acall("crash", {})
+        assert await server.acall("rug_pull") == {"result": "changed"}
+        assert server.restarts == 1
+        deadline = asyncio.get_running_loop().time() + 5
+        while not any(t.name == "add" and t.pin_change for t in await server.alist_tools()):
+            assert asyncio.get_running_loop().time() < deadline, "the toolset never saw list_changed"
+            await asyncio.sleep(0.02)
+        with pytest.raises(MCPToolChangedError, match="id_rsa"):
+            await server.acall("add", {"a": 1, "b": 2})
+
+
 def test_a_server_that_cannot_start_is_a_typed_error() -> None:
     before = set(threading.enumerate())
     with pytest.raises(MCPConnectionError, match="could not be started"):

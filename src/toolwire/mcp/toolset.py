@@ -385,7 +385,7 @@ class MCPToolset:
         return await self._running().arun(self._direct_call(name, dict(arguments or {})))
 
     async def _direct_call(self, name: str, arguments: dict[str, Any]) -> Any:
-        if self._stale:
+        if self._needs_refresh():
             await self._refresh()
         tool = self._lookup(name)
         if tool is None:
@@ -409,8 +409,13 @@ class MCPToolset:
         call_mcp_tool.__qualname__ = f"MCPToolset.{definition.name}"
         return call_mcp_tool
 
+    def _needs_refresh(self) -> bool:
+        # A replaced connection is a new server process or session: changes made while no
+        # listener was there are never replayed, so the list is read again before the call.
+        return self._stale or self._conn is None or self._conn.dead
+
     async def _call(self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool) -> Any:
-        if self._stale:
+        if self._needs_refresh():
             await self._refresh()
         current = self._by_name.get(tool.name)
         if current is None or current.original_name != tool.original_name:
@@ -541,9 +546,11 @@ class MCPToolset:
                 )
                 await stack.enter_async_context(client)
                 conn.client = client
+                # Ready only once the server acknowledged the subscription: a call sent before the
+                # ack may change the list before the server has anyone to tell.
+                listener = await self._listen(client)
                 if not ready.done():
                     ready.set_result(None)
-                listener = self._listen(client)
                 try:
                     await conn.stop.wait()
                 finally:
@@ -598,8 +605,12 @@ class MCPToolset:
         stack.callback(devnull.close)
         return devnull
 
-    def _listen(self, client: Any) -> asyncio.Task[None] | None:
-        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`."""
+    async def _listen(self, client: Any) -> asyncio.Task[None] | None:
+        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`, and a
+        server tells only the listeners it has acknowledged (there is no replay). So this returns
+        once the server acknowledged the subscription (or refused it), never before: the first call
+        on a new connection (the one after a restart, say) may be the one that changes the list.
+        The task it returns keeps the subscription open until the connection ends."""
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
         capability = getattr(client.server_capabilities, "tools", None)
@@ -607,18 +618,32 @@ class MCPToolset:
             capability, "list_changed", False
         ):
             return None
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def listen() -> None:
             try:
                 async with client.listen(tools_list_changed=True) as subscription:
+                    acked.set_result(None)
                     async for _event in subscription:
                         self._stale = True
             except Exception as exc:  # the server does not serve listen: fall back to notifications
                 logger.debug(
-                    "MCP server %s: subscriptions/listen unavailable: %s", self.label, _describe(exc)
+                    "MCP server %s: subscriptions/listen unavailable or ended: %s", self.label, _describe(exc)
                 )
+            # Ended while the connection lives (a graceful close by the server): changes are no longer
+            # announced, so re-read the list on next use rather than trust the cache.
+            self._stale = True
+            if not acked.done():
+                acked.set_result(None)
 
-        return asyncio.ensure_future(listen())
+        task = asyncio.ensure_future(listen())
+        try:
+            await asyncio.shield(acked)
+        except BaseException:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        return task
 
     async def _on_message(self, message: Any) -> None:
         from mcp_types import ToolListChangedNotification
