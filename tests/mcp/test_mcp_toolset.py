@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,38 @@ def test_slow_tool_past_its_timeout_sync_and_async(demo: MCPToolset) -> None:
     assert result.error is not None and "timed out" in result.error
     assert demo.call("add", {"a": 1, "b": 1}) == {"result": 2}  # the server is still usable
     assert demo.restarts == 0
+
+
+def test_the_sync_executor_runs_mcp_calls_on_the_toolsets_own_loop(
+    demo: MCPToolset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toolwire.tools.execution as execution
+
+    def no_private_loop() -> None:
+        raise AssertionError("an MCP call started a private event loop")
+
+    monkeypatch.setattr(execution, "_AsyncGroup", no_private_loop)
+    calls = [
+        call("stamp", {"label": "a", "seconds": 0.3}, "a"),
+        call("stamp", {"label": "b", "seconds": 0.3}, "b"),
+    ]
+    first, second = execute_tool_calls(calls, demo)
+    assert first.error is None and second.error is None
+    a_start, a_end = map(float, first.output_text().split()[1:])
+    b_start, b_end = map(float, second.output_text().split()[1:])
+    assert a_start < b_end and b_start < a_end  # concurrent on the server
+
+    # a call past its timeout is cancelled on the toolset's loop, not left running there
+    [late] = execute_tool_calls([call("slow", {"seconds": 30})], demo, timeout=0.3)
+    assert late.error is not None and "timed out" in late.error
+
+    async def calls_running() -> list[asyncio.Task[Any]]:  # runs on the toolset's loop
+        return [t for t in asyncio.all_tasks() if "MCPToolset._call" in repr(t.get_coro())]
+
+    deadline = time.monotonic() + 5
+    while demo._running().run(calls_running()):
+        assert time.monotonic() < deadline, "the timed-out call still runs on the toolset's loop"
+        time.sleep(0.02)
 
 
 def test_a_crashing_server_is_an_error_result_then_restarted(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ model), and the next use starts a new process / opens a new session.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -405,6 +406,12 @@ class MCPToolset:
             # Run by the executor, which runs a tool with a pending change only after `approve`.
             return await self._running().arun(self._call(definition, arguments, approved=True))
 
+        def submit(**arguments: Any) -> concurrent.futures.Future[Any]:
+            # The sync executor waits on this future: the call runs on the toolset's own loop,
+            # without the private event loop (and pool thread) it starts for other async tools.
+            return self._running().submit(self._call(definition, arguments, approved=True))
+
+        call_mcp_tool.__toolwire_submit__ = submit  # type: ignore[attr-defined]
         call_mcp_tool.__name__ = definition.name
         call_mcp_tool.__qualname__ = f"MCPToolset.{definition.name}"
         return call_mcp_tool
