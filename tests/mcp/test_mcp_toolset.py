@@ -20,6 +20,8 @@ from toolwire.errors import MCPConnectionError, MCPToolChangedError, MCPToolErro
 from toolwire.mcp import MCPToolDefinition, MCPToolNameCollisionError, MCPToolset
 from toolwire.mcp._names import VALID_NAME, assign_names, provider_name
 from toolwire.tools.dialects import DIALECTS, compile_schema
+from toolwire.tools.early import _Turn
+from toolwire.tools.plan import ExecutionOptions
 
 pytest.importorskip("mcp")
 
@@ -324,6 +326,12 @@ def test_trusted_annotations() -> None:
     with MCPToolset.stdio(sys.executable, [str(DEMO)], trust_annotations=True, pin=False) as server:
         add = next(t for t in server.tools if t.name == "add")
         assert isinstance(add, MCPToolDefinition) and add.read_only and add.annotations_trusted
+        # one source of truth: ToolDefinition.read_only, which early starts read
+        assert "read_only" not in MCPToolDefinition.__annotations__
+        turn = _Turn(registry={"add": add}, options=ExecutionOptions(), approve=None)
+        assert turn.candidate(call("add", {"a": 1, "b": 2})) is add
+        weather = next(t for t in server.tools if t.name == "weather")  # no readOnlyHint
+        assert turn.candidate(call("weather", {"city": "Oslo"})) is None and not weather.read_only
 
 
 def test_labels_never_show_credentials() -> None:

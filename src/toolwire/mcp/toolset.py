@@ -62,8 +62,9 @@ class MCPToolDefinition(ToolDefinition):
     """A tool of an MCP server. `name` is what the model sees (prefixed, made provider-valid);
     `original_name` is the server's. `annotations` (`readOnlyHint`, `destructiveHint`, ...) are
     what the server *claims*: shown to an `approve` hook, trusted only with `trust_annotations=True`
-    (`annotations_trusted`). `pin_change` says what changed since the tool was pinned; while it is
-    set the tool requires approval."""
+    (`annotations_trusted`; then `readOnlyHint: true` sets `read_only`, so a streamed `Session`
+    turn may start the tool early, like `@tool(read_only=True)`). `pin_change` says what changed
+    since the tool was pinned; while it is set the tool requires approval."""
 
     server: str = ""
     original_name: str = ""
@@ -71,7 +72,8 @@ class MCPToolDefinition(ToolDefinition):
     """The server's own `inputSchema`, as listed (`parameters` is its neutral form)."""
     annotations: dict[str, Any] = field(default_factory=dict)
     annotations_trusted: bool = False
-    read_only: bool = False
+    # `read_only` is ToolDefinition's own field (the one early starts read): set from a
+    # `readOnlyHint: true` annotation only when the server's annotations are trusted.
     pin_change: str | None = None
     _fingerprint: dict[str, Any] = field(default_factory=dict, repr=False)
     _base_approval: bool = field(default=False, repr=False)
