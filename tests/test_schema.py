@@ -417,3 +417,20 @@ def test_strict_null_for_optional_argument_means_default() -> None:
 def test_import_toolwire_does_not_import_pydantic() -> None:
     code = "import sys, toolwire; assert 'pydantic' not in sys.modules, 'pydantic imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _TreeNode(BaseModel):
+    """A node of a tree."""
+
+    value: int
+    children: list[_TreeNode] = []
+
+
+def test_self_referencing_model_keeps_its_root_fields() -> None:
+    # Pydantic gives a self-referencing model as a bare root `$ref` into `$defs`; the tool's
+    # parameters must still be the model's own fields, with `$defs` kept for the nested refs.
+    definition = ToolDefinition.coerce(_TreeNode)
+    assert set(definition.parameters["properties"]) == {"value", "children"}
+    assert definition.parameters["required"] == ["value"]
+    assert definition.parameters["properties"]["children"]["items"] == {"$ref": "#/$defs/_TreeNode"}
+    assert "_TreeNode" in definition.parameters["$defs"]

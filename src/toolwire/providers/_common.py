@@ -13,7 +13,7 @@ import math
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthenticationError,
@@ -27,6 +27,9 @@ from ..errors import (
     ServerError,
     StructuredOutputError,
 )
+
+if TYPE_CHECKING:
+    from ..types import FinishReason
 
 # What a parser hits when a provider's JSON has an unexpected shape; mapped to ResponseParseError
 # so callers only ever see toolwire's typed errors (the fuzz suite holds every parser to this).
@@ -182,3 +185,31 @@ def summed_usage(usage: Any, prompt_keys: tuple[str, ...], completion_key: str) 
     prompt = sum(token_count(usage.get(k)) for k in prompt_keys)
     completion = token_count(usage.get(completion_key))
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+class StopReasons:
+    """A provider's stop-reason table: the neutral `finish_reason`, and which raw values to keep.
+
+    Anthropic and Bedrock end a turn with the same kind of `stop_reason`, each with its own names; a
+    reason newer than the table ends the turn as "stop" and its raw value is kept in provider_data,
+    as are the reasons the neutral value cannot tell apart (`keep_raw`)."""
+
+    __slots__ = ("keep_raw", "table")
+
+    def __init__(self, table: Mapping[str, FinishReason], keep_raw: Iterable[str] = ()) -> None:
+        self.table = dict(table)
+        self.keep_raw = frozenset(keep_raw)
+
+    def normalize(self, reason: Any, has_tool_calls: bool) -> FinishReason | None:
+        if reason is None:
+            return "tool_calls" if has_tool_calls else None
+        normalized = self.table.get(str(reason), "stop")
+        if has_tool_calls and normalized == "stop":
+            return "tool_calls"
+        return normalized
+
+    def raw_to_keep(self, reason: Any) -> str | None:
+        """The raw reason when provider_data should carry it (unknown, or ambiguous once normalized)."""
+        if isinstance(reason, str) and (reason in self.keep_raw or reason not in self.table):
+            return reason
+        return None

@@ -43,7 +43,7 @@ from ..types import (
     ToolResult,
     content_parts,
 )
-from ._common import summed_usage
+from ._common import StopReasons, summed_usage
 from .base import (
     PARSE_ERRORS,
     BaseProvider,
@@ -90,6 +90,7 @@ _STOP_REASONS: dict[str, FinishReason] = {
 }
 # stop reasons the neutral finish_reason cannot tell apart: the raw value is kept in provider_data
 _KEEP_RAW_STOP = frozenset({"pause_turn", "model_context_window_exceeded", "refusal"})
+_STOP = StopReasons(_STOP_REASONS, _KEEP_RAW_STOP)
 
 # error.type -> HTTP status, for errors that arrive inside a 200 stream (no status of their own)
 _ERROR_STATUS = {
@@ -318,13 +319,7 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
 
 # -- response --------------------------------------------------------------------------------
 def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
-    if reason is None:
-        return "tool_calls" if has_tool_calls else None
-    # a stop reason newer than this table ends the turn: "stop", the raw value in provider_data
-    normalized = _STOP_REASONS.get(str(reason), "stop")
-    if has_tool_calls and normalized == "stop":
-        return "tool_calls"
-    return normalized
+    return _STOP.normalize(reason, has_tool_calls)
 
 
 def normalize_usage(usage: Any) -> dict[str, int] | None:
@@ -337,8 +332,9 @@ def _provider_data(thinking: list[dict[str, Any]], stop_reason: Any) -> dict[str
     data: dict[str, Any] = {}
     if thinking:
         data["thinking"] = thinking
-    if isinstance(stop_reason, str) and (stop_reason in _KEEP_RAW_STOP or stop_reason not in _STOP_REASONS):
-        data["stop_reason"] = stop_reason
+    raw_stop = _STOP.raw_to_keep(stop_reason)
+    if raw_stop is not None:
+        data["stop_reason"] = raw_stop
     return {"anthropic": data} if data else None
 
 

@@ -26,7 +26,7 @@ from ..errors import (
     StreamInterruptedError,
 )
 from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
-from ._common import summed_usage
+from ._common import StopReasons, summed_usage
 from .base import PARSE_ERRORS, build_provider_error, decode_error_body, unexpected_shape
 
 __all__ = [
@@ -56,17 +56,12 @@ _KEEP_RAW_STOP = frozenset(
     {"guardrail_intervened", "content_filtered", "malformed_model_output", "malformed_tool_use",
      "model_context_window_exceeded"}
 )  # fmt: skip
+_STOP = StopReasons(_STOP_REASONS, _KEEP_RAW_STOP)
 
 
 # -- response --------------------------------------------------------------------------------
 def normalize_stop_reason(reason: Any, has_tool_calls: bool) -> FinishReason | None:
-    if reason is None:
-        return "tool_calls" if has_tool_calls else None
-    # a stop reason newer than this table ends the turn: "stop", the raw value in provider_data
-    normalized = _STOP_REASONS.get(str(reason), "stop")
-    if has_tool_calls and normalized == "stop":
-        return "tool_calls"
-    return normalized
+    return _STOP.normalize(reason, has_tool_calls)
 
 
 def normalize_usage(usage: Any) -> dict[str, int] | None:
@@ -81,8 +76,9 @@ def _provider_data(
     data: dict[str, Any] = {}
     if reasoning:
         data["reasoning"] = reasoning
-    if isinstance(stop_reason, str) and (stop_reason in _KEEP_RAW_STOP or stop_reason not in _STOP_REASONS):
-        data["stop_reason"] = stop_reason
+    raw_stop = _STOP.raw_to_keep(stop_reason)
+    if raw_stop is not None:
+        data["stop_reason"] = raw_stop
     if isinstance(extra, Mapping) and extra:
         data["additional_fields"] = dict(extra)
     return {KEY: data} if data else None

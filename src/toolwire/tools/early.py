@@ -22,9 +22,12 @@ Each `ToolResultEvent` is emitted when its tool finishes (a fast tool's before a
 which calls started before the answer ended. `session.messages` still holds results in call order.
 
 Cancellation: an async tool is cancelled (`Task.cancel()` in `astream`; the sync driver runs async
-tools on a private loop whose task it cannot reach, so there the result is only dropped). A sync
-tool cannot be stopped (Python has no way to stop a thread): a discarded one runs to its end in its
-pool thread and its result is dropped. This is why only tools without side effects start early.
+tools on a private loop whose task it cannot reach, so there the result is only dropped). The turn
+does not wait for a discarded tool to unwind: it is left to end in the background, referenced until
+it does (`_background.abandon`), so a slow clean-up or a tool that ignores cancellation never holds
+the session. A sync tool cannot be stopped (Python has no way to stop a thread): a discarded one
+runs to its end in its pool thread (a daemon thread: it does not hold the interpreter at exit) and
+its result is dropped. This is why only tools without side effects start early.
 
 Timeouts: `tool_timeout` counts from each call's own start; the batch `tool_deadline` counts from
 the end of the turn for the batch and from its own start for an early call.
@@ -44,6 +47,7 @@ from typing import Any
 
 from .. import _instrument
 from ..types import GenerateResponse, ToolCall, ToolResult
+from ._background import abandon
 from .definition import ToolDefinition
 from .execution import (
     ApproveHook,
@@ -347,8 +351,8 @@ class AsyncEarlyStarts:
         return self._turn.context().run(asyncio.ensure_future, work())
 
     async def discard(self) -> None:
-        """Drop the early results and cancel the running early tools (and wait for them to unwind)."""
-        tasks = []
+        """Drop the early results and cancel the running early tools; they unwind in the background
+        (the turn does not wait for a clean-up, nor for a tool that ignores cancellation)."""
         used = self._turn.used or {}
         for run in self._turn.early.values():
             if run in used.values() and self.plan is not None:
@@ -356,9 +360,7 @@ class AsyncEarlyStarts:
             run.discarded = True
             if run.handle is not None and not run.handle.done():
                 run.handle.cancel()
-                tasks.append(run.handle)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+                abandon(run.handle)
 
     async def finish(self, response: GenerateResponse, calls: list[ToolCall]) -> AsyncIterator[FinishedCall]:
         turn = self._turn
@@ -404,12 +406,7 @@ class AsyncEarlyStarts:
         self.plan = turn.final_plan(calls, used, late, batch)
 
     async def _cancel_discarded(self) -> None:
-        tasks = [
-            run.handle
-            for run in self._turn.early.values()
-            if run.discarded and run.handle is not None and not run.handle.done()
-        ]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for run in self._turn.early.values():
+            if run.discarded and run.handle is not None and not run.handle.done():
+                run.handle.cancel()
+                abandon(run.handle)  # unwinds in the background: its result is not wanted

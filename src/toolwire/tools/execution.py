@@ -14,11 +14,17 @@ One sans-I/O core (`tools/plan.py`, re-exported here) and two drivers (this modu
 Failures never raise: each becomes a `ToolResult` whose `error` is written for the model to correct
 itself. Only the application's own exceptions escape (an `approve` hook that raises, cancellation).
 
-Timeouts: a timed-out async tool is cancelled. A timed-out *sync* tool cannot be killed (Python has
-no way to stop a thread): its result is a timeout error, the executor does not wait for it, and its
-pool thread is retired so later calls are not blocked by it. The thread itself lives on until the
-function returns (and the interpreter waits for it at exit): give blocking tools their own
-timeouts (HTTP clients, subprocess) so they end.
+Timeouts: the timeout error result is returned at the timeout, whatever the tool does. A timed-out
+async tool is cancelled and left to unwind in the background (`_background.abandon`: its clean-up
+does not hold the caller, and a tool that ignores cancellation never returns to us). A timed-out
+*sync* tool cannot be killed (Python has no way to stop a thread): the executor does not wait for
+it, and its pool is retired so later calls are not blocked by it. The thread lives on until the
+function returns; it is a daemon thread (`_background.DaemonThreadPool`), so it does not keep the
+interpreter from exiting. Give blocking tools their own timeouts (HTTP clients, subprocess) so
+they end.
+
+`KeyboardInterrupt` / `SystemExit` raised by a tool propagate to the caller as themselves, in both
+drivers (the rest of the batch is cancelled); any other exception is that tool's error result.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 
 from .. import _instrument
 from ..types import ToolCall, ToolResult
+from ._background import DaemonThreadPool, abandon
 from .definition import ToolDefinition
 from .plan import VALIDATION_KINDS as VALIDATION_KINDS
 from .plan import ApprovalAnswer as ApprovalAnswer
@@ -95,20 +102,18 @@ class _SharedPool:
     def __init__(self, size: int = _DEFAULT_POOL_SIZE) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: DaemonThreadPool | None = None
 
-    def get(self) -> concurrent.futures.ThreadPoolExecutor:
+    def get(self) -> DaemonThreadPool:
         pool = self._pool
         if pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = concurrent.futures.ThreadPoolExecutor(
-                        self._size, thread_name_prefix="toolwire-tool"
-                    )
+                    self._pool = DaemonThreadPool(self._size, thread_name_prefix="toolwire-tool")
                 pool = self._pool
         return pool
 
-    def retire(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    def retire(self, pool: DaemonThreadPool) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
@@ -126,9 +131,7 @@ class _Pool:
         if max_workers is not None:
             if max_workers < 1:
                 raise ValueError("max_workers must be at least 1")
-            self.executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers, thread_name_prefix="toolwire-tool"
-            )
+            self.executor = DaemonThreadPool(max_workers, thread_name_prefix="toolwire-tool")
         else:
             self.executor = _shared_pool.get()
         self.abandoned = False
@@ -208,12 +211,32 @@ def _settle(future: Future[Any], value: Any = None, exc: BaseException | None = 
         pass
 
 
+class _Fatal(Exception):
+    """A `KeyboardInterrupt` / `SystemExit` raised by an async tool on the sync driver's private loop.
+
+    Raised as itself inside a task it would stop that loop (asyncio re-raises both from the task
+    step), `asyncio.run` would then cancel every sibling and the driver would see only
+    CancelledErrors; wrapped, it reaches the driver, which re-raises the original as the async driver
+    does."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+async def _guarded(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return await fn(**kwargs)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _Fatal(exc) from None
+
+
 async def _one_async(
     fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, future: Future[Any]
 ) -> None:
     inner: asyncio.Future[Any] | None = None
     try:
-        inner = asyncio.ensure_future(fn(**kwargs))
+        inner = asyncio.ensure_future(_guarded(fn, kwargs))
         # asyncio.wait, not wait_for: a TimeoutError the tool raises itself is an exception, not a timeout
         done, _ = await asyncio.wait({inner}, timeout=timeout)
     except asyncio.CancelledError:
@@ -222,9 +245,6 @@ async def _one_async(
             await asyncio.gather(inner, return_exceptions=True)
         _settle(future, exc=asyncio.CancelledError())
         raise
-    except Exception as exc:  # calling the tool failed before it returned a coroutine
-        _settle(future, exc=exc)
-        return
     if not done:
         inner.cancel()
         await asyncio.gather(inner, return_exceptions=True)
@@ -233,6 +253,8 @@ async def _one_async(
         _settle(future, exc=asyncio.CancelledError())
     else:
         error = inner.exception()
+        if isinstance(error, _Fatal):
+            error = error.error
         _settle(future, inner.result() if error is None else None, error)
 
 
@@ -372,6 +394,8 @@ def execute_plan(
                     pending.discard(future)
                     if handle is not None:
                         handle.cancel(planned.index)
+                        # a tool that ignores cancellation keeps the loop's pool thread for good
+                        pool.abandoned = True
                     elif not future.cancel():
                         pool.abandoned = True
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
@@ -490,25 +514,27 @@ async def aexecute_plan(
                     exc = asyncio.CancelledError()
                 _finish_future(plan, planned, task, exc, False, now - began, options)
                 _report(records, plan, planned, on_result)
-            expired = []
             for task in list(pending):
                 planned, began = tasks[task]
                 lim = _limit(planned, start, deadline)
                 if lim is not None and now >= lim:
                     pending.discard(task)
-                    expired.append(task)
                     if not planned.is_async:
                         pool.abandoned = True  # its thread runs on; the pool must not wait for it
                     task.cancel()
+                    if planned.is_async:
+                        # the result is due now: its clean-up (or a tool ignoring cancellation) must
+                        # not hold the caller; kept referenced and its outcome read when it ends
+                        abandon(task)
                     finish_result(plan, planned, timed_out=True, deadline=deadline, duration=now - began)
                     _report(records, plan, planned, on_result)
-            # let cancelled async tools run their cleanup before we return (no orphan tasks)
-            await _drain([t for t in expired if tasks[t][0].is_async])
     except BaseException:
         # cancelled (or interrupted): cancel every task and wait for the async ones to unwind
         for task in tasks:
             task.cancel()
-            if not tasks[task][0].is_async and not task.done():
+            if tasks[task][0].is_async:
+                abandon(task)  # referenced even if this wait is cancelled in turn
+            elif not task.done():
                 pool.abandoned = True
         await _drain([t for t in tasks if tasks[t][0].is_async])
         raise

@@ -213,9 +213,15 @@ def _neutral(raw: dict[str, Any]) -> dict[str, Any]:
 
     The root `description` (a model's docstring) is dropped: it is the tool's description already."""
     cleaned = strip_titles(raw)
-    result: dict[str, Any] = {"type": "object", "properties": cleaned.get("properties", {})}
-    if cleaned.get("required"):
-        result["required"] = list(cleaned["required"])
+    root = cleaned
+    ref = cleaned.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        # A self-referencing model (a tree node) comes back as a bare `$ref` into `$defs`: the
+        # root is that definition, and `$defs` stays for the nested references to it.
+        root = cleaned.get("$defs", {}).get(ref[len("#/$defs/") :], cleaned)
+    result: dict[str, Any] = {"type": "object", "properties": root.get("properties", {})}
+    if root.get("required"):
+        result["required"] = list(root["required"])
     if cleaned.get("$defs"):
         result["$defs"] = cleaned["$defs"]
     return result
