@@ -18,13 +18,11 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -38,6 +36,7 @@ from ..errors import (
     MCPToolError,
 )
 from ..tools.definition import ToolDefinition
+from ._labels import _describe, _leaf, _redacted, _safe_url
 from ._loop import BackgroundLoop
 from ._names import assign_names
 from ._pins import PinStore, fingerprint
@@ -93,53 +92,6 @@ class _Connection:
     task: asyncio.Task[None] | None = None
     dead: bool = False
     error: BaseException | None = None
-
-
-def _safe_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (tokens travel there): for messages and reprs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-_SECRET_WORDS = re.compile(r"key|token|secret|passw|auth|credential", re.IGNORECASE)
-
-
-def _redacted(args: list[str]) -> list[str]:
-    """Command-line arguments for messages: a value after (or in) a flag named like a credential
-    (`--api-key X`, `--token=X`) is masked, so the label can appear in errors, logs and pin files."""
-    shown: list[str] = []
-    for index, arg in enumerate(args):
-        flag, sep, _ = arg.partition("=")
-        if arg.startswith("-") and sep and _SECRET_WORDS.search(flag):
-            shown.append(f"{flag}=***")
-        elif (
-            index
-            and args[index - 1].startswith("-")
-            and "=" not in args[index - 1]
-            and _SECRET_WORDS.search(args[index - 1])
-        ):
-            shown.append("***")
-        else:
-            shown.append(arg)
-    return shown
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    # an anyio task group raises an exception group (BaseExceptionGroup on 3.11+, a backport on 3.10)
-    inner = getattr(exc, "exceptions", None)
-    while isinstance(inner, (list, tuple)) and inner and isinstance(inner[0], BaseException):
-        exc = inner[0]
-        inner = getattr(exc, "exceptions", None)
-    return exc
-
-
-def _describe(exc: BaseException) -> str:
-    leaf = _leaf(exc)
-    text = str(leaf)
-    return f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__
 
 
 class MCPToolset:
@@ -557,7 +509,7 @@ class MCPToolset:
                 conn.client = client
                 # Ready only once the server acknowledged the subscription: a call sent before the
                 # ack may change the list before the server has anyone to tell.
-                listener = await self._listen(client)
+                listener = await self._listen(client, conn.stop)
                 if not ready.done():
                     ready.set_result(None)
                 try:
@@ -614,7 +566,7 @@ class MCPToolset:
         stack.callback(devnull.close)
         return devnull
 
-    async def _listen(self, client: Any) -> asyncio.Task[None] | None:
+    async def _listen(self, client: Any, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`, and a
         server tells only the listeners it has acknowledged (there is no replay). So this returns
         once the server acknowledged the subscription (or refused it), never before: the first call
@@ -646,12 +598,14 @@ class MCPToolset:
                 acked.set_result(None)
 
         task = asyncio.ensure_future(listen())
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())  # connect timeout or close
         try:
-            await asyncio.shield(acked)
-        except BaseException:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            raise
+            await asyncio.wait({acked, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not acked.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         return task
 
     async def _on_message(self, message: Any) -> None:
