@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from observe_support import fake_openai_server, requires_tool_hooks
+from support.observe_support import fake_openai_server, requires_tool_hooks
 
 pytest.importorskip("typer")
 

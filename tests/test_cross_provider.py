@@ -26,8 +26,8 @@ import pytest
 from google.genai import types as gtypes
 from mistralai.client import models as mm
 
-from mistral_shapes import mistral_request_problems
-from replay import ReplayFactory, fixture_path, load_cassette
+from support.mistral_shapes import mistral_request_problems
+from support.replay import ReplayFactory, fixture_path, load_cassette
 from toolwire.providers.mistral import mistral_tool_call_id
 from toolwire.providers.registry import AbstractLLM
 from toolwire.types import GenerateResponse, Message, ToolResult
@@ -636,7 +636,7 @@ def _responses_target(answer: dict[str, Any]) -> tuple[Any, list[httpx2.Request]
 def test_openai_chat_turn_continued_on_responses(
     openai_history: tuple[list[Message], list[dict[str, Any]]],
 ) -> None:
-    from openapi_validation import assert_valid_request
+    from support.openapi_validation import assert_valid_request
 
     history, tools = openai_history
     llm, sent = _responses_target(RESPONSES_FINAL)
@@ -705,7 +705,7 @@ def test_responses_reasoning_turn_continued_on_chat_anthropic_gemini(provider: s
     elif provider == "gemini":
         assert gemini_problems(body) == []
     else:
-        from openapi_validation import assert_valid_request
+        from support.openapi_validation import assert_valid_request
 
         assert_valid_request(body, "openai")
         assistant = body["messages"][1]
@@ -740,7 +740,7 @@ BEDROCK_ANSWER = {
 
 def bedrock_problems(model: str, body: dict[str, Any]) -> list[str]:
     """botocore's Converse input shape, plus the pairing rules the service enforces."""
-    from bedrock_shapes import converse_input_problems
+    from support.bedrock_shapes import converse_input_problems
 
     problems = converse_input_problems(model, body)
     messages = body["messages"]

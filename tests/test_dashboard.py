@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from observe_support import fake_openai_server, record_session, requires_tool_hooks
+from support.observe_support import fake_openai_server, record_session, requires_tool_hooks
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from observe_support import fake_openai_server, requires_tool_hooks
+from support.observe_support import fake_openai_server, requires_tool_hooks
 from test_recorder_images import B64, IMAGE, PNG, run_session
 
 pytest.importorskip("starlette")

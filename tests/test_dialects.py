@@ -13,11 +13,12 @@ import jsonschema
 import pytest
 import yaml
 
-from schema_corpus import CASES, MODEL_TOOLS, Case
+from support.schema_corpus import CASES, MODEL_TOOLS, Case
 from toolwire.tools.definition import ToolDefinition
 from toolwire.tools.dialects import (
     DIALECTS,
     OPENAI_STRICT_FORMATS,
+    available_dialects,
     compile_schema,
     strict_compatible,
     walk_schemas,
@@ -437,3 +438,77 @@ def test_upper_case_gemini_types_are_normalized() -> None:
         "required": ["city"],
         "additionalProperties": False,
     }
+
+
+# -- where each dialect lives: shared ones here, a provider's own on its class -------------------
+
+_NESTED = {
+    "type": "object",
+    "properties": {"a": {"$ref": "#/$defs/A"}, "n": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+    "$defs": {"A": {"type": "object", "properties": {"x": {"type": "string", "format": "email"}}}},
+}
+
+
+def test_no_dialect_table_is_keyed_by_a_provider_name() -> None:
+    from toolwire.tools import dialects
+
+    assert set(dialects._COMPILERS) == {"openai", "json_schema", "json_schema_inlined"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "shared"),
+    [
+        ("anthropic", "json_schema"),
+        ("mistral", "json_schema_inlined"),
+        ("azure_openai", "openai"),
+        ("vllm", "openai"),
+    ],
+)
+def test_a_provider_name_stands_for_the_dialect_its_class_declares(provider: str, shared: str) -> None:
+    for strict in (False, True):
+        assert compile_schema(_NESTED, provider, strict=strict) == compile_schema(
+            _NESTED, shared, strict=strict
+        )
+
+
+def test_gemini_and_bedrock_dialects_live_on_their_classes() -> None:
+    from toolwire.providers.bedrock import BedrockProvider, bedrock_schema
+    from toolwire.providers.gemini import GeminiProvider
+    from toolwire.providers.gemini_schema import gemini_schema
+    from toolwire.tools.dialects import dialect_compiler
+
+    assert GeminiProvider.schema_compiler is gemini_schema and dialect_compiler("gemini") is gemini_schema
+    assert BedrockProvider.schema_compiler is bedrock_schema and dialect_compiler("bedrock") is bedrock_schema
+    gemini = compile_schema(_NESTED, "gemini")
+    assert gemini["properties"]["a"]["properties"]["x"] == {"type": "string"}  # no $ref, no email format
+    assert gemini["properties"]["n"] == {"type": "integer", "nullable": True}
+    assert compile_schema(_NESTED, "bedrock", strict=True)["properties"]["a"]["additionalProperties"] is False
+
+
+def test_a_plugin_provider_brings_its_own_dialect_by_registering_once() -> None:
+    from typing import ClassVar
+
+    from toolwire.providers import registry
+    from toolwire.providers.base import BaseProvider
+
+    def upper(parameters: dict[str, Any], strict: bool) -> dict[str, Any]:
+        return {"TYPE": "OBJECT", "strict": strict, "keys": sorted(parameters.get("properties", {}))}
+
+    class _Shouting(BaseProvider):
+        name: ClassVar[str] = "shouting_plugin"
+        tool_dialect: ClassVar[str] = "shouting_plugin"
+        schema_compiler = staticmethod(upper)
+
+    registry.register_provider("shouting_plugin", _Shouting)
+    try:
+        assert compile_schema(_NESTED, "shouting_plugin", strict=True) == {
+            "TYPE": "OBJECT",
+            "strict": True,
+            "keys": ["a", "n"],
+        }
+        assert "shouting_plugin" in available_dialects()
+    finally:
+        registry._registered.pop("shouting_plugin", None)
+        registry._aliases = None
+    with pytest.raises(ValueError, match="unknown schema dialect 'shouting_plugin'"):
+        compile_schema(_NESTED, "shouting_plugin")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fault_server import FaultServer, Reply, fault_server, kits
+from support.fault_server import FaultServer, Reply, fault_server, kits
 from toolwire import AbstractLLM
 from toolwire.errors import (
     AuthenticationError,

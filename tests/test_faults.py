@@ -1,6 +1,6 @@
 """Fault injection against a loopback server, for every wire format toolwire speaks.
 
-Each scenario scripts what the server answers attempt by attempt (tests/fault_server.py), runs one
+Each scenario scripts what the server answers attempt by attempt (tests/support/fault_server.py), runs one
 call (sync or async) with the retry sleeps recorded instead of slept, and checks three things:
 the outcome (survived, or the documented typed error), how many attempts reached the server, and
 that nothing was lost (the caller's messages are unchanged, every attempt sent the same body,
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fault_server import FaultServer, Kit, Reply, fault_server, hostile_turn, kits
+from support.fault_server import FaultServer, Kit, Reply, fault_server, hostile_turn, kits
 from toolwire import Session
 from toolwire.errors import (
     AuthenticationError,

@@ -2,7 +2,7 @@
 and error bodies may only raise toolwire's typed errors (never KeyError, TypeError, ...).
 
 Malformed inputs are built the way real breakage looks: a valid recorded-shape payload (from
-tests/fault_server.py) with subtrees replaced by arbitrary JSON (wrong types at every level, nulls,
+tests/support/fault_server.py) with subtrees replaced by arbitrary JSON (wrong types at every level, nulls,
 huge or odd numbers, empty containers), keys deleted, lists emptied; and streams with events
 mutated, dropped, duplicated, reordered, cut short, interleaved with non-JSON data and `[DONE]`.
 
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fault_server import kits
+from support.fault_server import kits
 from toolwire._eventstream import EventStreamDecoder, EventStreamMessage
 from toolwire._transport import SSEDecoder, SSEEvent
 from toolwire.errors import ProviderError, ToolwireError

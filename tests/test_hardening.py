@@ -68,7 +68,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 from typing import Any  # noqa: E402
 
-from fault_server import KITS_FOR_HOSTILE, FaultServer, Reply, fault_server, hostile_turn  # noqa: E402
+from support.fault_server import KITS_FOR_HOSTILE, FaultServer, Reply, fault_server, hostile_turn  # noqa: E402
 from toolwire import Session, execute_tool_calls  # noqa: E402
 from toolwire.types import ToolCall, parse_arguments  # noqa: E402
 
@@ -446,7 +446,7 @@ def test_cli_prints_the_tokens_of_every_turn(server: FaultServer, tmp_path: Path
         'def get_weather(city: str) -> str:\n    """Weather.\n\n    Args:\n'
         '        city: the city\n    """\n    return "sunny"\n'
     )
-    from fault_server import sse
+    from support.fault_server import sse
 
     def turn(delta: dict[str, Any], finish: str, tokens: tuple[int, int]) -> Reply:
         def chunk(choices: list[Any], usage: Any = None) -> bytes:

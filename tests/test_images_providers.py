@@ -18,8 +18,9 @@ import pydantic
 import pytest
 from google.genai import types as gtypes
 
-from mistral_shapes import mistral_request_problems
-from openapi_validation import request_schema_errors
+from support.mistral_shapes import mistral_request_problems
+from support.openapi_validation import request_schema_errors
+from support.vertex_discovery import discovery_problems
 from test_cross_provider import BEDROCK_ANSWER, CANNED, FINAL, MODELS, bedrock_problems
 from test_image import png_bytes
 from toolwire import Session
@@ -27,7 +28,6 @@ from toolwire.errors import UnsupportedCapabilityError
 from toolwire.image import Image, ImageError
 from toolwire.providers.registry import AbstractLLM
 from toolwire.types import Message, ToolCall, ToolResult
-from vertex_discovery import discovery_problems
 
 PNG = png_bytes()
 IMAGE_URL = "https://images.example.com/chart.png"

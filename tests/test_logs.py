@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 from toolwire import _instrument
 from toolwire.errors import InvalidRequestError
 from toolwire.logs import (

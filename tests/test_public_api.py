@@ -300,4 +300,5 @@ def test_reasoning_content_of_an_openai_shaped_dict_is_kept() -> None:
     from toolwire.types import coerce_message
 
     message = coerce_message({"role": "assistant", "content": "", "reasoning_content": "thinking..."})
-    assert message.provider_data == {"reasoning_content": "thinking..."}
+    # under the name of the Chat Completions servers that echo it (DeepSeek through openai_compatible)
+    assert message.provider_data == {"openai_compatible": {"reasoning_content": "thinking..."}}

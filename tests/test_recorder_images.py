@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from observe_support import fake_openai_server, make_llm, requires_tool_hooks
+from support.observe_support import fake_openai_server, make_llm, requires_tool_hooks
 from toolwire import Image, Message, Session
 from toolwire._recorded_images import describe, describe_all
 from toolwire.errors import ToolwireError

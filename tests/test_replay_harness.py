@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from replay import (
+from support.replay import (
     ReplayFactory,
     all_fixture_files,
     fixture_path,
@@ -16,7 +16,7 @@ from replay import (
     load_cassette,
     replay_clients,
 )
-from replay import replay as replay
+from support.replay import replay as replay
 from toolwire._transport import client_override, iter_sse
 from toolwire.testing import CassetteMismatchError, ReplayTransport
 

@@ -12,7 +12,7 @@ import pydantic
 import pytest
 from pydantic import BaseModel, Field
 
-from schema_corpus import CASES, MODEL_TOOLS, Address, Case, Order, Reminder, get_weather
+from support.schema_corpus import CASES, MODEL_TOOLS, Address, Case, Order, Reminder, get_weather
 from toolwire.tools.definition import ToolDefinition, function_to_tool_definition, tool
 from toolwire.tools.dialects import compile_schema
 from toolwire.tools.schema import function_schema, model_schema
@@ -284,7 +284,7 @@ def test_tool_decorator_with_options() -> None:
 
 
 async def test_async_function_tool() -> None:
-    from schema_corpus import fetch_url
+    from support.schema_corpus import fetch_url
 
     definition = function_to_tool_definition(fetch_url)
     kwargs = definition.validate_arguments({"url": "u"})
@@ -403,7 +403,7 @@ def test_strict_null_for_optional_argument_means_default() -> None:
     compiled = definition.parameters_for("openai", strict=True)
     assert compiled["required"] == ["city", "unit"]
     assert {"type": "null"} in compiled["properties"]["unit"]["anyOf"]
-    from schema_corpus import Unit
+    from support.schema_corpus import Unit
 
     assert definition.validate_arguments({"city": "x", "unit": None}) == {"city": "x", "unit": Unit.CELSIUS}
     flags = model_schema(Flags).validator

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fault_server import SECRET_KEY, FaultServer, Reply, fault_server, kits
+from support.fault_server import SECRET_KEY, FaultServer, Reply, fault_server, kits
 from toolwire import AbstractLLM
 from toolwire.errors import ToolwireError
 
@@ -157,7 +157,7 @@ def _assert_none_of(text: str, where: str) -> None:
 
 
 def _stream_error_event(name: str, text: str) -> list[bytes]:
-    from fault_server import sse
+    from support.fault_server import sse
 
     if name == "anthropic":
         return [sse({"type": "error", "error": {"type": "invalid_request_error", "message": text}}, "error")]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from replay import Replay, ReplayFactory
+from support.replay import Replay, ReplayFactory
 from toolwire.events import SessionFinished, ToolCallStarted, ToolResultEvent
 from toolwire.providers.registry import AbstractLLM
 from toolwire.session import Session

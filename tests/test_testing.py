@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from replay import fixture_path
+from support.replay import fixture_path
 from toolwire._transport import ClientOverride, client_override, iter_sse
 from toolwire.errors import ConfigurationError, ToolwireError
 from toolwire.testing import (

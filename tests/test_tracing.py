@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from observe_support import fake_openai_server, make_llm, requires_tool_hooks
+from support.observe_support import fake_openai_server, make_llm, requires_tool_hooks
 
 pytest.importorskip("opentelemetry.sdk")
 

@@ -388,8 +388,11 @@ def coerce_message(value: Message | Mapping[str, Any] | str) -> Message:
     provider_data = value.get("provider_data")
     reasoning = value.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
-        # DeepSeek needs its reasoning back on tool-calling turns: keep it from OpenAI-shaped dicts.
-        provider_data = {**(provider_data or {}), "reasoning_content": reasoning}
+        # DeepSeek needs its reasoning back on tool-calling turns: keep it from OpenAI-shaped dicts,
+        # under the Chat Completions servers' provider name (the one that echoes it).
+        own = (provider_data or {}).get("openai_compatible")
+        own = {**(own if isinstance(own, Mapping) else {}), "reasoning_content": reasoning}
+        provider_data = {**(provider_data or {}), "openai_compatible": own}
     return Message(
         role=role,
         content=content,
@@ -433,7 +436,8 @@ class GenerateResponse:
             role="assistant",
             content=self.content,
             tool_calls=list(self.tool_calls.tool_calls) if self.tool_calls else None,
-            provider_data=dict(self.provider_data) if self.provider_data else None,
+            # `.copy()` keeps a ProviderData's kind (its deprecated top-level reads still forward)
+            provider_data=self.provider_data.copy() if self.provider_data else None,
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fake_batch_api import FakeBatchAPI
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, GenerateResponse, batch
 from toolwire.errors import (
     BatchItemError,

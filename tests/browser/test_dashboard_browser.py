@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from observe_support import executor_reports_tools, fake_openai_server, record_session
+from support.observe_support import executor_reports_tools, fake_openai_server, record_session
 
 # CI sets this so a missing browser, Playwright or executor hook fails the step instead of skipping it
 REQUIRED = os.environ.get("TOOLWIRE_REQUIRE_BROWSER") == "1"

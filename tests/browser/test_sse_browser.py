@@ -24,7 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from integrations._support import SyncGate, get_local_time, load_example, reset, stats
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 
 REQUIRED = os.environ.get("TOOLWIRE_REQUIRE_BROWSER") == "1"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fake_model import FakeModelTransport
 
-from observe_support import fake_openai_server
+from support.observe_support import fake_openai_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

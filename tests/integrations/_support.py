@@ -1,5 +1,5 @@
 """Shared by the web-framework integration tests: load an example app, run the fake OpenAI server
-(../shared/bench, through tests/observe_support.py), read its request counters, parse an SSE body,
+(../shared/bench, through tests/support/observe_support.py), read its request counters, parse an SSE body,
 drive an ASGI app by hand (to send `http.disconnect` at a chosen moment), and tools that block."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("django")
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 
 from ._support import (
     PROMPT,

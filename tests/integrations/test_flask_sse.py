@@ -13,7 +13,7 @@ pytest.importorskip("flask")
 
 import flask
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 from toolwire import Session
 from toolwire.integrations.flask import sse_response
 

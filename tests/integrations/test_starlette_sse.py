@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 from toolwire import Session
 from toolwire.integrations import fastapi as fastapi_integration
 from toolwire.integrations.starlette import SSEResponse, sse_response

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mcp_support import DEMO, HERE, PAGED, SERVERS
 
-from observe_support import fake_openai_server
+from support.observe_support import fake_openai_server
 
 pytest.importorskip("mcp")
 pytest.importorskip("typer")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mcp_support import ROOT
 
-from observe_support import fake_openai_server, make_llm
+from support.observe_support import fake_openai_server, make_llm
 
 pytest.importorskip("mcp")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from mcp_support import DEMO, PAGED
 
-from fault_server import FaultServer, Reply, fault_server
+from support.fault_server import FaultServer, Reply, fault_server
 from toolwire import AbstractLLM, Session
 from toolwire.mcp import MCPToolset
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.replay import fixture_path
 
+from support.replay import fixture_path
 from toolwire._eventstream import EventStreamDecoder
 from toolwire._transport import SSEDecoder
 from toolwire.providers.anthropic import AnthropicStreamState

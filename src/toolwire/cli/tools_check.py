@@ -19,12 +19,18 @@ __all__ = ["Verdict", "check_tool", "columns", "describe_rewrite"]
 
 
 def columns() -> list[tuple[str, str, bool]]:
-    """(column title, dialect, strict): every dialect `compile_schema` knows (providers register
-    theirs), with OpenAI strict mode as a column of its own."""
-    from ..tools.dialects import available_dialects
+    """(column title, dialect, strict): every distinct dialect `compile_schema` knows, under its
+    first name (a provider's name before a shared dialect's: "anthropic", not "json_schema"), with
+    OpenAI strict mode as a column of its own."""
+    from ..tools.dialects import available_dialects, dialect_compiler
 
     found = [("openai", "openai", False), ("openai strict", "openai", True)]
-    found += [(name, name, False) for name in available_dialects() if name != "openai"]
+    seen = {dialect_compiler("openai")}
+    for name in available_dialects():
+        compiler = dialect_compiler(name)
+        if compiler not in seen:
+            seen.add(compiler)
+            found.append((name, name, False))
     return found
 
 

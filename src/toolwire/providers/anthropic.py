@@ -121,7 +121,7 @@ def anthropic_tool_id(call_id: str) -> str:
     return f"toolu_tw{digest}"
 
 
-def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "anthropic") -> list[dict[str, Any]]:
+def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "json_schema") -> list[dict[str, Any]]:
     out = []
     for tool in tools:
         entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters_for(dialect)}
@@ -291,7 +291,7 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
             {
                 "name": name,
                 "description": f"Answer with a {name} object.",
-                "input_schema": structured_schema(request.response_model, "anthropic", strict=False),
+                "input_schema": structured_schema(request.response_model, "json_schema", strict=False),
             }
         )
         if not request.tools:
@@ -702,7 +702,7 @@ class AnthropicProvider(BaseProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"
-    tool_dialect: ClassVar[str] = "anthropic"
+    tool_dialect: ClassVar[str] = "json_schema"
     request_id_headers: ClassVar[tuple[str, ...]] = ("request-id", "x-request-id")
     # "Maximum image size: 5MB per image" for the API (docs.anthropic.com, Vision); URL sources
     # are fetched by the service

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument, _json
 from .._pacing import Pacer, estimate_tokens
+from .._provider_data import find_entry
 from .._scrub import (
     clean_key,
     header_secrets,
@@ -45,7 +46,7 @@ from ..types import (
     ToolCall,
     coerce_messages,
 )
-from ._checks import _check_spelling, _host, check_base_url, encode_body, env_key_goes_to
+from ._checks import _host, check_base_url, encode_body, env_key_goes_to
 
 # The error-building, structured-output and secret helpers live in `_common`; re-exported here for the
 # provider modules and plugins that import them from `base` (`X as X` marks the re-export).
@@ -58,6 +59,10 @@ from ._common import parse_structured as parse_structured
 from ._common import structured_schema as structured_schema
 from ._common import unexpected_shape as unexpected_shape
 
+# The neutral request and the pure reading of generate()'s arguments live in `_request`.
+from ._request import ChatRequest as ChatRequest
+from ._request import apply_call_options, normalize_tool_choice, read_response_format
+
 if TYPE_CHECKING:
     import httpx2
 
@@ -68,28 +73,6 @@ __all__ = ["BaseProvider", "ChatRequest", "StreamState", "mask_secret"]
 
 _CAPABILITY_ORDER = {cap: i for i, cap in enumerate(Capability)}
 _TOOL_CACHE_SIZE = 64
-
-
-@dataclass
-class ChatRequest:
-    """One call, provider-neutral, after validation. Translation functions read only this."""
-
-    messages: list[Message]
-    model: str
-    tools: tuple[ToolDefinition, ...] = ()
-    tool_payload: Any = None
-    tool_choice: str | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: ResponseFormat | None = None
-    response_model: type[Any] | None = None
-    stream: bool = False
-    params: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    timeout: float | None = None
-    max_retries: int | None = None
-    retry_deadline: float | None = None
-    max_validation_retries: int = 1
-    extra_headers: dict[str, str] | None = None
 
 
 class StreamState(Protocol):
@@ -125,6 +108,11 @@ class BaseProvider(AbstractLLMInterface):
     default_base_url: ClassVar[str | None] = None
     default_model: ClassVar[str | None] = None
     tool_dialect: ClassVar[str] = "openai"
+    # A dialect of the provider's own: `staticmethod((parameters, strict) -> schema)`, and then
+    # `tool_dialect` is the provider's name, which `compile_schema` resolves through the registry.
+    # None: `tool_dialect` names a dialect several providers share. (Typed Any: `staticmethod[...]`
+    # does not evaluate at runtime before Python 3.12.)
+    schema_compiler: ClassVar[Any] = None
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
     # True where every endpoint is the user's own resource (Azure): the environment key goes to
     # whichever endpoint is named. Otherwise see `env_key_goes_to`.
@@ -407,35 +395,20 @@ class BaseProvider(AbstractLLMInterface):
             request.tools, request.tool_payload = self._translated_tools(tools)
             if stream:
                 self._require(Capability.STREAMING_TOOLS, use_model, "tools while streaming")
-            request.tool_choice = _normalize_tool_choice(tool_choice, request.tools)
+            request.tool_choice = normalize_tool_choice(tool_choice, request.tools)
             request.parallel_tool_calls = parallel_tool_calls
         elif tool_choice not in (None, "none", "auto"):
             raise ValueError(f"tool_choice={tool_choice!r} needs tools")
         if stream:
             self._require(Capability.STREAMING, use_model, "streaming")
         if response_format is not None:
-            if isinstance(response_format, type) and hasattr(response_format, "model_json_schema"):
+            request.response_model, request.response_format = read_response_format(response_format)
+            if request.response_model is not None:
                 self._require(Capability.STRUCTURED_OUTPUT, use_model, "structured output")
-                request.response_model = response_format
-            else:
-                try:
-                    request.response_format = ResponseFormat(response_format)
-                except ValueError:
-                    raise ValueError(
-                        "response_format must be ResponseFormat.TEXT, ResponseFormat.JSON or a "
-                        f"Pydantic model class, got {response_format!r}"
-                    ) from None
-                if request.response_format is ResponseFormat.JSON:
-                    self._require(Capability.JSON_MODE, use_model, "JSON mode")
+            elif request.response_format is ResponseFormat.JSON:
+                self._require(Capability.JSON_MODE, use_model, "JSON mode")
         request.params = {k: v for k, v in sampling.items() if v is not None}
-        request.timeout = kwargs.pop("timeout", None)
-        request.max_retries = kwargs.pop("max_retries", None)
-        request.retry_deadline = kwargs.pop("retry_deadline", None)
-        request.max_validation_retries = int(kwargs.pop("max_validation_retries", 1))
-        request.extra_headers = kwargs.pop("extra_headers", None)
-        extra_body = kwargs.pop("extra_body", None)
-        _check_spelling(kwargs)
-        request.extra = {**kwargs, **(extra_body or {})}
+        apply_call_options(request, kwargs)
         return request
 
     def _check_images(self, messages: Sequence[Message], model: str) -> None:
@@ -518,7 +491,7 @@ class BaseProvider(AbstractLLMInterface):
                 f"{self.name}: the completion was stopped by a content filter",
                 provider=self.name,
                 model=response.model,
-                filter_results=(response.provider_data or {}).get("content_filter_results"),
+                filter_results=find_entry(response.provider_data, self.name, "content_filter_results"),
                 response=response,
             )
         return response
@@ -797,22 +770,3 @@ class BaseProvider(AbstractLLMInterface):
 
 def _has_url_images(messages: Sequence[Message]) -> bool:
     return any(image.data is None for message in messages for image in message.images)
-
-
-def _normalize_tool_choice(choice: Any, tools: tuple[ToolDefinition, ...]) -> str | None:
-    if choice is None or choice in ("auto", "none", "required"):
-        return choice  # type: ignore[no-any-return]
-    if choice == "any":
-        return "required"
-    if isinstance(choice, Mapping):
-        fn = choice.get("function")
-        name = fn.get("name") if isinstance(fn, Mapping) else choice.get("name")
-        if not name:
-            raise ValueError(f"cannot read a tool name from tool_choice={dict(choice)!r}")
-        choice = name
-    if isinstance(choice, str):
-        if not any(t.name == choice for t in tools):
-            names = ", ".join(t.name for t in tools)
-            raise ValueError(f"tool_choice={choice!r} is not one of the tools ({names})")
-        return choice
-    raise ValueError(f"tool_choice must be 'auto', 'none', 'required' or a tool name, got {choice!r}")

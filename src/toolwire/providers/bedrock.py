@@ -32,6 +32,7 @@ Reading responses, streams and errors lives in `bedrock_response.py`; credential
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import hashlib
 import json
@@ -44,6 +45,14 @@ from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
 from ..image import ImageError
 from ..tools.definition import ToolDefinition
+from ..tools.dialects import (
+    RecursiveSchemaError,
+    Schema,
+    inline_refs,
+    map_children,
+    root_schema,
+    schema_types,
+)
 from ..types import (
     Capability,
     GenerateResponse,
@@ -113,6 +122,32 @@ def _description(tool: ToolDefinition) -> str:
     # NonEmptyString in the service model: an empty description is a ValidationException
     text = (tool.description or "").strip()
     return text or f"The {tool.name} tool."
+
+
+def bedrock_schema(parameters: Schema, strict: bool = False) -> Schema:
+    """The `bedrock` dialect (Converse `toolSpec.inputSchema.json`, `outputConfig` schemas): JSON
+    Schema with references inlined, since Converse hands the schema to models (Nova, Llama, Mistral)
+    that do not resolve `$ref` (a recursive schema is sent as written, for Claude); with
+    `strict=True` every object is closed (`additionalProperties: false`), which Bedrock's structured
+    outputs require."""
+    root = root_schema(parameters)
+    try:
+        schema = inline_refs(root)
+    except RecursiveSchemaError:
+        schema = root
+    if not strict:
+        return schema
+
+    def close(node: Any, path: tuple[str, ...]) -> Any:
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        out = map_children(node, close, path)
+        if ("object" in schema_types(out) or "properties" in out) and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+
+    result: Schema = close(schema, ())
+    return result
 
 
 def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "bedrock") -> list[dict[str, Any]]:
@@ -458,6 +493,7 @@ class BedrockProvider(BaseProvider):
     requires_api_key: ClassVar[bool] = False
     base_url_env: ClassVar[tuple[str, ...]] = ()
     tool_dialect: ClassVar[str] = "bedrock"
+    schema_compiler = staticmethod(bedrock_schema)  # its own dialect: `compile_schema(..., "bedrock")`
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-requestid", "x-amz-request-id")
     region_env: ClassVar[tuple[str, ...]] = ("AWS_REGION", "AWS_DEFAULT_REGION")
     # "The maximum size of an image is 3.75 MB" (Converse API, ImageBlock); only bytes or an S3

@@ -146,7 +146,8 @@ class FallbackProvider(AbstractLLMInterface):
 
     def _answered(self, result: Any, index: int, skipped: list[str]) -> Any:
         if isinstance(result, GenerateResponse):
-            data = dict(result.provider_data or {})
+            # a copy of the same kind: a ProviderData keeps forwarding its deprecated keys
+            data: dict[str, Any] = result.provider_data.copy() if result.provider_data is not None else {}
             data["fallback"] = {"index": index, "skipped": skipped}
             result.provider_data = data
         return result

@@ -45,6 +45,7 @@ from .base import (
 from .gemini_auth import VERTEX_SCOPE as VERTEX_SCOPE
 from .gemini_auth import _auth_request as _auth_request
 from .gemini_auth import _default_credentials as _default_credentials
+from .gemini_schema import gemini_schema
 from .gemini_stream import GeminiStreamState as GeminiStreamState
 from .gemini_stream import normalize_finish_reason as normalize_finish_reason
 from .gemini_stream import parse_generate_content as parse_generate_content
@@ -109,6 +110,7 @@ class GeminiProvider(BaseProvider):
     base_url_env: ClassVar[tuple[str, ...]] = ("GEMINI_BASE_URL",)
     default_base_url: ClassVar[str | None] = GEMINI_BASE_URL
     tool_dialect: ClassVar[str] = "gemini"
+    schema_compiler = staticmethod(gemini_schema)  # its own dialect: `compile_schema(..., "gemini")`
     # inline data: "the total request size limit is 20 MB" (ai.google.dev, Image understanding);
     # http(s) URLs are not fetched by generateContent, so toolwire downloads them
     max_image_bytes: ClassVar[int] = 20_000_000

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._provider_data import keyed
 from .._stream_events import decode_stream_event
 from .._transport import SSEEvent
 from ..errors import (
@@ -353,10 +354,10 @@ class _Assembler:
             own["citation_metadata"] = self.citations
         if self.prompt_feedback:
             own["prompt_feedback"] = self.prompt_feedback
-        provider_data: dict[str, Any] = {"gemini": own} if own else {}
         finish = normalize_finish_reason(self.finish, bool(calls))
         if finish == "content_filter":
-            provider_data["content_filter_results"] = self.safety or {"finish_reason": self.finish}
+            own["content_filter_results"] = self.safety or {"finish_reason": self.finish}
+        provider_data = keyed({"gemini": own}, "gemini") if own else None
         return GenerateResponse(
             content=content,
             tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -365,7 +366,7 @@ class _Assembler:
             finish_reason=finish,
             raw_response=raw,
             id=self.id,
-            provider_data=provider_data or None,
+            provider_data=provider_data,
         )
 
 

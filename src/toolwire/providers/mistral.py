@@ -146,7 +146,7 @@ def mistral_body(request: ChatRequest) -> dict[str, Any]:
             "type": "json_schema",
             "json_schema": {
                 "name": request.response_model.__name__,
-                "schema": structured_schema(request.response_model, "mistral", strict=False),
+                "schema": structured_schema(request.response_model, "json_schema_inlined", strict=False),
                 "strict": True,
             },
         }
@@ -172,7 +172,8 @@ def _split_chunks(content: Any) -> tuple[Any, list[Any]]:
 
 def _with_thinking(response: GenerateResponse, thinking: list[Any]) -> GenerateResponse:
     if thinking:
-        data = dict(response.provider_data or {})
+        # a copy of the same kind: a ProviderData keeps forwarding its deprecated keys
+        data: dict[str, Any] = response.provider_data.copy() if response.provider_data is not None else {}
         data["mistral"] = {**data.get("mistral", {}), "thinking": thinking}
         response.provider_data = data
     return response
@@ -311,7 +312,7 @@ class MistralProvider(OpenAIProvider):
     base_url_env: ClassVar[tuple[str, ...]] = ("MISTRAL_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.mistral.ai/v1"
     default_model: ClassVar[str | None] = "mistral-large-latest"
-    tool_dialect: ClassVar[str] = "mistral"
+    tool_dialect: ClassVar[str] = "json_schema_inlined"
     # "image size limit: 10MB" (docs.mistral.ai, Vision)
     max_image_bytes: ClassVar[int] = 10_000_000
     request_id_headers: ClassVar[tuple[str, ...]] = (

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from .._provider_data import legacy_entry
 from ..errors import ProviderError
 from ..tools.definition import ToolDefinition
 from ..types import (
@@ -149,6 +150,7 @@ def chat_messages(
     empty_assistant_content: Any = None,
     echo_reasoning_content: bool = False,
     images_in_tool_messages: bool = False,
+    provider: str = "openai_compatible",
 ) -> list[dict[str, Any]]:
     """Neutral messages → Chat Completions messages (one `tool` message per tool result).
 
@@ -156,6 +158,8 @@ def chat_messages(
     thinking mode answers 400 without it on a turn that called tools; OpenAI and Groq reject it).
     `images_in_tool_messages`: a tool's images go inside its tool message (Mistral takes content
     chunks there) instead of in a user message after the turn's tool messages.
+    `provider`: whose `provider_data` entry holds the reasoning to echo (the top-level key of a
+    history recorded before provider_data was keyed by name is read too).
     """
     out: list[dict[str, Any]] = []
     answered: list[ToolResult] = []  # the current run of tool results, for their images
@@ -195,7 +199,7 @@ def chat_messages(
                 ]
             elif message.content is None:
                 entry["content"] = ""
-            reasoning = (message.provider_data or {}).get("reasoning_content")
+            reasoning = legacy_entry(message.provider_data, provider, "reasoning_content")
             if echo_reasoning_content and isinstance(reasoning, str):
                 entry["reasoning_content"] = reasoning
         elif role == "system":
@@ -222,6 +226,7 @@ def chat_body(
     empty_assistant_content: Any = None,
     echo_reasoning_content: bool = False,
     images_in_tool_messages: bool = False,
+    provider: str = "openai_compatible",
 ) -> dict[str, Any]:
     """The JSON body of a Chat Completions request."""
     use_model = model or request.model
@@ -232,6 +237,7 @@ def chat_body(
             empty_assistant_content=empty_assistant_content,
             echo_reasoning_content=echo_reasoning_content,
             images_in_tool_messages=images_in_tool_messages,
+            provider=provider,
         ),
     }
     params = request.params
@@ -390,6 +396,7 @@ class OpenAIProvider(BaseProvider):
             max_tokens_field=self.max_tokens_field,
             include_usage=self.include_stream_usage,
             echo_reasoning_content=self.echo_reasoning_content,
+            provider=self.name,
         )
 
     def endpoint(self, request: ChatRequest) -> str:

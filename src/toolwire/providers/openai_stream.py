@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._provider_data import ProviderData, keyed
 from .._stream_events import decode_stream_event, stream_error_from_event
 from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
@@ -69,6 +70,15 @@ def raw_finish_data(reason: Any, provider: str) -> dict[str, Any] | None:
     if reason is None or str(reason).lower() in _FINISH_REASONS:
         return None
     return {provider: {"finish_reason": reason}}
+
+
+def own_data(own: dict[str, Any], reason: Any, provider: str) -> ProviderData | None:
+    """A turn's `provider_data`: everything under the provider's name (filter results, reasoning,
+    a finish reason the normalizer does not know), the old top-level reads forwarded with a warning."""
+    raw = raw_finish_data(reason, provider)
+    if raw:
+        own = {**own, **raw[provider]}
+    return keyed({provider: own}, provider) if own else None
 
 
 def normalize_usage(usage: Any) -> dict[str, int] | None:
@@ -169,18 +179,17 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     if not calls and isinstance(legacy, Mapping):
         calls = [_tool_call({"function": legacy}, 0, turn)]
     content = _text(message.get("content"))
-    provider_data: dict[str, Any] = {}
+    own: dict[str, Any] = {}
     for key in _FILTER_KEYS:
         if payload.get(key):
-            provider_data[key] = payload[key]
+            own[key] = payload[key]
     if choice.get("content_filter_results"):
-        provider_data["content_filter_results"] = choice["content_filter_results"]
+        own["content_filter_results"] = choice["content_filter_results"]
     # Kept under the server's own field name: DeepSeek requires `reasoning_content` back on the
     # assistant turn that called tools, while Groq rejects that field (it sends `reasoning`).
     for key in _REASONING_KEYS:
         if message.get(key):
-            provider_data[key] = message[key]
-    provider_data.update(raw_finish_data(choice.get("finish_reason"), provider) or {})
+            own[key] = message[key]
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -190,7 +199,7 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
         raw_response=payload,
         refusal=message.get("refusal"),
         id=seed,
-        provider_data=provider_data or None,
+        provider_data=own_data(own, choice.get("finish_reason"), provider),
     )
 
 
@@ -251,7 +260,7 @@ class ChatCompletionStreamState:
         self._model: str | None = None
         self._id: str | None = None
         self._nonce = uuid.uuid4().hex[:12]
-        self._provider_data: dict[str, Any] = {}
+        self._own: dict[str, Any] = {}  # provider_data[provider]
         self._events = 0
         self._reported = 0  # calls already announced in `completed_calls`
 
@@ -279,7 +288,7 @@ class ChatCompletionStreamState:
         if usage:
             self._usage = normalize_usage(usage)
         if payload.get("prompt_filter_results"):
-            self._provider_data["prompt_filter_results"] = payload["prompt_filter_results"]
+            self._own["prompt_filter_results"] = payload["prompt_filter_results"]
         choices = payload.get("choices")
         if not choices:
             return [StreamChunk(usage=self._usage, raw=payload)] if usage else []
@@ -304,13 +313,13 @@ class ChatCompletionStreamState:
             for key in _REASONING_KEYS:
                 reasoning = delta.get(key)
                 if isinstance(reasoning, str) and reasoning:
-                    self._provider_data[key] = self._provider_data.get(key, "") + reasoning
+                    self._own[key] = self._own.get(key, "") + reasoning
             raw_finish = choice.get("finish_reason")
             finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
             if raw_finish:
                 self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
-                self._provider_data["content_filter_results"] = choice["content_filter_results"]
+                self._own["content_filter_results"] = choice["content_filter_results"]
             completed = self._completed_calls(bool(finish))
             if text or deltas or finish or completed:
                 chunks.append(
@@ -398,7 +407,6 @@ class ChatCompletionStreamState:
             )
         calls = self._tool_calls()
         content = "".join(self._text) or None
-        self._provider_data.update(raw_finish_data(self._finish_reason, self.provider) or {})
         return GenerateResponse(
             content=content,
             tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -408,7 +416,7 @@ class ChatCompletionStreamState:
             raw_response=None,
             refusal="".join(self._refusal) or None,
             id=self._id,
-            provider_data=self._provider_data or None,
+            provider_data=own_data(self._own, self._finish_reason, self.provider),
         )
 
 

@@ -28,6 +28,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._provider_data import keyed
 from .._stream_events import decode_stream_event
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..tools.definition import ToolDefinition
@@ -408,9 +409,9 @@ def _parse(payload: Any, provider: str) -> GenerateResponse:
     own: dict[str, Any] = {"output": [dict(i) for i in output]}
     if payload.get("id"):
         own["id"] = payload["id"]
-    provider_data: dict[str, Any] = {WIRE: own}
     if payload.get("content_filters"):
-        provider_data["content_filter_results"] = payload["content_filters"]  # Azure
+        own["content_filter_results"] = payload["content_filters"]  # Azure
+    provider_data = keyed({WIRE: own}, WIRE)
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,

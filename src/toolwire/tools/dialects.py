@@ -1,20 +1,21 @@
 """Rewrite a neutral JSON Schema (a tool's parameters) into what one provider accepts.
 
 `compile_schema(parameters, dialect, strict=...)` is pure: it never mutates its input and returns a
-new dict. Dialects:
+new dict. The dialects here are the ones several providers share, named by what they are:
 
-- ``"openai"`` (also Azure OpenAI, OpenAI-compatible servers, Ollama): JSON Schema as is; with
-  ``strict=True`` the Structured Outputs subset (every object closed, every property required,
-  optional properties made nullable, unsupported keywords removed).
-- ``"anthropic"``: JSON Schema as is (``$ref``/``$defs`` allowed); only the root is normalized.
-- ``"gemini"``: the OpenAPI 3.0 subset of ``FunctionDeclaration.parameters``: references inlined,
-  ``nullable`` instead of null unions, string enums, no ``additionalProperties``/``title``/``default``.
-  A schema without properties compiles to ``{}``, meaning "send no ``parameters``".
-- ``"mistral"``: JSON Schema with references inlined.
-- ``"bedrock"`` (Converse ``toolSpec.inputSchema.json``, ``outputConfig`` schemas): JSON Schema with
-  references inlined, since Converse hands the schema to models (Nova, Llama, Mistral) that do not
-  resolve ``$ref`` (a recursive schema is sent as written, for Claude); with ``strict=True`` every
-  object is closed (``additionalProperties: false``), which Bedrock's structured outputs require.
+- ``"openai"`` (OpenAI, Azure OpenAI, OpenAI-compatible servers, Ollama, the Responses API): JSON
+  Schema as is; with ``strict=True`` the Structured Outputs subset (every object closed, every
+  property required, optional properties made nullable, unsupported keywords removed).
+- ``"json_schema"`` (Anthropic, Gemini's ``parametersJsonSchema``): JSON Schema as written
+  (``$ref``/``$defs`` allowed); only the root is normalized.
+- ``"json_schema_inlined"`` (Mistral): JSON Schema with references inlined (a recursive schema is
+  sent as written).
+
+A provider's name is a dialect too: it stands for the dialect its class declares (`tool_dialect`),
+so ``"anthropic"`` is ``"json_schema"``, ``"mistral"`` is ``"json_schema_inlined"``, ``"azure_openai"``
+is ``"openai"``. A dialect only one provider speaks lives with that provider, as its class's
+`schema_compiler`: ``"gemini"`` (the OpenAPI 3.0 subset, `providers/gemini_schema.py`) and
+``"bedrock"`` (`providers/bedrock.py`). `register_dialect` adds a named dialect of a plugin's own.
 
 No third-party import here: this runs on every request that carries tools.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "DIALECTS",
     "available_dialects",
     "compile_schema",
+    "dialect_compiler",
     "is_nullable",
     "register_dialect",
     "strict_compatible",
@@ -36,7 +38,8 @@ __all__ = [
     "walk_schemas",
 ]
 
-# The built-in dialects the schema corpus is checked against; `available_dialects()` lists all.
+# The dialect names the schema corpus is checked against (the provider names stand for their
+# classes' dialects, see the module docstring); `available_dialects()` lists all.
 DIALECTS = ("openai", "anthropic", "gemini", "mistral", "bedrock")
 
 Schema = dict[str, Any]
@@ -68,22 +71,6 @@ OPENAI_STRICT_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
 )
 
-# Gemini `Schema` (OpenAPI 3.0 subset) fields we emit. `title`/`default` are dropped on purpose: older
-# Gemini models rejected them and they carry nothing the model needs.
-_GEMINI_KEYS = frozenset(
-    {
-        "type", "format", "description", "nullable", "enum", "items", "properties", "required", "anyOf",
-        "minItems", "maxItems", "minimum", "maximum", "minLength", "maxLength", "pattern",
-        "minProperties", "maxProperties", "propertyOrdering",
-    }
-)  # fmt: skip
-# Gemini only documents these formats; anything else (email, uuid...) is a 400 on some models.
-_GEMINI_FORMATS = {
-    "string": frozenset({"enum", "date-time"}),
-    "number": frozenset({"float", "double"}),
-    "integer": frozenset({"int32", "int64"}),
-}
-
 
 class _Recursive(ValueError):
     pass
@@ -93,29 +80,63 @@ SchemaCompiler = Callable[[Schema, bool], Schema]
 
 
 def compile_schema(parameters: Schema, dialect: str, *, strict: bool = False) -> Schema:
-    """Return a new schema for `dialect` (``openai``, ``anthropic``, ``gemini``, ``mistral``,
-    ``json_schema`` or one a provider module registered with `register_dialect`).
+    """Return a new schema for `dialect`: ``openai``, ``json_schema``, ``json_schema_inlined``, one
+    registered with `register_dialect`, or a provider's name (``anthropic``, ``gemini``, ``mistral``,
+    ``bedrock``, ...) for the dialect its class declares.
 
     Raises `ValueError` for an unknown dialect, for a schema the dialect cannot express (a recursive
     schema for Gemini; an open `dict[str, X]`, an untyped value or an untyped array in OpenAI strict
     mode), or when `parameters` is not an object schema.
     """
-    compiler = _COMPILERS.get(dialect)
+    return dialect_compiler(dialect)(parameters, strict)
+
+
+def dialect_compiler(dialect: str) -> SchemaCompiler:
+    """The compiler `compile_schema` uses for `dialect` (`ValueError` when none is known)."""
+    compiler = _COMPILERS.get(dialect) or _provider_compiler(dialect)
     if compiler is None:
         known = ", ".join(available_dialects())
         raise ValueError(f"unknown schema dialect {dialect!r}; known dialects: {known}")
-    return compiler(parameters, strict)
+    return compiler
 
 
 def register_dialect(name: str, compiler: SchemaCompiler) -> None:
     """Teach `compile_schema` a dialect: `compiler(parameters, strict)` returns a new schema or
-    raises `ValueError` when the dialect cannot express it. Provider modules register their own."""
+    raises `ValueError` when the dialect cannot express it. (A provider's own dialect is better
+    declared on its class as `schema_compiler`: then its name finds it.)"""
     _COMPILERS[name] = compiler
 
 
 def available_dialects() -> list[str]:
-    """Every dialect `compile_schema` knows, built-ins first, in registration order."""
-    return list(_COMPILERS)
+    """Every dialect `compile_schema` knows: the built-in names (`DIALECTS`), the shared and the
+    registered dialects in registration order, then every other provider's name."""
+    from ..providers.registry import provider_classes
+
+    names = list(dict.fromkeys([*DIALECTS, *_COMPILERS]))
+    for name, cls in provider_classes().items():
+        if name not in names and _class_compiler(cls) is not None:
+            names.append(name)
+    return names
+
+
+def _provider_compiler(name: str) -> SchemaCompiler | None:
+    """The dialect a provider's class declares, when `name` is a provider's name or alias."""
+    from ..errors import ConfigurationError
+    from ..providers.registry import provider_class
+
+    try:
+        cls = provider_class(name)
+    except (ConfigurationError, ImportError):
+        return None
+    return _class_compiler(cls)
+
+
+def _class_compiler(cls: Any) -> SchemaCompiler | None:
+    own = getattr(cls, "schema_compiler", None)
+    if callable(own):
+        return own  # type: ignore[no-any-return]
+    dialect = getattr(cls, "tool_dialect", None)
+    return _COMPILERS.get(dialect) if isinstance(dialect, str) else None
 
 
 def _plain(parameters: Schema, strict: bool) -> Schema:
@@ -128,7 +149,7 @@ def _openai(parameters: Schema, strict: bool) -> Schema:
     return _openai_strict(root) if strict else root
 
 
-def _mistral(parameters: Schema, strict: bool) -> Schema:
+def _inlined(parameters: Schema, strict: bool) -> Schema:
     root = _root(parameters)
     try:
         return _inline_refs(root)
@@ -137,13 +158,11 @@ def _mistral(parameters: Schema, strict: bool) -> Schema:
         return root
 
 
+# the dialects several providers share (a provider's own lives on its class: `schema_compiler`)
 _COMPILERS: dict[str, SchemaCompiler] = {
     "openai": _openai,
-    "anthropic": _plain,
-    "gemini": lambda parameters, strict: _gemini(_root(parameters)),
-    "mistral": _mistral,
     "json_schema": _plain,
-    "bedrock": lambda parameters, strict: _bedrock(_root(parameters), strict=strict),
+    "json_schema_inlined": _inlined,
 }
 
 
@@ -425,124 +444,6 @@ def _openai_strict(root: Schema) -> Schema:
     return result
 
 
-# --------------------------------------------------------------------------------------------- gemini
-
-
-def _gemini(root: Schema) -> Schema:
-    try:
-        inlined = _inline_refs(root)
-    except _Recursive as exc:
-        raise ValueError(f"gemini cannot express this tool schema: {exc}") from None
-
-    def visit(node: Any, path: Path) -> Schema:
-        if not isinstance(node, dict):
-            raise ValueError(f"gemini: {_where(path)} is not a schema object ({node!r})")
-        node = dict(node)
-        if "oneOf" in node:
-            node["anyOf"] = [*node.get("anyOf", []), *node.pop("oneOf")]
-        if "allOf" in node:
-            node = _merge_all_of(node, inlined, path)
-        if "const" in node:
-            node["enum"] = [node.pop("const")]
-        if "prefixItems" in node and "items" not in node:
-            node["items"] = _tuple_items(node["prefixItems"])
-        nullable = bool(node.get("nullable"))
-        types = _types(node)
-        if "null" in types:
-            nullable = True
-            types = [t for t in types if t != "null"]
-        if "anyOf" in node:
-            real = []
-            for i, member in enumerate(node.pop("anyOf")):
-                if isinstance(member, dict) and _types(member) == ["null"]:
-                    nullable = True
-                    continue
-                compiled = visit(member, (*path, "anyOf", str(i)))
-                if compiled.pop("nullable", False):
-                    nullable = True
-                real.append(compiled)
-            if len(real) == 1:
-                for key, value in real[0].items():
-                    node.setdefault(key, value)
-                types = _types(node)
-            elif real:
-                node["anyOf"] = real
-        if len(types) > 1:
-            node["anyOf"] = [{"type": t} for t in types]
-            node.pop("type", None)
-            types = []
-        elif types:
-            node["type"] = types[0]
-        else:
-            node.pop("type", None)
-        if "enum" in node:
-            values = node["enum"]
-            if None in values:
-                nullable = True
-            node["enum"] = [v if isinstance(v, str) else _enum_text(v) for v in values if v is not None]
-            node["type"] = "string"
-        if "properties" in node:
-            node["properties"] = {
-                name: visit(sub, (*path, "properties", name)) for name, sub in node["properties"].items()
-            }
-            node["required"] = [r for r in node.get("required", []) if r in node["properties"]]
-            if not node["required"]:
-                del node["required"]
-            node.setdefault("type", "object")
-        else:
-            # `required` naming properties never defined (an object without `properties`): Gemini
-            # answers 400 "property is not defined" (BFCL schemas have it in nested objects)
-            node.pop("required", None)
-        if "items" in node or node.get("type") == "array":
-            items = node.get("items")
-            node["items"] = visit(items if isinstance(items, dict) else {}, (*path, "items"))
-            node["type"] = "array"
-        if "type" not in node and "anyOf" not in node:
-            # Gemini has no "any" type (an unspecified type is a 400 on newer models): such a value
-            # travels as a string.
-            node["type"] = "string"
-        allowed = _GEMINI_FORMATS.get(node.get("type", ""), frozenset())
-        if "format" in node and node["format"] not in allowed:
-            del node["format"]
-        if nullable:
-            node["nullable"] = True
-        return {k: v for k, v in node.items() if k in _GEMINI_KEYS}
-
-    result = visit(inlined, ())
-    if not result.get("properties"):
-        return {}
-    return result
-
-
-# --------------------------------------------------------------------------------------------- bedrock
-
-
-def _bedrock(root: Schema, *, strict: bool) -> Schema:
-    try:
-        schema = _inline_refs(root)
-    except _Recursive:
-        schema = root
-    if not strict:
-        return schema
-
-    def close(node: Any, path: Path) -> Any:
-        if not isinstance(node, dict):
-            return copy.deepcopy(node)
-        out = _map_children(node, close, path)
-        if ("object" in _types(out) or "properties" in out) and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return out
-
-    result: Schema = close(schema, ())
-    return result
-
-
-def _enum_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def walk_schemas(schema: Any) -> Iterable[Schema]:
     """Every schema node in `schema`, itself first (for checks over a compiled schema)."""
     if not isinstance(schema, dict):
@@ -557,3 +458,15 @@ def walk_schemas(schema: Any) -> Iterable[Schema]:
         elif (key in _LIST_KEYS or key == "items") and isinstance(value, list):
             for sub in value:
                 yield from walk_schemas(sub)
+
+
+# -- building blocks for a provider's own dialect (providers/gemini_schema.py, bedrock.py, plugins);
+# importable by name, outside `__all__` (the reference documents the functions above) ------------
+RecursiveSchemaError = _Recursive  # a `ValueError`: a `$ref` reached again while being expanded
+root_schema = _root  # the root normalized: upper-case type names lowered, `type: object`, `properties`
+inline_refs = _inline_refs  # every local `$ref` replaced by its target; `$defs` removed
+map_children = _map_children  # rebuild a node, visiting each direct subschema
+merge_all_of = _merge_all_of  # fold `allOf` into the node (object parts merged)
+schema_types = _types  # the type names of a node
+tuple_items = _tuple_items  # `prefixItems` as one `items` schema
+where = _where  # a path as a property path, for error messages

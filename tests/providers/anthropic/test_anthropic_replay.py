@@ -18,8 +18,8 @@ import pytest
 from anthropic.lib.streaming._messages import accumulate_event
 from test_anthropic_wire import assert_valid_anthropic_request
 
-from replay import Replay, ReplayFactory, fixtures_root, load_cassette
-from replay import replay as replay
+from support.replay import Replay, ReplayFactory, fixtures_root, load_cassette
+from support.replay import replay as replay
 from toolwire import AbstractLLM
 from toolwire._transport import SSEDecoder
 from toolwire.errors import InvalidRequestError, ResponseParseError

@@ -1,4 +1,8 @@
-"""Every recorded Azure OpenAI cassette through the public API (sync, async; streamed where recorded)."""
+"""Azure OpenAI's recorded cassettes: pinned values, content filters, dated endpoints, errors.
+
+Every cassette of the folder is also replayed whole (sync, async; streamed where recorded) by the
+OpenAI family's parametrized module, tests/providers/openai/test_chat_completions_replay.py.
+"""
 
 from __future__ import annotations
 
@@ -7,65 +11,21 @@ import json
 import httpx2
 import pytest
 
-from openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
-from replay import fixture_path, fixtures_root, load_cassette
-from toolwire import AbstractLLM, standardize_tool_response
+from support.openai_family import Turn, areplay_file, replay_conversation, replay_file
+from support.replay import fixture_path, load_cassette
+from toolwire import AbstractLLM
 from toolwire.errors import ContentFilterError, InvalidRequestError
-from toolwire.providers.openai import parse_chat_completion
 from toolwire.testing import Cassette, Interaction, RecordedResponse, ReplayTransport
 
 DIR = "azure_openai"
-FILES = sorted(p.name for p in (fixtures_root() / DIR).iterdir())
 
 
 def _sync(name: str) -> list[Turn]:
-    return replay_conversation(DIR, load_cassette(fixture_path(DIR, name)), mode="sync")[0]
+    return replay_file(DIR, name)
 
 
 async def _async(name: str) -> list[Turn]:
-    return (await replay_conversation_async(DIR, load_cassette(fixture_path(DIR, name))))[0]
-
-
-def test_every_azure_fixture_is_covered() -> None:
-    assert len(FILES) == 12
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_replay_whole_conversation_sync(name: str) -> None:
-    assert len(_sync(name)) == len(load_cassette(fixture_path(DIR, name)))
-
-
-@pytest.mark.parametrize("name", FILES)
-async def test_replay_whole_conversation_async(name: str) -> None:
-    assert len(await _async(name)) == len(load_cassette(fixture_path(DIR, name)))
-
-
-def _bodies() -> list[tuple[str, int]]:
-    out = []
-    for name in FILES:
-        for i, it in enumerate(load_cassette(fixture_path(DIR, name)).interactions):
-            if it.response.status == 200 and not it.response.is_stream and "choices" in it.response.json():
-                out.append((name, i))
-    return out
-
-
-@pytest.mark.parametrize(("name", "index"), _bodies())
-def test_sdk_oracle_and_standardize(name: str, index: int) -> None:
-    body = load_cassette(fixture_path(DIR, name)).interactions[index].response.json()
-    ours = parse_chat_completion(body, provider="azure_openai")
-    sdk = sdk_completion(body)
-    message = sdk.choices[0].message
-    assert [(c.id, c.name, c.arguments) for c in ours.tool_calls or []] == [
-        (tc.id, tc.function.name, json.loads(tc.function.arguments)) for tc in message.tool_calls or []
-    ]
-    standardized = standardize_tool_response(sdk, "azure_openai")
-    assert [c.to_dict() for c in standardized] == [c.to_dict() for c in ours.tool_calls or []]
-    # Azure's filter annotations are kept, where the recording has them
-    data = ours.provider_data or {}
-    if body.get("prompt_filter_results"):
-        assert data["prompt_filter_results"] == body["prompt_filter_results"]
-    if body["choices"][0].get("content_filter_results"):
-        assert data["content_filter_results"] == body["choices"][0]["content_filter_results"]
+    return await areplay_file(DIR, name)
 
 
 def test_content_filter_results_kept() -> None:
@@ -73,14 +33,14 @@ def test_content_filter_results_kept() -> None:
     assert resp is not None and resp.content == "The capital of France is **Paris**."
     assert resp.model == "gpt-4o-2024-11-20"
     assert resp.usage == {"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23}
-    data = resp.provider_data or {}
+    data = (resp.provider_data or {})["azure_openai"]
     assert data["prompt_filter_results"][0]["content_filter_results"]["jailbreak"] == {
         "detected": False,
         "filtered": False,
     }
     assert data["content_filter_results"]["protected_material_code"] == {"detected": False, "filtered": False}
     # and it travels with the assistant message
-    assert resp.to_message().provider_data == data
+    assert resp.to_message().provider_data == {"azure_openai": data}
 
 
 def test_dated_endpoint_url_and_body() -> None:
@@ -145,14 +105,14 @@ async def test_stream_with_prompt_filter_first_chunk(mode: str) -> None:
     assert resp.usage == {"prompt_tokens": 66, "completion_tokens": 17, "total_tokens": 83}
     assert resp.finish_reason == "tool_calls"
     assert resp.id and resp.id.startswith("chatcmpl-")  # not the "" of the leading filter chunk
-    assert (resp.provider_data or {})["prompt_filter_results"][0]["prompt_index"] == 0
+    assert (resp.provider_data or {})["azure_openai"]["prompt_filter_results"][0]["prompt_index"] == 0
 
 
 def test_stream_text_with_filters() -> None:
     turns = _sync("azure_stream_text_prompt_filter_results.yaml")
     for turn in turns:
         assert turn.response is not None and turn.response.finish_reason == "stop"
-        assert "prompt_filter_results" in (turn.response.provider_data or {})
+        assert "prompt_filter_results" in (turn.response.provider_data or {})["azure_openai"]
     assert turns[0].response.content.startswith("Why did the Opentelemetry developer bring a ladder")  # type: ignore[union-attr]
     # api-version 2024-02-01 predates stream_options: not sent
     assert "stream_options" not in turns[0].sent
@@ -168,7 +128,8 @@ def test_completion_filtered_finish_reason() -> None:
     turns = _sync("azure_content_filter_finish_reason_EDITED.yaml")
     resp = turns[0].response
     assert resp is not None and resp.finish_reason == "content_filter" and resp.content is None
-    assert resp.provider_data["content_filter_results"]["hate"] == {"filtered": True, "severity": "high"}  # type: ignore[index]
+    filters = resp.provider_data["azure_openai"]["content_filter_results"]  # type: ignore[index]
+    assert filters["hate"] == {"filtered": True, "severity": "high"}
 
 
 def test_completion_filtered_raises_when_asked() -> None:

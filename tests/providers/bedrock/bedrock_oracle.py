@@ -11,7 +11,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from fault_server import aws_frame
+from support.fault_server import aws_frame
 
 __all__ = ["aws_frame", "event", "exception", "oracle_call", "oracle_stream_events"]
 

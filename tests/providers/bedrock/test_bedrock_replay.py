@@ -16,9 +16,9 @@ import pytest
 from bedrock_oracle import oracle_call, oracle_stream_events
 from botocore.exceptions import ClientError
 
-from bedrock_shapes import converse_input_problems
-from replay import Replay, ReplayFactory, fixtures_root
-from replay import replay as replay
+from support.bedrock_shapes import converse_input_problems
+from support.replay import Replay, ReplayFactory, fixtures_root
+from support.replay import replay as replay
 from toolwire import AbstractLLM
 from toolwire.errors import AuthenticationError, InvalidRequestError
 from toolwire.providers.bedrock import BedrockProvider

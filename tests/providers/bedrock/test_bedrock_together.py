@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from typer.testing import CliRunner
 
-from bedrock_shapes import converse_input_problems
-from replay import ReplayFactory
+from support.bedrock_shapes import converse_input_problems
+from support.replay import ReplayFactory
 from toolwire import AbstractLLM, Session, tracing
 from toolwire.cli.app import build_app
 from toolwire.errors import ToolwireError
@@ -133,7 +133,7 @@ def test_a_refused_approval_reaches_the_model_as_an_error_result() -> None:
 
 
 def test_session_stream_on_bedrock() -> None:
-    from fault_server import aws_event
+    from support.fault_server import aws_event
 
     frames = [
         aws_event("messageStart", {"role": "assistant"}),

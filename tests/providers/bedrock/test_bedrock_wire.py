@@ -21,8 +21,8 @@ from bedrock_oracle import event, exception
 from botocore.awsrequest import AWSRequest
 from botocore.eventstream import EventStreamBuffer
 
-from bedrock_shapes import converse_input_problems
-from replay import fixture_path, load_cassette
+from support.bedrock_shapes import converse_input_problems
+from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
 from toolwire._eventstream import EventStreamDecoder, EventStreamError
 from toolwire.errors import (

@@ -14,8 +14,8 @@ import httpx2
 import pytest
 from google.genai import types as gtypes
 
-from replay import ReplayFactory, fixture_path, fixtures_root, load_cassette
-from replay import replay as replay
+from support.replay import ReplayFactory, fixture_path, fixtures_root, load_cassette
+from support.replay import replay as replay
 from toolwire import errors
 from toolwire.providers.gemini import GeminiStreamState, gemini_error, parse_generate_content
 from toolwire.providers.registry import AbstractLLM

@@ -475,7 +475,7 @@ def test_completion_safety_block_can_raise() -> None:
     body = {"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": ratings}]}
     resp = parse_generate_content(body)
     assert resp.finish_reason == "content_filter" and resp.content is None
-    assert (resp.provider_data or {})["content_filter_results"] == ratings
+    assert (resp.provider_data or {})["gemini"]["content_filter_results"] == ratings
     with pytest.raises(errors.ContentFilterError) as info:
         _provider(Recorder(body), raise_on_content_filter=True).generate("x")
     assert info.value.filter_results == ratings

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from mistralai.client import models as mm
 
-from mistral_shapes import MISTRAL_ID, mistral_request_problems, sdk_tool_calls
-from replay import Replay, ReplayFactory, fixture_path, fixtures_root
+from support.mistral_shapes import MISTRAL_ID, mistral_request_problems, sdk_tool_calls
+from support.replay import Replay, ReplayFactory, fixture_path, fixtures_root
 from toolwire.providers.registry import AbstractLLM
 from toolwire.types import GenerateResponse, Message, ToolResult
 

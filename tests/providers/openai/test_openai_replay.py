@@ -1,87 +1,30 @@
-"""Every recorded OpenAI cassette through the public API (sync, async; streamed where recorded).
+"""OpenAI's recorded cassettes: the values a reader can check by eye in the fixture files.
 
-The generic test (`test_replay_whole_conversation`) checks every turn against the openai SDK's own
-reading of the body and every request against the OpenAPI schema (see openai_family.py); the tests
-below it pin the values a reader can check by eye in the fixture files.
+Every cassette of the folder is also replayed whole (sync, async; streamed where recorded) and
+checked against the openai SDK's reading and the OpenAPI schema by the family's one parametrized
+module, test_chat_completions_replay.py (helpers in tests/support/openai_family.py).
 """
 
 from __future__ import annotations
 
-import json
-
 import pydantic
 import pytest
 
-from openai_family import (
-    Turn,
-    expected_from_completion,
-    replay_conversation,
-    replay_conversation_async,
-    sdk_completion,
-)
-from replay import fixture_path, fixtures_root, load_cassette
-from toolwire import AbstractLLM, Message, ToolResult, standardize_tool_response
+from support.openai_family import Turn, areplay_file, replay_file
+from support.replay import fixture_path, load_cassette
+from toolwire import AbstractLLM, Message, ToolResult
 from toolwire.errors import AuthenticationError, InvalidRequestError
-from toolwire.providers.openai import parse_chat_completion
 from toolwire.testing import ReplayTransport
 
 DIR = "openai"
-FILES = sorted(p.name for p in (fixtures_root() / DIR).iterdir())
 
 
 def _sync(name: str) -> list[Turn]:
-    return replay_conversation(DIR, load_cassette(fixture_path(DIR, name)), mode="sync")[0]
+    return replay_file(DIR, name)
 
 
 async def _async(name: str) -> list[Turn]:
-    return (await replay_conversation_async(DIR, load_cassette(fixture_path(DIR, name))))[0]
-
-
-def test_every_openai_fixture_is_covered() -> None:
-    assert len(FILES) == 13
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_replay_whole_conversation_sync(name: str) -> None:
-    turns = _sync(name)
-    assert len(turns) == len(load_cassette(fixture_path(DIR, name)))
-
-
-@pytest.mark.parametrize("name", FILES)
-async def test_replay_whole_conversation_async(name: str) -> None:
-    turns = await _async(name)
-    assert len(turns) == len(load_cassette(fixture_path(DIR, name)))
-
-
-def _bodies() -> list[tuple[str, int]]:
-    out = []
-    for name in FILES:
-        for i, it in enumerate(load_cassette(fixture_path(DIR, name)).interactions):
-            if it.response.status == 200 and not it.response.is_stream:
-                out.append((name, i))
-    return out
-
-
-@pytest.mark.parametrize(("name", "index"), _bodies())
-def test_sdk_oracle_and_standardize(name: str, index: int) -> None:
-    body = load_cassette(fixture_path(DIR, name)).interactions[index].response.json()
-    ours = parse_chat_completion(body)
-    sdk = sdk_completion(body)
-    sdk_calls = [
-        (tc.id, tc.function.name, json.loads(tc.function.arguments))
-        for tc in sdk.choices[0].message.tool_calls or []
-    ]
-    assert [(c.id, c.name, c.arguments) for c in ours.tool_calls or []] == sdk_calls
-    assert [c.raw_arguments for c in ours.tool_calls or []] == [
-        tc.function.arguments for tc in sdk.choices[0].message.tool_calls or []
-    ]
-    standardized = standardize_tool_response(sdk, "openai")
-    assert [c.to_dict() for c in standardized] == [c.to_dict() for c in ours.tool_calls or []]
-    assert standardized.content == ours.content
-    assert standardize_tool_response(body, "openai").tool_calls == standardized.tool_calls
-    assert expected_from_completion(body).calls == [
-        (c.id, c.name, c.arguments) for c in ours.tool_calls or []
-    ]
+    return await areplay_file(DIR, name)
 
 
 # -- pinned values ------------------------------------------------------------------------------
@@ -222,7 +165,7 @@ def _model_replay(name: str) -> tuple[ReplayTransport, object]:
 
 
 def test_structured_output_with_tool_parsed() -> None:
-    from openapi_validation import assert_valid_request
+    from support.openapi_validation import assert_valid_request
 
     name = "openai_structured_output_json_schema_with_tool.yaml"
     transport, llm = _model_replay(name)

@@ -9,7 +9,7 @@ import httpx2
 import pydantic
 import pytest
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, Message, ToolCall
 from toolwire._transport import SSEEvent
 from toolwire.errors import ContentFilterError, ProviderError, StreamInterruptedError
@@ -136,7 +136,7 @@ def test_azure_empty_choices_first_chunk_and_usage_only_last() -> None:
     state.feed(SSEEvent(None, "[DONE]"))
     resp = state.result()
     assert resp.id == "chatcmpl-1" and resp.usage == usage and resp.content == "Hi"
-    assert resp.provider_data == {"prompt_filter_results": filters}
+    assert resp.provider_data == {"azure_openai": {"prompt_filter_results": filters}}
 
 
 def test_cut_stream_keeps_text_and_complete_calls_only() -> None:

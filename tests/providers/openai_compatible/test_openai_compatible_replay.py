@@ -1,5 +1,7 @@
 """Every recorded OpenAI-compatible cassette (Groq, Ollama, Ollama Cloud, Gemini's compatible
-endpoint, Hugging Face router, DeepSeek, Cerebras, OpenRouter, vLLM) through the public API.
+endpoint, Hugging Face router, DeepSeek, Cerebras, OpenRouter, vLLM): the values pinned per server.
+Every cassette is also replayed whole by the OpenAI family's parametrized module,
+tests/providers/openai/test_chat_completions_replay.py.
 
 Ollama's native /api/chat is not a Chat Completions endpoint: its body is read with
 `standardize_tool_response(body, "ollama")` instead of the provider.
@@ -11,67 +13,21 @@ import json
 
 import pytest
 
-from openai_family import Turn, replay_conversation, replay_conversation_async, sdk_completion
-from replay import fixture_path, fixtures_root, load_cassette
+from support.openai_family import Turn, areplay_file, replay_file
+from support.replay import fixture_path, load_cassette
 from toolwire import standardize_tool_response
 from toolwire.errors import InvalidRequestError, ProviderError
 from toolwire.providers.openai import OllamaProvider, parse_chat_completion
 
 DIR = "openai_compatible"
-NATIVE = {"ollama_native_api_chat_tool_call.yaml", "ollama_native_api_error_404.yaml"}
-FILES = sorted(p.name for p in (fixtures_root() / DIR).iterdir() if p.name not in NATIVE)
-# pydantic-ai replays a gpt-oss model's reasoning as "<think>" text in the assistant message; we
-# send the text the model produced (Groq rejects reasoning fields on assistant turns)
-THINK_TEXT = {"groq_error_400_tool_use_failed.yaml", "groq_error_400_tool_use_failed_stream.yaml"}
 
 
 def _sync(name: str) -> list[Turn]:
-    cassette = load_cassette(fixture_path(DIR, name))
-    return replay_conversation(DIR, cassette, mode="sync", assistant_text_may_differ=name in THINK_TEXT)[0]
+    return replay_file(DIR, name)
 
 
 async def _async(name: str) -> list[Turn]:
-    cassette = load_cassette(fixture_path(DIR, name))
-    return (await replay_conversation_async(DIR, cassette, assistant_text_may_differ=name in THINK_TEXT))[0]
-
-
-def test_every_compatible_fixture_is_covered() -> None:
-    assert len(FILES) + len(NATIVE) == 17
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_replay_whole_conversation_sync(name: str) -> None:
-    assert len(_sync(name)) == len(load_cassette(fixture_path(DIR, name)))
-
-
-@pytest.mark.parametrize("name", FILES)
-async def test_replay_whole_conversation_async(name: str) -> None:
-    assert len(await _async(name)) == len(load_cassette(fixture_path(DIR, name)))
-
-
-def _bodies() -> list[tuple[str, int]]:
-    out = []
-    for name in FILES:
-        for i, it in enumerate(load_cassette(fixture_path(DIR, name)).interactions):
-            if it.response.status == 200 and not it.response.is_stream:
-                out.append((name, i))
-    return out
-
-
-@pytest.mark.parametrize(("name", "index"), _bodies())
-def test_sdk_oracle_and_standardize(name: str, index: int) -> None:
-    body = load_cassette(fixture_path(DIR, name)).interactions[index].response.json()
-    ours = parse_chat_completion(body, provider="openai_compatible")
-    sdk = sdk_completion(body)
-    sdk_calls = sdk.choices[0].message.tool_calls or []
-    assert [c.name for c in ours.tool_calls or []] == [tc.function.name for tc in sdk_calls]
-    assert [c.arguments for c in ours.tool_calls or []] == [
-        json.loads(tc.function.arguments) for tc in sdk_calls
-    ]
-    for call, tc in zip(ours.tool_calls or [], sdk_calls):
-        assert call.id == (tc.id or call.id) and call.id  # Gemini's "" gets a generated id
-    standardized = standardize_tool_response(sdk, "openai_compatible")
-    assert [c.to_dict() for c in standardized] == [c.to_dict() for c in ours.tool_calls or []]
+    return await areplay_file(DIR, name)
 
 
 # -- pinned values ------------------------------------------------------------------------------
@@ -104,7 +60,8 @@ async def test_groq_tool_use_failed_400(mode: str) -> None:
     assert error.status_code == 400 and error.code == "tool_use_failed"
     assert "get_something_by_name" in error.body["error"]["failed_generation"]  # type: ignore[index]
     assert turns[1].response.tool_calls[0].arguments == {"name": "test"}  # type: ignore[index,union-attr]
-    assert (turns[2].response.provider_data or {}).get("reasoning", "").startswith("We need to respond")  # type: ignore[union-attr]
+    own = (turns[2].response.provider_data or {})["openai_compatible"]  # type: ignore[union-attr]
+    assert own.get("reasoning", "").startswith("We need to respond")
     # Groq rejects reasoning_content on assistant turns: never sent back
     assert all("reasoning_content" not in m for m in turns[2].sent["messages"])
 
@@ -126,7 +83,8 @@ def test_deepseek_reasoning_content_echoed() -> None:
     first = turns[0].response
     assert first is not None
     assert first.content == "Let me load the dice rolling capability!"
-    assert (first.provider_data or {})["reasoning_content"].startswith("The user wants to play a dice game.")
+    reasoning = (first.provider_data or {})["openai_compatible"]["reasoning_content"]
+    assert reasoning.startswith("The user wants to play a dice game.")
     assert [(c.id, c.arguments) for c in first.tool_calls or []] == [
         ("call_00_sXqYgMESDht75NCLLZtt9804", {"id": "DICE_ROLL"})
     ]
@@ -170,7 +128,7 @@ def test_huggingface_and_ollama_empty_content_is_none() -> None:
 def test_ollama_cloud_reasoning_kept() -> None:
     turns = _sync("ollama_cloud_tool_call_with_reasoning.yaml")
     assert turns[0].response.content == "Paris."  # type: ignore[union-attr]
-    assert "reasoning" in (turns[0].response.provider_data or {})  # type: ignore[union-attr]
+    assert "reasoning" in (turns[0].response.provider_data or {})["openai_compatible"]  # type: ignore[union-attr]
     assert turns[1].response.tool_calls[0].arguments == {"city": "Paris", "country": "France"}  # type: ignore[index,union-attr]
 
 

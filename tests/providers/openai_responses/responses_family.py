@@ -29,7 +29,7 @@ import openai.types.responses as oair
 import pydantic
 from openai._models import construct_type
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM
 from toolwire.errors import AuthenticationError, InvalidRequestError, ProviderError, RateLimitError
 from toolwire.providers.responses_wire import parse_response_body

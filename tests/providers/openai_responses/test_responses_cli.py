@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from replay import fixture_path
+from support.replay import fixture_path
 from toolwire import testing
 
 pytest.importorskip("typer")

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 
-from openapi_validation import request_schema_errors
+from support.openapi_validation import request_schema_errors
 from toolwire import AbstractLLM, Session
 
 SEARCH_ITEM = {

@@ -10,7 +10,7 @@ import pytest
 from openai._models import construct_type
 from responses_family import replay_conversation, replay_conversation_async
 
-from replay import fixture_path, load_cassette
+from support.replay import fixture_path, load_cassette
 from toolwire import standardize_tool_response
 from toolwire.errors import AuthenticationError, InvalidRequestError, RateLimitError
 from toolwire.providers.responses_wire import WIRE, parse_response_body
@@ -158,7 +158,7 @@ def test_azure_v1_content_filters_and_hosted_tool() -> None:
     turn = _turns("azure_openai_responses", "azure_responses_v1_web_search_tool_content_filters.yaml")[0]
     assert turn.sent["tools"] == [{"type": "web_search_preview"}]
     assert turn.response.content == "2 + 2 = 4."
-    filters = turn.response.provider_data["content_filter_results"]
+    filters = turn.response.provider_data[WIRE]["content_filter_results"]
     assert [f["source_type"] for f in filters] == ["prompt", "completion"]
     reasoning = _turns(
         "azure_openai_responses", "azure_responses_v1_reasoning_encrypted_content_content_filters.yaml"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from responses_family import DIRS, replay_conversation, replay_conversation_async
 
-from replay import fixture_path, fixtures_root, load_cassette
+from support.replay import fixture_path, fixtures_root, load_cassette
 
 FILES = [(d, p.name) for d in DIRS for p in sorted((fixtures_root() / d).iterdir())]
 # Call ids compared by pairing, not spelling, where the recorded client wrote its own: Bedrock

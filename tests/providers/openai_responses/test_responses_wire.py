@@ -11,7 +11,7 @@ import pydantic
 import pytest
 from responses_mock import call_item, make, message_item, reasoning_item, response_body, sse
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, Message, Session, ToolResult, tool
 from toolwire.errors import (
     AuthenticationError,

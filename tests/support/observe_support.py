@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(os.environ.get("TOOLWIRE_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = Path(os.environ.get("TOOLWIRE_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 SERVER = SHARED / "bench" / "fake_openai_server.py"
 
 

@@ -23,7 +23,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 OPENAI_SPEC = SPECS / "openai" / "openapi.yaml"
 AZURE_SPEC = SPECS / "azure_openai" / "stable-2024-10-21" / "inference.json"
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "specs" / "gemini" / "aiplatform.v1.json"
+SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "gemini" / "aiplatform.v1.json"
 _TYPES = {
     "string": str,
     "boolean": bool,

@@ -61,7 +61,7 @@ def fixtures_root() -> Path:
     override = os.environ.get("TOOLWIRE_FIXTURES")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "recorded"
+    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "recorded"
 
 
 def fixture_path(provider_dir: str, name: str) -> Path:

@@ -23,7 +23,8 @@ from typing import Any
 
 import openai.types.chat as oai
 
-from openapi_validation import assert_valid_request
+from support.openapi_validation import assert_valid_request
+from support.replay import fixture_path, fixtures_root, load_cassette
 from toolwire import AbstractLLM
 from toolwire.errors import (
     AuthenticationError,
@@ -546,3 +547,35 @@ async def replay_conversation_async(
     transport.assert_all_used()
     await llm.aclose()
     return turns, transport
+
+
+# -- the family's fixture folders and one-file replays (shared by the replay test modules) --------
+
+# Ollama's native /api/chat is not a Chat Completions endpoint: read with standardize_tool_response
+NATIVE = {"ollama_native_api_chat_tool_call.yaml", "ollama_native_api_error_404.yaml"}
+# pydantic-ai replays a gpt-oss model's reasoning as "<think>" text in the assistant message; we
+# send the text the model produced (Groq rejects reasoning fields on assistant turns)
+THINK_TEXT = {"groq_error_400_tool_use_failed.yaml", "groq_error_400_tool_use_failed_stream.yaml"}
+# every recording of each folder, native ones included (a new file must be added to a test)
+FIXTURE_COUNTS = {"openai": 13, "azure_openai": 12, "openai_compatible": 17}
+
+
+def family_files(provider_dir: str) -> list[str]:
+    """The Chat Completions cassettes of a fixture folder, sorted."""
+    return sorted(p.name for p in (fixtures_root() / provider_dir).iterdir() if p.name not in NATIVE)
+
+
+def replay_file(provider_dir: str, name: str) -> list[Turn]:
+    """Every turn of one recorded conversation, replayed with `generate`."""
+    cassette = load_cassette(fixture_path(provider_dir, name))
+    return replay_conversation(
+        provider_dir, cassette, mode="sync", assistant_text_may_differ=name in THINK_TEXT
+    )[0]
+
+
+async def areplay_file(provider_dir: str, name: str) -> list[Turn]:
+    """Every turn of one recorded conversation, replayed with `agenerate`."""
+    cassette = load_cassette(fixture_path(provider_dir, name))
+    return (
+        await replay_conversation_async(provider_dir, cassette, assistant_text_may_differ=name in THINK_TEXT)
+    )[0]
