@@ -321,11 +321,15 @@ def test_gemini_rewrites() -> None:
         "a": {"type": "string", "enum": ["x"]},
         "b": {"type": "string", "nullable": True},
         "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-        "d": {"type": "string", "enum": ["1", "2"]},
+        "d": {"type": "integer", "description": "Allowed values: 1, 2."},
         "e": {"type": "object", "properties": {"x": {"type": "boolean"}}, "description": "an e"},
         "f": {"type": "integer", "description": "maybe int", "nullable": True},
         "g": {"type": "string"},
-        "h": {"type": "object"},
+        "h": {
+            "type": "object",
+            "description": "Keys are free-form strings; each value matches the JSON Schema "
+            '{"type": "integer"}.',
+        },
         "i": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
         "j": {"type": "array", "items": {"type": "string"}},
     }

@@ -346,7 +346,7 @@ def test_unknown_but_not_misspelt_keywords_still_go_to_the_body() -> None:
     assert request.extra == {"top_k": 3, "min_p": 0.1, "chat_template_kwargs": {}}
 
 
-@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini"])
+@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "mistral"])
 def test_create_without_a_model_fails_at_create(name: str) -> None:
     with pytest.raises(ConfigurationError, match=r"no model; pass model=\.\.\. \(e\.g\."):
         AbstractLLM.create(name, api_key="sk-test-12345678")

@@ -74,8 +74,10 @@ def run_session(server: str, db: Path, turns: int = 3) -> str:
 
 
 def rows_text(db: Path) -> str:
+    """Every stored row: the events and the history messages they share."""
     with sqlite3.connect(db) as conn:
-        return "\n".join(f"{r[0]}\n{r[1]}" for r in conn.execute("SELECT request, response FROM events"))
+        rows = conn.execute("SELECT request, response FROM events UNION ALL SELECT message, '' FROM history")
+        return "\n".join(f"{r[0]}\n{r[1]}" for r in rows)
 
 
 @requires_tool_hooks
@@ -89,7 +91,8 @@ def test_one_blob_per_image_and_no_base64_in_rows(server: str, tmp_path: Path) -
     text = rows_text(db)
     assert B64 not in text and B64[:40] not in text  # not whole, not a prefix: no base64 at all
     assert "data:image/png;base64" not in text
-    assert text.count(IMAGE.sha256 or "-") >= len(chats) + len(tools)  # every row refers to it
+    assert text.count(IMAGE.sha256 or "-") >= len(tools) + 1  # each tool row and the history refer to it
+    assert all(IMAGE.sha256 in json.dumps(chat["request"]) for chat in chats)  # every body, read back
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT sha256, media_type, size, data FROM images").fetchall()
     assert stored == [(IMAGE.sha256, "image/png", len(PNG), PNG)]  # one blob for every use
@@ -124,6 +127,8 @@ def test_an_old_database_without_the_images_table_still_opens(tmp_path: Path) ->
     connect(db).close()
     with sqlite3.connect(db) as conn:  # as schema 1 left it, before images were stored
         conn.execute("DROP TABLE images")
+        conn.execute("DROP TABLE history")
+        conn.execute("DELETE FROM schema_version WHERE version > 1")
         conn.execute(
             "INSERT INTO events (id, conversation_id, kind, started, status, recorded, response)"
             " VALUES ('e1', 'c1', 'tool', 1.0, 'ok', 2.0, '{\"output\": \"x\"}')"
@@ -132,7 +137,7 @@ def test_an_old_database_without_the_images_table_still_opens(tmp_path: Path) ->
     assert [e["id"] for e in store.events("c1")] == ["e1"]
     assert store.image("0" * 64) is None  # the table was created on open
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]  # migrated
     with record_calls(db) as recorder:  # and it records images from now on
         pass
     assert recorder.errors == 0

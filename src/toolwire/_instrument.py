@@ -125,6 +125,13 @@ def call_started(provider: BaseProvider, request: ChatRequest) -> CallRecord | N
     return record
 
 
+def call_sent(record: CallRecord | None, body: bytes | None) -> None:
+    """The request body as sent (a reference, no copy): the recorder parses it instead of building
+    the whole wire body again from the history (issue 16 item 15)."""
+    if record is not None and body is not None:
+        record.extra["sent_body"] = body
+
+
 def call_finished(
     record: CallRecord | None, response: GenerateResponse | None, error: BaseException | None = None
 ) -> None:

@@ -22,6 +22,9 @@ Design constraints, and how they are met:
   key is scrubbed from every stored string.
 - The schema is versioned (`schema_version` table); a database written by a newer toolwire is
   refused rather than misread.
+- A conversation's history is stored once (`_recorded_history`): each call writes only the
+  messages its body adds to the previous call's, so a call costs O(new messages), not O(history);
+  readers get the whole body back. Rows of schema 1 (history inline) are read as they are.
 - Images (`toolwire.Image`) are stored once, by content hash, in the `images` table; the rows keep
   only `{"type": "image", "sha256", "media_type", "size"}` (a URL image keeps its URL), so a
   screenshot sent back in every later turn of a conversation is one blob, not base64 in every row.
@@ -44,11 +47,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _instrument
-from ._recorded_images import message_dict, tool_output
-from ._scrub import BENIGN_HEADERS, MIN_SECRET, redact_url
+from . import _instrument, _recorded_history
+from ._recorded_images import tool_output
+from ._recorded_rows import dumps as _dumps
+from ._recorded_rows import error_text as _error_text
+from ._recorded_rows import request_payload as _request_payload
+from ._recorded_rows import response_payload as _response_payload
 from .errors import ConfigurationError
-from .logs import REDACTED, provider_secrets, redact, redact_headers, scrub
+from .logs import provider_secrets, scrub
 
 if TYPE_CHECKING:
     from ._instrument import CallRecord, ToolRecord
@@ -68,9 +74,10 @@ __all__ = [
 ]
 
 ENV_VAR = "TOOLWIRE_RECORD"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_MS = 15000
 _BATCH = 256
+_KEEP_BODIES = 64  # queued calls that keep their sent body; later ones have it rebuilt by the writer
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -102,6 +109,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS events_conversation ON events (conversation_id, started)",
         "CREATE INDEX IF NOT EXISTS events_started ON events (started)",
     ),
+    # rows may point at a stored history (issue 16 item 15): an older toolwire would read those
+    # bodies without their messages, so the version goes up and it refuses the file instead
+    2: (_recorded_history.TABLE,),
 }
 
 _COLUMNS = (
@@ -208,103 +218,6 @@ def _migrate(conn: sqlite3.Connection, db: Path) -> None:
         raise
 
 
-def _dumps(value: Any, secrets: tuple[str, ...] = ()) -> str | None:
-    if value is None:
-        return None
-    redacted = redact(value)
-    try:
-        text = json.dumps(redacted, ensure_ascii=False, default=_default, allow_nan=False)
-    except ValueError:  # NaN/Infinity from a model: stored as strings, so the row stays valid JSON
-        text = json.dumps(_finite(redacted), ensure_ascii=False, default=_default)
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate (model output, os.fsdecode names): SQLite refuses it
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return scrub(text, secrets) if secrets else text
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _default(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return repr(value)
-
-
-def _request_payload(record: CallRecord) -> dict[str, Any]:
-    provider, request = record.provider, record.request
-    payload: dict[str, Any] = {"provider": provider.name, "model": request.model, "stream": request.stream}
-    try:
-        payload["url"] = redact_url(provider.endpoint(request))
-    except Exception:
-        pass
-    try:
-        headers = dict(provider.static_headers())
-        headers.update(request.extra_headers or {})
-        if request.stream:
-            headers["accept"] = "text/event-stream"  # as BaseProvider._http_call sends it
-        payload["headers"] = {  # a header we do not know by name may be a credential
-            k: (v if k.lower() in BENIGN_HEADERS or len(v) < MIN_SECRET else REDACTED)
-            for k, v in redact_headers(headers).items()
-        }
-    except Exception:
-        pass
-    try:
-        # the wire body, as the provider sent it (a pure function of the request, so safe to redo here)
-        payload["body"] = provider.build_body(request)
-    except Exception as exc:
-        payload["body_error"] = f"{type(exc).__name__}: {exc}"
-        payload["messages"] = [message_dict(m) for m in request.messages]
-        payload["tools"] = [t.name for t in request.tools]
-    return payload
-
-
-def _response_payload(response: GenerateResponse) -> dict[str, Any]:
-    calls = []
-    if response.tool_calls:
-        for call in response.tool_calls:
-            calls.append(
-                {
-                    "id": call.id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                    "raw_arguments": call.raw_arguments,
-                    "arguments_error": call.arguments_error,
-                }
-            )
-    return {
-        "id": response.id,
-        "model": response.model,
-        "content": response.content,
-        "refusal": response.refusal,
-        "tool_calls": calls,
-        "finish_reason": response.finish_reason,
-        "usage": response.usage,
-        "raw": response.raw_response,
-    }
-
-
-def _error_text(error: BaseException) -> str:
-    text = str(error)
-    return text if len(text) <= 4000 else text[:4000] + "…"
-
-
 class _Flush:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -332,6 +245,7 @@ class CallRecorder:
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._started = False
+        self._history = _recorded_history.HistoryCache()
         # Open once now so a bad path or a newer schema is reported to the caller, not lost in a thread.
         connect(self.path).close()
 
@@ -409,6 +323,7 @@ class CallRecorder:
                     break
             rows: list[tuple[Any, ...]] = []
             blobs: dict[str, tuple[str, bytes]] = {}
+            nodes: _recorded_history.Nodes = {}
             markers: list[_Flush] = []
             for entry in batch:
                 if entry is _STOP:
@@ -417,17 +332,18 @@ class CallRecorder:
                     markers.append(entry)
                 else:
                     try:
-                        rows.append(self._row(entry, blobs))
+                        rows.append(self._row(entry, blobs, nodes))
                     except Exception:
                         self.errors += 1
             if rows:
                 try:
                     if conn is None:
                         conn = connect(self.path)
-                    _retry_locked(lambda c=conn, r=rows, b=blobs: self._write(c, r, b))
+                    _retry_locked(lambda c=conn, r=rows, b=blobs, n=nodes: self._write(c, r, b, n))
                     self.written += len(rows)
                 except Exception:
                     self.errors += len(rows)
+                    self._history.clear()  # its nodes may be missing: never point a later row at them
                     import logging
 
                     logging.getLogger("toolwire.recorder").exception(
@@ -440,7 +356,10 @@ class CallRecorder:
 
     @staticmethod
     def _write(
-        conn: sqlite3.Connection | None, rows: list[tuple[Any, ...]], blobs: dict[str, tuple[str, bytes]]
+        conn: sqlite3.Connection | None,
+        rows: list[tuple[Any, ...]],
+        blobs: dict[str, tuple[str, bytes]],
+        nodes: _recorded_history.Nodes,
     ) -> None:
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
@@ -451,19 +370,23 @@ class CallRecorder:
                     _INSERT_IMAGE,
                     [(sha, media, len(data), data, now) for sha, (media, data) in blobs.items()],
                 )
+            if nodes:  # OR IGNORE: a node id is the hash of its whole prefix, so equal ids are equal
+                conn.executemany(_recorded_history.INSERT, [(node, *value) for node, value in nodes.items()])
             conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    def _row(self, entry: tuple[Any, ...], blobs: dict[str, tuple[str, bytes]]) -> tuple[Any, ...]:
+    def _row(
+        self, entry: tuple[Any, ...], blobs: dict[str, tuple[str, bytes]], nodes: _recorded_history.Nodes
+    ) -> tuple[Any, ...]:
         from ._recorded_images import ImageRefs
 
         if entry[0] == "chat":
             record = entry[1]
             images = [image for message in record.request.messages for image in message.images]
-            return self._chat_row(*entry[1:], refs=ImageRefs(images, blobs))
+            return self._chat_row(*entry[1:], refs=ImageRefs(images, blobs), nodes=nodes)
         return self._tool_row(*entry[1:], refs=ImageRefs(entry[2].images(), blobs))
 
     def _chat_row(
@@ -474,6 +397,7 @@ class CallRecorder:
         duration: float,
         *,
         refs: ImageRefs,
+        nodes: _recorded_history.Nodes,
     ) -> tuple[Any, ...]:
         event_id = record.extra.get("recorder_id") or uuid.uuid4().hex
         secrets = provider_secrets(record.provider)
@@ -496,7 +420,7 @@ class CallRecorder:
             "total_tokens": usage.get("total_tokens"),
             "finish_reason": response.finish_reason if response is not None else None,
             "stream": int(bool(record.request.stream)),
-            "request": _dumps(refs.replace(_request_payload(record)), secrets),
+            "request": self._request_json(record, refs, secrets, nodes),
             "response": (
                 _dumps(refs.replace(_response_payload(response)), secrets) if response is not None else None
             ),
@@ -504,6 +428,32 @@ class CallRecorder:
             "recorded": time.time(),
         }
         return tuple(values[c] for c in _COLUMNS)
+
+    # False: every row keeps its whole body inline (the schema-1 way), the baseline in
+    # benchmarks/bench_recorder.py
+    _incremental = True
+
+    def _request_json(
+        self, record: CallRecord, refs: ImageRefs, secrets: tuple[str, ...], nodes: _recorded_history.Nodes
+    ) -> str | None:
+        payload = _request_payload(record, sent=self._incremental)
+        body = payload.get("body")
+        key = _recorded_history.history_key(body) if self._incremental else None
+        if key is not None and isinstance(body, dict):
+            depth = _recorded_history.ITEM_DEPTH
+            conversation = record.conversation_id
+            # keyed by the secrets too: an item reused is one scrubbed with this provider's secrets
+            cache_key = (conversation, record.provider.name, secrets) if conversation else None
+            payload["body"] = body = dict(body)
+            sent = record.extra.get("sent_body")
+            body[key] = self._history.store(
+                cache_key,
+                body[key],
+                lambda item: _dumps(refs.replace(item, depth), secrets, depth=depth) or "null",
+                nodes,
+                size=len(sent) if isinstance(sent, bytes) else len(body[key]) * 512,
+            )
+        return _dumps(refs.replace(payload), secrets)
 
     def _tool_row(
         self, record: ToolRecord, result: ToolResult, duration: float, *, refs: ImageRefs
@@ -557,6 +507,8 @@ class CallRecorder:
     def call_finished(
         self, record: CallRecord, response: GenerateResponse | None, error: BaseException | None
     ) -> None:
+        if self._queue.qsize() > _KEEP_BODIES:  # a writer far behind must not hold every body sent
+            record.extra.pop("sent_body", None)
         self._submit(("chat", record, response, error, time.perf_counter() - record.started_monotonic))
 
     def tool_started(self, record: ToolRecord) -> None:
@@ -716,7 +668,7 @@ class CallStore:
                 f"SELECT {columns} FROM events WHERE conversation_id = ? ORDER BY started, recorded",
                 (conversation_id,),
             )
-            return [self._decode(dict(r)) for r in rows]
+            return [self._decode(dict(r), conn) for r in rows.fetchall()]
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """One event by id, or by a unique id prefix (as `toolwire calls show` accepts)."""
@@ -728,8 +680,8 @@ class CallStore:
             ).fetchall()
             exact = [r for r in rows if r["id"] == event_id]
             if exact:
-                return self._decode(dict(exact[0]))
-            return self._decode(dict(rows[0])) if len(rows) == 1 else None
+                return self._decode(dict(exact[0]), conn)
+            return self._decode(dict(rows[0]), conn) if len(rows) == 1 else None
 
     def recent(
         self,
@@ -779,7 +731,7 @@ class CallStore:
             return (str(row[0]), bytes(row[1])) if row is not None else None
 
     @staticmethod
-    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    def _decode(row: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any]:
         for name in _JSON_FIELDS:
             value = row.get(name)
             if isinstance(value, str):
@@ -789,4 +741,6 @@ class CallStore:
                     row[name] = json.loads(value, parse_constant=str)
                 except (ValueError, RecursionError):
                     pass
+        if row.get("kind") == "chat" and "request" in row:
+            row["request"] = _recorded_history.expand(conn, row["request"])
         return row

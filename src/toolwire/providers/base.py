@@ -592,6 +592,7 @@ class BaseProvider(AbstractLLMInterface):
             record = _instrument.call_started(self, request)
             try:
                 call = self._http_call(request, self.auth_headers())
+                _instrument.call_sent(record, call.body)
                 if stream:
                     from .._streaming import Stream
 
@@ -704,6 +705,7 @@ class BaseProvider(AbstractLLMInterface):
             record = _instrument.call_started(self, request)
             try:
                 call = self._http_call(request, await self.aauth_headers())
+                _instrument.call_sent(record, call.body)
                 if stream:
                     from .._streaming import AsyncStream
 

@@ -2,8 +2,9 @@
 `responseSchema`), compiled from a tool's neutral JSON Schema.
 
 References are inlined (a recursive schema cannot be expressed: `ValueError`), null unions become
-`nullable`, enums are strings, and `additionalProperties`/`title`/`default` are dropped. A schema
-without properties compiles to `{}`, meaning "send no `parameters`". The class declares it
+`nullable`, enums are strings (an enum of numbers or booleans lists its values in the description
+instead), `dict[str, X]` is described in words, and `additionalProperties`/`title`/`default` are
+dropped. A schema without properties compiles to `{}`, meaning "send no `parameters`". The class declares it
 (`GeminiProvider.schema_compiler`), so `compile_schema(parameters, "gemini")` finds it through the
 provider registry; the generic walking blocks come from `toolwire.tools.dialects`.
 
@@ -12,6 +13,7 @@ No third-party import here: this runs on every request that carries tools.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..tools.dialects import (
@@ -94,11 +96,11 @@ def gemini_schema(parameters: Schema, strict: bool = False) -> Schema:
         else:
             node.pop("type", None)
         if "enum" in node:
-            values = node["enum"]
-            if None in values:
+            values = [v for v in node["enum"] if v is not None]
+            if len(values) < len(node["enum"]):
                 nullable = True
-            node["enum"] = [v if isinstance(v, str) else _enum_text(v) for v in values if v is not None]
-            node["type"] = "string"
+            _gemini_enum(node, values)
+        _describe_open_object(node)
         if "properties" in node:
             node["properties"] = {
                 name: visit(sub, (*path, "properties", name)) for name, sub in node["properties"].items()
@@ -130,6 +132,68 @@ def gemini_schema(parameters: Schema, strict: bool = False) -> Schema:
     if not result.get("properties"):
         return {}
     return result
+
+
+def _gemini_enum(node: Schema, values: list[Any]) -> None:
+    """Gemini's `parameters` take `enum` on strings only (the Gemini API's Schema; Vertex's also
+    documents `{type: INTEGER, format: enum, enum: ["101"]}`, the Gemini API refuses it). A string
+    enum of numbers would have the model answer `"2"` where the tool takes `2`, so an enum of
+    numbers or booleans keeps its type and states its values in the description instead; the
+    arguments are still checked against the tool's own schema before it runs."""
+    kind = _enum_kind(values)
+    if kind == "string":  # strings, or a mix of types: one string enum, as text
+        node["enum"] = [v if isinstance(v, str) else _enum_text(v) for v in values]
+        node["type"] = "string"
+        return
+    del node["enum"]
+    node["type"] = kind
+    allowed = ", ".join(json.dumps(v) for v in values)
+    node["description"] = _sentence(node.get("description"), f"Allowed values: {allowed}.")
+
+
+def _enum_kind(values: list[Any]) -> str:
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "integer"
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "number"
+    return "string"
+
+
+def _describe_open_object(node: Schema) -> None:
+    """`dict[str, X]` is `additionalProperties: X`, which Gemini's `parameters` do not take (the
+    Gemini API answers 400 "Unknown name additionalProperties"): an object without properties
+    would reach the model as an empty object, so its description says what the keys and values
+    are. (`function_schema="json_schema"` sends `parametersJsonSchema`, which keeps it as written.)"""
+    extra = node.get("additionalProperties")
+    if extra is None or extra is False or "object" not in (schema_types(node) or ["object"]):
+        return
+    others = "Other keys" if node.get("properties") else "Keys"
+    if isinstance(extra, dict) and extra:
+        text = f"{others} are free-form strings; each value matches the JSON Schema {_schema_text(extra)}."
+    else:
+        text = f"{others} are free-form strings; values may be any JSON value."
+    node["type"] = "object"
+    node["description"] = _sentence(node.get("description"), text)
+
+
+def _schema_text(schema: Any) -> str:
+    def strip(value: Any) -> Any:  # titles are noise to the model (Pydantic adds one everywhere)
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "title"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(schema), ensure_ascii=False)
+
+
+def _sentence(description: Any, text: str) -> str:
+    if not isinstance(description, str) or not description.strip():
+        return text
+    head = description.rstrip()
+    return f"{head} {text}" if head.endswith((".", "!", "?")) else f"{head}. {text}"
 
 
 def _enum_text(value: Any) -> str:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # Sent as the user turn in front of a history that opens with a model turn. Not empty: Vertex
 # answers 400 "empty text parameter" to an empty text part.
 TURN_ORDER_FILLER = "."
+# the key under which a call whose arguments did not parse carries the model's text back
+UNPARSED_ARGUMENTS = "unparsed_arguments"
 
 _SAMPLING_FIELDS = {
     "temperature": "temperature",
@@ -93,8 +95,18 @@ def _response_payload(result: ToolResult) -> dict[str, Any]:
         return {"result": text}
 
 
+def _call_args(call: ToolCall) -> dict[str, Any]:
+    # `args` is an object on this wire. A call whose arguments did not parse has `{}` in
+    # `arguments`; sending that back would show the model a valid call with no arguments, so it
+    # sees what it wrote instead (Chat Completions and the Responses API send the raw text as is;
+    # the tool's result, an error, says why it did not run).
+    if call.arguments_error is not None and call.raw_arguments is not None:
+        return {UNPARSED_ARGUMENTS: call.raw_arguments}
+    return call.arguments
+
+
 def _call_part(call: ToolCall) -> dict[str, Any]:
-    function_call: dict[str, Any] = {"name": call.name, "args": call.arguments}
+    function_call: dict[str, Any] = {"name": call.name, "args": _call_args(call)}
     gemini_id = gemini_call_id(call)
     if gemini_id:
         function_call["id"] = gemini_id

@@ -311,7 +311,10 @@ class MistralProvider(OpenAIProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("MISTRAL_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("MISTRAL_BASE_URL",)
     default_base_url: ClassVar[str | None] = "https://api.mistral.ai/v1"
-    default_model: ClassVar[str | None] = "mistral-large-latest"
+    # no default model: like OpenAI, Anthropic and Gemini, create() says a model is needed rather
+    # than picking one silently (issue 16 item 20; API.md names no default for any provider)
+    requires_model: ClassVar[bool] = True
+    example_model: ClassVar[str | None] = "mistral-large-latest"
     tool_dialect: ClassVar[str] = "json_schema_inlined"
     # "image size limit: 10MB" (docs.mistral.ai, Vision)
     max_image_bytes: ClassVar[int] = 10_000_000

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from .._provider_data import legacy_entry
+from .._provider_data import legacy_entry, own_entry
 from ..errors import ProviderError
 from ..tools.definition import ToolDefinition
 from ..types import (
@@ -102,6 +102,18 @@ def _arguments_text(call: ToolCall) -> str:
     return json.dumps(call.arguments, ensure_ascii=False)
 
 
+def _call_entry(call: ToolCall, echo_extra_content: bool, provider: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": _arguments_text(call)},
+    }
+    extra = own_entry(call.provider_data, provider).get("extra_content")
+    if echo_extra_content and isinstance(extra, dict) and extra:
+        entry["extra_content"] = extra  # exactly as received (a thought signature is opaque)
+    return entry
+
+
 def tool_content(result: ToolResult) -> str:
     """A tool message's content. Chat Completions has no error flag on a tool message (Anthropic has
     `is_error`, Gemini an `error` key): a failure must say so in words, or the model reads the
@@ -151,6 +163,7 @@ def chat_messages(
     echo_reasoning_content: bool = False,
     images_in_tool_messages: bool = False,
     provider: str = "openai_compatible",
+    echo_extra_content: bool = False,
 ) -> list[dict[str, Any]]:
     """Neutral messages → Chat Completions messages (one `tool` message per tool result).
 
@@ -160,6 +173,9 @@ def chat_messages(
     chunks there) instead of in a user message after the turn's tool messages.
     `provider`: whose `provider_data` entry holds the reasoning to echo (the top-level key of a
     history recorded before provider_data was keyed by name is read too).
+    `echo_extra_content`: send the `extra_content` of a tool call and of an assistant turn back
+    (Gemini's OpenAI-compatible endpoint puts the `google.thought_signature` there, which Gemini 3
+    requires back on function calls; OpenAI rejects fields it does not know in a message).
     """
     out: list[dict[str, Any]] = []
     answered: list[ToolResult] = []  # the current run of tool results, for their images
@@ -190,18 +206,16 @@ def chat_messages(
                 if message.content is None:
                     entry["content"] = empty_assistant_content
                 entry["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": _arguments_text(call)},
-                    }
-                    for call in message.tool_calls
+                    _call_entry(call, echo_extra_content, provider) for call in message.tool_calls
                 ]
             elif message.content is None:
                 entry["content"] = ""
             reasoning = legacy_entry(message.provider_data, provider, "reasoning_content")
             if echo_reasoning_content and isinstance(reasoning, str):
                 entry["reasoning_content"] = reasoning
+            extra = own_entry(message.provider_data, provider).get("extra_content")
+            if echo_extra_content and isinstance(extra, dict) and extra:
+                entry["extra_content"] = extra  # Gemini: the turn's thought signature, as received
         elif role == "system":
             # system messages are text only on every Chat Completions server
             entry = {"role": role, "content": message.text or ""}
@@ -227,6 +241,7 @@ def chat_body(
     echo_reasoning_content: bool = False,
     images_in_tool_messages: bool = False,
     provider: str = "openai_compatible",
+    echo_extra_content: bool = False,
 ) -> dict[str, Any]:
     """The JSON body of a Chat Completions request."""
     use_model = model or request.model
@@ -238,6 +253,7 @@ def chat_body(
             echo_reasoning_content=echo_reasoning_content,
             images_in_tool_messages=images_in_tool_messages,
             provider=provider,
+            echo_extra_content=echo_extra_content,
         ),
     }
     params = request.params
@@ -360,6 +376,7 @@ class OpenAIProvider(BaseProvider):
     include_stream_usage: ClassVar[bool] = True
     max_tokens_field: ClassVar[str | None] = None
     echo_reasoning_content: ClassVar[bool] = False
+    echo_extra_content: ClassVar[bool] = False  # OpenAI and Azure reject unknown message fields
     # other wire formats of the same service, by `create(..., api=...)` (import paths, lazy)
     api_variants: ClassVar[dict[str, str]] = {
         "responses": "toolwire.providers.openai_responses:OpenAIResponsesProvider"
@@ -397,6 +414,7 @@ class OpenAIProvider(BaseProvider):
             include_usage=self.include_stream_usage,
             echo_reasoning_content=self.echo_reasoning_content,
             provider=self.name,
+            echo_extra_content=self.echo_extra_content,
         )
 
     def endpoint(self, request: ChatRequest) -> str:
@@ -454,6 +472,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
         send_parallel_tool_calls: bool = True,
         include_stream_usage: bool = True,
         echo_reasoning_content: bool = True,
+        echo_extra_content: bool = True,
         **options: Any,
     ) -> None:
         super().configure(organization=organization, project=project, **options)
@@ -462,6 +481,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
         self.include_stream_usage = include_stream_usage  # type: ignore[misc]
         # Only DeepSeek-style servers produce `reasoning_content`, and they need it back.
         self.echo_reasoning_content = echo_reasoning_content  # type: ignore[misc]
+        # Only servers that send a tool call's `extra_content` (Gemini's OpenAI-compatible
+        # endpoint: the thought signature Gemini 3 requires back) find it in a history.
+        self.echo_extra_content = echo_extra_content  # type: ignore[misc]
 
 
 class OllamaProvider(OpenAICompatibleProvider):

@@ -123,7 +123,7 @@ def _delta_text(content: Any) -> str:
     return ""
 
 
-def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall:
+def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None, provider: str) -> ToolCall:
     function = raw.get("function")
     if not isinstance(function, Mapping):
         function = raw
@@ -132,7 +132,25 @@ def _tool_call(raw: Mapping[str, Any], index: int, seed: str | None) -> ToolCall
     arguments = function.get("arguments")
     if arguments is not None and not isinstance(arguments, (str, Mapping)):
         arguments = json.dumps(arguments)
-    return ToolCall.from_raw(str(call_id), name, arguments)
+    extra = _extra_content(raw, None)
+    data = {provider: extra} if extra else None
+    return ToolCall.from_raw(str(call_id), name, arguments, provider_data=data)
+
+
+def _extra_content(raw: Mapping[str, Any], kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A tool call's `extra_content`, merged into what a stream kept so far. Gemini's
+    OpenAI-compatible endpoint puts the call's `google.thought_signature` there; Gemini 3 answers
+    400 when it is not sent back on that call (ai.google.dev/gemini-api/docs/thought-signatures)."""
+    extra = raw.get("extra_content")
+    if not isinstance(extra, Mapping) or not extra:
+        return kept
+    merged = dict((kept or {}).get("extra_content") or {})
+    for vendor, value in extra.items():
+        old = merged.get(vendor)
+        merged[vendor] = (
+            {**old, **value} if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+        )
+    return {"extra_content": merged}
 
 
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
@@ -174,10 +192,10 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     message = choice.get("message") or {}
     seed = payload.get("id")
     turn = turn_seed(seed)
-    calls = [_tool_call(raw, i, turn) for i, raw in enumerate(message.get("tool_calls") or ())]
+    calls = [_tool_call(raw, i, turn, provider) for i, raw in enumerate(message.get("tool_calls") or ())]
     legacy = message.get("function_call")
     if not calls and isinstance(legacy, Mapping):
-        calls = [_tool_call({"function": legacy}, 0, turn)]
+        calls = [_tool_call({"function": legacy}, 0, turn, provider)]
     content = _text(message.get("content"))
     own: dict[str, Any] = {}
     for key in _FILTER_KEYS:
@@ -190,6 +208,7 @@ def _parse_chat_completion(payload: Any, provider: str) -> GenerateResponse:
     for key in _REASONING_KEYS:
         if message.get(key):
             own[key] = message[key]
+    own.update(_extra_content(message, None) or {})  # Gemini's signature on the turn
     return GenerateResponse(
         content=content,
         tool_calls=ToolCallRequest(calls, content) if calls else None,
@@ -230,12 +249,14 @@ class _CallBuffer:
     name: str = ""
     parts: list[str] = field(default_factory=list)
     arguments_object: Mapping[str, Any] | None = None
+    provider_data: dict[str, Any] | None = None  # the call's `extra_content` (Gemini's signature)
 
-    def to_call(self, position: int, seed: str | None) -> ToolCall:
+    def to_call(self, position: int, seed: str | None, provider: str) -> ToolCall:
         call_id = str(self.id) if self.id else generated_call_id(seed, position, self.name)
+        data = {provider: dict(self.provider_data)} if self.provider_data else None
         if self.arguments_object is not None and not self.parts:
-            return ToolCall.from_raw(call_id, self.name, self.arguments_object)
-        return ToolCall.from_raw(call_id, self.name, "".join(self.parts))
+            return ToolCall.from_raw(call_id, self.name, self.arguments_object, provider_data=data)
+        return ToolCall.from_raw(call_id, self.name, "".join(self.parts), provider_data=data)
 
 
 class ChatCompletionStreamState:
@@ -314,6 +335,7 @@ class ChatCompletionStreamState:
                 reasoning = delta.get(key)
                 if isinstance(reasoning, str) and reasoning:
                     self._own[key] = self._own.get(key, "") + reasoning
+            self._own.update(_extra_content(delta, self._own) or {})
             raw_finish = choice.get("finish_reason")
             finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
             if raw_finish:
@@ -341,7 +363,7 @@ class ChatCompletionStreamState:
         upto = len(self._calls) if finished else len(self._calls) - 1
         if upto <= self._reported:
             return None
-        calls = [self._calls[i].to_call(i, self._id) for i in range(self._reported, upto)]
+        calls = [self._calls[i].to_call(i, self._id, self.provider) for i in range(self._reported, upto)]
         self._reported = upto
         return calls
 
@@ -369,6 +391,7 @@ class ChatCompletionStreamState:
         name = function.get("name")
         if isinstance(name, str) and name and not buffer.name:
             buffer.name = name
+        buffer.provider_data = _extra_content(raw, buffer.provider_data)
         arguments = function.get("arguments")
         if isinstance(arguments, Mapping):
             buffer.arguments_object = arguments  # Ollama sends whole argument objects
@@ -389,7 +412,7 @@ class ChatCompletionStreamState:
 
     def _tool_calls(self) -> list[ToolCall]:
         seed = turn_seed(self._id, self._nonce)  # stable within this turn, unique across turns
-        return [b.to_call(i, seed) for i, b in enumerate(self._calls)]
+        return [b.to_call(i, seed, self.provider) for i, b in enumerate(self._calls)]
 
     def partial(self) -> tuple[str | None, list[ToolCall]]:
         calls = [c for c in self._tool_calls() if c.arguments_error is None]

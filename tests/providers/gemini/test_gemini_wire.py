@@ -128,7 +128,8 @@ def test_tools_use_the_gemini_dialect_and_omit_empty_parameters() -> None:
             "city": {"type": "object", "properties": {"name": {"type": "string"}}},
             "nights": {"type": "integer", "nullable": True},
             "kind": {"type": "string", "enum": ["hotel"]},
-            "stars": {"type": "string", "enum": ["3", "4", "5"]},
+            # an integer enum stays integer (the model answers 4, not "4"), its values described
+            "stars": {"type": "integer", "description": "Allowed values: 3, 4, 5."},
         },
         "required": ["city"],
     }

@@ -106,6 +106,7 @@ def _llm(handler: Handler = _final_text, **config: Any) -> tuple[MistralProvider
         return handler(request)
 
     transport = httpx2.MockTransport(capture)
+    config.setdefault("model", "mistral-large-latest")
     llm = AbstractLLM.create(
         "mistral",
         api_key=config.pop("api_key", "test-key-123456"),
@@ -527,7 +528,7 @@ def test_401_429_and_context_length() -> None:
 def test_environment_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", "env-key-abcdef")
     monkeypatch.setenv("MISTRAL_BASE_URL", "http://127.0.0.1:9/v1/")
-    llm, sent = _llm(api_key=None)
+    llm, sent = _llm(api_key=None, model="mistral-large-latest")
     llm.generate("hi")
     assert str(sent[0].url) == "http://127.0.0.1:9/v1/chat/completions"
     assert sent[0].headers["authorization"] == "Bearer env-key-abcdef"
@@ -543,7 +544,12 @@ def test_environment_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_key_and_unknown_option(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
     with pytest.raises(ConfigurationError, match="MISTRAL_API_KEY"):
-        AbstractLLM.create("mistral")
+        AbstractLLM.create("mistral", model="mistral-small-latest")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"mistral: no model; pass model=\.\.\. \(e\.g\. model='mistral-large-latest'\)",
+    ):
+        AbstractLLM.create("mistral", api_key="k")  # no default picked silently
     with pytest.raises(ConfigurationError, match="safe_promt"):
         AbstractLLM.create("mistral", api_key="k", safe_promt=True)
 
