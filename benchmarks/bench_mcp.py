@@ -11,8 +11,10 @@ Four contenders per transport, each on its own connection to the same server pro
   call hops to the toolset's background loop and back);
 - toolwire sync: `toolset.call("add", ...)` from a plain thread;
 - toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call);
-- thread hop alone: a no-op coroutine run on the toolset's background loop from a thread (the
-  floor of the one-loop-per-toolset design).
+- thread hop alone: a no-op coroutine run on the toolset's background loop from a thread;
+- sdk over the hop (sync): the SDK's own `call_tool` on toolwire's connection, run on the
+  toolset's background loop from a thread: the floor of the one-loop-per-toolset design for a
+  sync caller (the SDK call plus the two cross-thread wake-ups, without any toolwire code).
 
 Calls are interleaved one by one (rotating order) so that every contender sees the same load;
 each figure is the median per-call time over `calls x rounds` calls. Ratio = contender / sdk
@@ -53,7 +55,14 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
     sees the same machine load: on a shared machine that matters more than anything measured."""
     from mcp import Client
 
-    names = ["sdk", "toolwire async", "toolwire sync", "toolwire executor", "thread hop alone (sync)"]
+    names = [
+        "sdk",
+        "toolwire async",
+        "toolwire sync",
+        "toolwire executor",
+        "thread hop alone (sync)",
+        "sdk over the hop (sync)",
+    ]
     samples: dict[str, list[float]] = {name: [] for name in names}
     call = ToolCall(id="c", name="add", arguments=ARGS)
     loop = toolset._running  # bound after aopen
@@ -74,6 +83,11 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
         # the tool's output schema (ClientSession.validate_tool_result)
         await client.list_tools()
         await toolset.aopen()
+
+        def toolwire_session() -> Any:
+            assert toolset._conn is not None
+            return toolset._conn.client.session
+
         contenders: dict[str, Callable[[], Awaitable[float]]] = {
             "sdk": lambda: timed(lambda: session.call_tool("add", ARGS)),
             "toolwire async": lambda: timed(lambda: toolset.acall("add", ARGS)),
@@ -82,6 +96,9 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
                 in_thread, lambda: execute_tool_calls([call], toolset)
             ),
             "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
+            "sdk over the hop (sync)": lambda: asyncio.to_thread(
+                in_thread, lambda: loop().run(toolwire_session().call_tool("add", ARGS))
+            ),
         }
         try:
             for index in range(20 + calls * rounds):

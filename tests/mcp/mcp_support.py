@@ -60,8 +60,8 @@ def http_server(*flags: str, port: int | None = None) -> Iterator[str]:
             process.wait(5)
 
 
-def children_of(pid: int) -> list[int]:
-    """Live child processes of `pid` (Linux /proc), zombies excluded."""
+def children_of(pid: int, *, zombies: bool = False) -> list[int]:
+    """Live child processes of `pid` (Linux /proc), zombies excluded (or only zombies)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -71,9 +71,14 @@ def children_of(pid: int) -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[1]) == pid and (fields[0] == "Z") == zombies:
             found.append(int(entry.name))
     return found
+
+
+def zombies_of(pid: int) -> list[int]:
+    """Child processes of `pid` that ended and were never waited for."""
+    return children_of(pid, zombies=True)
 
 
 def open_fds() -> int:

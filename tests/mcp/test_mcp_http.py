@@ -4,14 +4,16 @@ that must leave no thread, file descriptor or process behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
-from mcp_support import DEMO, children_of, free_port, http_server, open_fds
+from mcp_support import DEMO, children_of, free_port, http_server, open_fds, zombies_of
 
 from toolwire import ToolCall, execute_tool_calls
 from toolwire.errors import MCPConnectionError
@@ -80,14 +82,28 @@ def _stop_all_servers_on(port: int) -> None:
             os.waitpid(pid, 0)
 
 
-def test_open_close_cycles_leave_nothing_behind(json_url: str) -> None:
-    # warm up (imports, httpx2 pools), then count
-    with MCPToolset.http(json_url) as server:
-        server.call("add", {"a": 1, "b": 1})
-    fds, threads = open_fds(), threading.active_count()
-    for i in range(200):
-        with MCPToolset.http(json_url) as server:
+def _cycle(make: Callable[[], MCPToolset], i: int) -> None:
+    """One open/close cycle, sync on even `i`, async (its own event loop) on odd."""
+    if i % 2 == 0:
+        with make() as server:
             assert server.call("add", {"a": i, "b": 1}) == {"result": i + 1}
+        return
+
+    async def run() -> None:
+        async with make() as server:
+            assert await server.acall("add", {"a": i, "b": 1}) == {"result": i + 1}
+
+    asyncio.run(run())
+
+
+# A few cycles of each kind here; benchmarks/cycles_mcp.py runs the thousand (too slow for the suite).
+def test_open_close_cycles_leave_nothing_behind(json_url: str) -> None:
+    make = partial(MCPToolset.http, json_url)
+    for i in range(2):  # warm up (imports, httpx2 pools) both kinds, then count
+        _cycle(make, i)
+    fds, threads = open_fds(), threading.active_count()
+    for i in range(20):
+        _cycle(make, i)
     assert threading.active_count() == threads
     assert open_fds() <= fds
 
@@ -95,10 +111,9 @@ def test_open_close_cycles_leave_nothing_behind(json_url: str) -> None:
 def test_stdio_cycles_leave_no_process(tmp_path: object) -> None:
     before_children = set(children_of(os.getpid()))
     fds, threads = open_fds(), threading.active_count()
-
-    for _ in range(5):
-        with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
-            assert server.call("add", {"a": 1, "b": 1}) == {"result": 2}
+    for i in range(2):
+        _cycle(partial(MCPToolset.stdio, sys.executable, [str(DEMO)]), i)
     assert set(children_of(os.getpid())) <= before_children
+    assert not zombies_of(os.getpid())  # every server process was waited for
     assert threading.active_count() == threads
     assert open_fds() <= fds

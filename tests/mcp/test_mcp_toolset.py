@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from toolwire.errors import MCPConnectionError, MCPToolChangedError, MCPToolErro
 from toolwire.mcp import MCPToolDefinition, MCPToolNameCollisionError, MCPToolset
 from toolwire.mcp._names import VALID_NAME, assign_names, provider_name
 from toolwire.tools.dialects import DIALECTS, compile_schema
+from toolwire.tools.early import _Turn
+from toolwire.tools.plan import ExecutionOptions
 
 pytest.importorskip("mcp")
 
@@ -179,6 +182,38 @@ def test_slow_tool_past_its_timeout_sync_and_async(demo: MCPToolset) -> None:
     assert demo.restarts == 0
 
 
+def test_the_sync_executor_runs_mcp_calls_on_the_toolsets_own_loop(
+    demo: MCPToolset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toolwire.tools.execution as execution
+
+    def no_private_loop() -> None:
+        raise AssertionError("an MCP call started a private event loop")
+
+    monkeypatch.setattr(execution, "_AsyncGroup", no_private_loop)
+    calls = [
+        call("stamp", {"label": "a", "seconds": 0.3}, "a"),
+        call("stamp", {"label": "b", "seconds": 0.3}, "b"),
+    ]
+    first, second = execute_tool_calls(calls, demo)
+    assert first.error is None and second.error is None
+    a_start, a_end = map(float, first.output_text().split()[1:])
+    b_start, b_end = map(float, second.output_text().split()[1:])
+    assert a_start < b_end and b_start < a_end  # concurrent on the server
+
+    # a call past its timeout is cancelled on the toolset's loop, not left running there
+    [late] = execute_tool_calls([call("slow", {"seconds": 30})], demo, timeout=0.3)
+    assert late.error is not None and "timed out" in late.error
+
+    async def calls_running() -> list[asyncio.Task[Any]]:  # runs on the toolset's loop
+        return [t for t in asyncio.all_tasks() if "MCPToolset._call" in repr(t.get_coro())]
+
+    deadline = time.monotonic() + 5
+    while demo._running().run(calls_running()):
+        assert time.monotonic() < deadline, "the timed-out call still runs on the toolset's loop"
+        time.sleep(0.02)
+
+
 def test_a_crashing_server_is_an_error_result_then_restarted(tmp_path: Path) -> None:
     with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
         calls = [call("crash", {}, "x"), call("add", {"a": 1, "b": 2}, "y")]
@@ -199,6 +234,24 @@ async def test_a_crashing_server_async() -> None:
         assert crashed.error is not None and "MCPConnectionError" in crashed.error
         assert await server.acall("add", {"a": 2, "b": 3}) == {"result": 5}
         assert server.restarts == 1
+
+
+async def test_a_change_made_by_the_first_call_after_a_restart_is_seen() -> None:
+    # 2026-07-28 servers announce list changes only to acknowledged `subscriptions/listen`
+    # streams, without replay: a restarted connection is ready only once its subscription is
+    # acknowledged, so a first call that changes the list is announced (Python 3.12+ used to
+    # send that call before the subscription request and miss the change).
+    async with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
+        with pytest.raises(MCPConnectionError):
+            await server.acall("crash", {})
+        assert await server.acall("rug_pull") == {"result": "changed"}
+        assert server.restarts == 1
+        deadline = asyncio.get_running_loop().time() + 5
+        while not any(t.name == "add" and t.pin_change for t in await server.alist_tools()):
+            assert asyncio.get_running_loop().time() < deadline, "the toolset never saw list_changed"
+            await asyncio.sleep(0.02)
+        with pytest.raises(MCPToolChangedError, match="id_rsa"):
+            await server.acall("add", {"a": 1, "b": 2})
 
 
 def test_a_server_that_cannot_start_is_a_typed_error() -> None:
@@ -273,6 +326,12 @@ def test_trusted_annotations() -> None:
     with MCPToolset.stdio(sys.executable, [str(DEMO)], trust_annotations=True, pin=False) as server:
         add = next(t for t in server.tools if t.name == "add")
         assert isinstance(add, MCPToolDefinition) and add.read_only and add.annotations_trusted
+        # one source of truth: ToolDefinition.read_only, which early starts read
+        assert "read_only" not in MCPToolDefinition.__annotations__
+        turn = _Turn(registry={"add": add}, options=ExecutionOptions(), approve=None)
+        assert turn.candidate(call("add", {"a": 1, "b": 2})) is add
+        weather = next(t for t in server.tools if t.name == "weather")  # no readOnlyHint
+        assert turn.candidate(call("weather", {"city": "Oslo"})) is None and not weather.read_only
 
 
 def test_labels_never_show_credentials() -> None:

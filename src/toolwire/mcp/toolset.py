@@ -14,16 +14,15 @@ model), and the next use starts a new process / opens a new session.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
-import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,6 +36,7 @@ from ..errors import (
     MCPToolError,
 )
 from ..tools.definition import ToolDefinition
+from ._labels import _describe, _leaf, _redacted, _safe_url
 from ._loop import BackgroundLoop
 from ._names import assign_names
 from ._pins import PinStore, fingerprint
@@ -61,8 +61,9 @@ class MCPToolDefinition(ToolDefinition):
     """A tool of an MCP server. `name` is what the model sees (prefixed, made provider-valid);
     `original_name` is the server's. `annotations` (`readOnlyHint`, `destructiveHint`, ...) are
     what the server *claims*: shown to an `approve` hook, trusted only with `trust_annotations=True`
-    (`annotations_trusted`). `pin_change` says what changed since the tool was pinned; while it is
-    set the tool requires approval."""
+    (`annotations_trusted`; then `readOnlyHint: true` sets `read_only`, so a streamed `Session`
+    turn may start the tool early, like `@tool(read_only=True)`). `pin_change` says what changed
+    since the tool was pinned; while it is set the tool requires approval."""
 
     server: str = ""
     original_name: str = ""
@@ -70,7 +71,8 @@ class MCPToolDefinition(ToolDefinition):
     """The server's own `inputSchema`, as listed (`parameters` is its neutral form)."""
     annotations: dict[str, Any] = field(default_factory=dict)
     annotations_trusted: bool = False
-    read_only: bool = False
+    # `read_only` is ToolDefinition's own field (the one early starts read): set from a
+    # `readOnlyHint: true` annotation only when the server's annotations are trusted.
     pin_change: str | None = None
     _fingerprint: dict[str, Any] = field(default_factory=dict, repr=False)
     _base_approval: bool = field(default=False, repr=False)
@@ -90,53 +92,6 @@ class _Connection:
     task: asyncio.Task[None] | None = None
     dead: bool = False
     error: BaseException | None = None
-
-
-def _safe_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (tokens travel there): for messages and reprs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-_SECRET_WORDS = re.compile(r"key|token|secret|passw|auth|credential", re.IGNORECASE)
-
-
-def _redacted(args: list[str]) -> list[str]:
-    """Command-line arguments for messages: a value after (or in) a flag named like a credential
-    (`--api-key X`, `--token=X`) is masked, so the label can appear in errors, logs and pin files."""
-    shown: list[str] = []
-    for index, arg in enumerate(args):
-        flag, sep, _ = arg.partition("=")
-        if arg.startswith("-") and sep and _SECRET_WORDS.search(flag):
-            shown.append(f"{flag}=***")
-        elif (
-            index
-            and args[index - 1].startswith("-")
-            and "=" not in args[index - 1]
-            and _SECRET_WORDS.search(args[index - 1])
-        ):
-            shown.append("***")
-        else:
-            shown.append(arg)
-    return shown
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    # an anyio task group raises an exception group (BaseExceptionGroup on 3.11+, a backport on 3.10)
-    inner = getattr(exc, "exceptions", None)
-    while isinstance(inner, (list, tuple)) and inner and isinstance(inner[0], BaseException):
-        exc = inner[0]
-        inner = getattr(exc, "exceptions", None)
-    return exc
-
-
-def _describe(exc: BaseException) -> str:
-    leaf = _leaf(exc)
-    text = str(leaf)
-    return f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__
 
 
 class MCPToolset:
@@ -385,7 +340,7 @@ class MCPToolset:
         return await self._running().arun(self._direct_call(name, dict(arguments or {})))
 
     async def _direct_call(self, name: str, arguments: dict[str, Any]) -> Any:
-        if self._stale:
+        if self._needs_refresh():
             await self._refresh()
         tool = self._lookup(name)
         if tool is None:
@@ -405,12 +360,23 @@ class MCPToolset:
             # Run by the executor, which runs a tool with a pending change only after `approve`.
             return await self._running().arun(self._call(definition, arguments, approved=True))
 
+        def submit(**arguments: Any) -> concurrent.futures.Future[Any]:
+            # The sync executor waits on this future: the call runs on the toolset's own loop,
+            # without the private event loop (and pool thread) it starts for other async tools.
+            return self._running().submit(self._call(definition, arguments, approved=True))
+
+        call_mcp_tool.__toolwire_submit__ = submit  # type: ignore[attr-defined]
         call_mcp_tool.__name__ = definition.name
         call_mcp_tool.__qualname__ = f"MCPToolset.{definition.name}"
         return call_mcp_tool
 
+    def _needs_refresh(self) -> bool:
+        # A replaced connection is a new server process or session: changes made while no
+        # listener was there are never replayed, so the list is read again before the call.
+        return self._stale or self._conn is None or self._conn.dead
+
     async def _call(self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool) -> Any:
-        if self._stale:
+        if self._needs_refresh():
             await self._refresh()
         current = self._by_name.get(tool.name)
         if current is None or current.original_name != tool.original_name:
@@ -541,9 +507,11 @@ class MCPToolset:
                 )
                 await stack.enter_async_context(client)
                 conn.client = client
+                # Ready only once the server acknowledged the subscription: a call sent before the
+                # ack may change the list before the server has anyone to tell.
+                listener = await self._listen(client, conn.stop)
                 if not ready.done():
                     ready.set_result(None)
-                listener = self._listen(client)
                 try:
                     await conn.stop.wait()
                 finally:
@@ -598,8 +566,12 @@ class MCPToolset:
         stack.callback(devnull.close)
         return devnull
 
-    def _listen(self, client: Any) -> asyncio.Task[None] | None:
-        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`."""
+    async def _listen(self, client: Any, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`, and a
+        server tells only the listeners it has acknowledged (there is no replay). So this returns
+        once the server acknowledged the subscription (or refused it), never before: the first call
+        on a new connection (the one after a restart, say) may be the one that changes the list.
+        The task it returns keeps the subscription open until the connection ends."""
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
         capability = getattr(client.server_capabilities, "tools", None)
@@ -607,18 +579,34 @@ class MCPToolset:
             capability, "list_changed", False
         ):
             return None
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def listen() -> None:
             try:
                 async with client.listen(tools_list_changed=True) as subscription:
+                    acked.set_result(None)
                     async for _event in subscription:
                         self._stale = True
             except Exception as exc:  # the server does not serve listen: fall back to notifications
                 logger.debug(
-                    "MCP server %s: subscriptions/listen unavailable: %s", self.label, _describe(exc)
+                    "MCP server %s: subscriptions/listen unavailable or ended: %s", self.label, _describe(exc)
                 )
+            # Ended while the connection lives (a graceful close by the server): changes are no longer
+            # announced, so re-read the list on next use rather than trust the cache.
+            self._stale = True
+            if not acked.done():
+                acked.set_result(None)
 
-        return asyncio.ensure_future(listen())
+        task = asyncio.ensure_future(listen())
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())  # connect timeout or close
+        try:
+            await asyncio.wait({acked, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not acked.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        return task
 
     async def _on_message(self, message: Any) -> None:
         from mcp_types import ToolListChangedNotification

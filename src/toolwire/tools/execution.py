@@ -265,6 +265,19 @@ def _run_sync_in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return result
 
 
+def _submitted(submit: Callable[..., Future[Any]], kwargs: dict[str, Any]) -> Future[Any]:
+    """An async tool that already owns a running event loop (an MCP toolset's background loop)
+    may carry `__toolwire_submit__`: it starts the call there and returns a `concurrent.futures.Future`
+    (cancelling it cancels the call). The sync driver then waits on that future directly instead
+    of starting a private event loop in a pool thread for it."""
+    try:
+        return submit(**kwargs)
+    except Exception as exc:  # the tool could not be started: its error result, as for any tool
+        failed: Future[Any] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
 async def _await(value: Awaitable[Any]) -> Any:
     return await value
 
@@ -347,7 +360,10 @@ def execute_plan(
             assert fn is not None
             records[planned.index] = _instrument.tool_started(planned.call)
             limit = _limit(planned, start, deadline)
-            if planned.is_async:
+            submit = getattr(fn, "__toolwire_submit__", None) if planned.is_async else None
+            if submit is not None:  # the tool runs on its own event loop: no private loop, no thread
+                futures[_submitted(submit, planned.kwargs)] = (planned, None, time.monotonic())
+            elif planned.is_async:
                 group = group or _AsyncGroup()
                 remaining = None if limit is None else max(0.0, limit - time.monotonic())
                 futures[group.add(planned.index, fn, planned.kwargs, remaining)] = (planned, group, start)
