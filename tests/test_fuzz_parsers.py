@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from support.fault_server import kits
 from toolwire._eventstream import EventStreamDecoder, EventStreamMessage
-from toolwire._transport import SSEDecoder, SSEEvent
+from toolwire._framing import SSEDecoder, SSEEvent
 from toolwire.errors import ProviderError, ToolwireError
 from toolwire.providers.base import ChatRequest
 from toolwire.tools.standardize import standardize_tool_response

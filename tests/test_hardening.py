@@ -203,7 +203,7 @@ def test_generated_ids_are_unique_per_turn_and_stable_within_it() -> None:
 
 
 def test_streamed_calls_sharing_an_id_are_not_merged() -> None:
-    from toolwire._transport import SSEEvent
+    from toolwire._framing import SSEEvent
     from toolwire.providers.openai import ChatCompletionStreamState
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> SSEEvent:

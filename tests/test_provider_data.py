@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from toolwire import GenerateResponse, Message, ToolCall
+from toolwire._framing import SSEEvent
 from toolwire._provider_data import ProviderData, keyed
-from toolwire._transport import SSEEvent
 from toolwire.logs import redact
 from toolwire.providers.base import ChatRequest
 from toolwire.providers.fallback import FallbackProvider

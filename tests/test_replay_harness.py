@@ -17,7 +17,8 @@ from support.replay import (
     replay_clients,
 )
 from support.replay import replay as replay
-from toolwire._transport import client_override, iter_sse
+from toolwire._framing import iter_sse
+from toolwire._transport import client_override
 from toolwire.testing import CassetteMismatchError, ReplayTransport
 
 FILES = all_fixture_files()

@@ -12,8 +12,9 @@ import httpx2
 import pytest
 
 from test_retries import Clock, _llm
+from toolwire._framing import SSE_FRAMING, SSEEvent
 from toolwire._stream_events import decode_stream_event, stream_error_from_event
-from toolwire._transport import SSE_FRAMING, HttpCall, SSEEvent, StreamHandle, Transport
+from toolwire._transport import HttpCall, StreamHandle, Transport
 from toolwire.errors import ProviderConnectionError, ResponseParseError
 
 GOOD = (
@@ -93,7 +94,7 @@ def test_decode_stream_event_is_the_one_json_preamble() -> None:
 def test_a_stream_state_names_its_framing_and_the_handle_reads_it() -> None:
     import json as _json
 
-    from toolwire._transport import FRAMINGS, Framing, framing_for, register_framing
+    from toolwire._framing import FRAMINGS, Framing, framing_for, register_framing
 
     def iter_lines(response: httpx2.Response) -> Iterator[Any]:
         for line in response.iter_lines():

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from support.replay import fixture_path
-from toolwire._transport import ClientOverride, client_override, iter_sse
+from toolwire._framing import iter_sse
+from toolwire._transport import ClientOverride, client_override
 from toolwire.errors import ConfigurationError, ToolwireError
 from toolwire.testing import (
     REDACTED,

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._transport import Framing, register_framing
+from ._framing import Framing, register_framing
 from .errors import ResponseParseError
 
 if TYPE_CHECKING:

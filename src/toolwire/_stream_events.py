@@ -15,7 +15,7 @@ from . import _json
 from .errors import ProviderError, ResponseParseError
 
 if TYPE_CHECKING:
-    from ._transport import SSEEvent
+    from ._framing import SSEEvent
 
 __all__ = ["decode_stream_event", "stream_error_from_event"]
 

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import httpx2
 
 from . import _instrument
+from ._framing import framing_for
 from ._scrub import request_secrets
 from ._stream_events import stream_error_from_event
-from ._transport import StreamHandle, _transport_error, framing_for, scrub_error
+from ._transport import StreamHandle, _transport_error, scrub_error
 from .errors import ProviderConnectionError, ProviderError, StreamInterruptedError, ToolwireError
 from .types import GenerateResponse, StreamChunk
 

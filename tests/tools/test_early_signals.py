@@ -12,7 +12,7 @@ import pytest
 
 from support.replay import fixture_path
 from toolwire._eventstream import EventStreamDecoder
-from toolwire._transport import SSEDecoder
+from toolwire._framing import SSEDecoder
 from toolwire.providers.anthropic import AnthropicStreamState
 from toolwire.providers.bedrock_response import BedrockStreamState
 from toolwire.providers.gemini import GeminiStreamState

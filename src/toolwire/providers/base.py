@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload
 
 from .. import _instrument, _json
+from .._framing import SSEEvent
 from .._pacing import Pacer, estimate_tokens
 from .._provider_data import find_entry
 from .._scrub import (
@@ -27,7 +28,7 @@ from .._scrub import (
     secret_forms,
     url_secrets,
 )
-from .._transport import HttpCall, SSEEvent, Transport, scrub_error
+from .._transport import HttpCall, Transport, scrub_error
 from ..errors import (
     ConfigurationError,
     ContentFilterError,

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._framing import SSEEvent
 from .._provider_data import keyed
 from .._stream_events import decode_stream_event
-from .._transport import SSEEvent
 from ..errors import (
     ContentFilterError,
     ResponseParseError,

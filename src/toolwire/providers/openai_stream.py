@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._framing import SSEEvent
 from .._provider_data import ProviderData, keyed
 from .._stream_events import decode_stream_event, stream_error_from_event
-from .._transport import SSEEvent
 from ..errors import ProviderError, ResponseParseError, StreamInterruptedError
 from ..types import (
     FinishReason,

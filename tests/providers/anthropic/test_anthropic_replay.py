@@ -21,7 +21,7 @@ from test_anthropic_wire import assert_valid_anthropic_request
 from support.replay import Replay, ReplayFactory, fixtures_root, load_cassette
 from support.replay import replay as replay
 from toolwire import AbstractLLM
-from toolwire._transport import SSEDecoder
+from toolwire._framing import SSEDecoder
 from toolwire.errors import InvalidRequestError, ResponseParseError
 from toolwire.providers.anthropic import AnthropicProvider
 from toolwire.tools.standardize import standardize_tool_response

@@ -23,7 +23,7 @@ from anthropic.types.message_create_params import (
 )
 
 from toolwire import AbstractLLM
-from toolwire._transport import SSEEvent
+from toolwire._framing import SSEEvent
 from toolwire.errors import (
     AuthenticationError,
     ContextLengthError,

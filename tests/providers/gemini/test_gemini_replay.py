@@ -775,7 +775,7 @@ def test_partial_args_interrupted_keeps_complete_calls() -> None:
         .read_text()
         .splitlines()
     )
-    from toolwire._transport import SSEEvent
+    from toolwire._framing import SSEEvent
 
     state = GeminiStreamState()
     for line in lines[:6]:  # cut in the middle of the second call

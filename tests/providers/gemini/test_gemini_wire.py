@@ -17,7 +17,7 @@ import pytest
 from google.genai import types as gtypes
 
 from toolwire import errors
-from toolwire._transport import SSEEvent
+from toolwire._framing import SSEEvent
 from toolwire.providers.base import ChatRequest
 from toolwire.providers.gemini import (
     TURN_ORDER_FILLER,

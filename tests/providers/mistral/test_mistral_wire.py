@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mistralai.client import models as mm
 
 from support.mistral_shapes import MISTRAL_ID, mistral_request_problems, sdk_tool_calls
-from toolwire._transport import SSEEvent
+from toolwire._framing import SSEEvent
 from toolwire.errors import (
     AuthenticationError,
     ConfigurationError,

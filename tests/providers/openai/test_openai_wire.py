@@ -11,7 +11,7 @@ import pytest
 
 from support.openapi_validation import assert_valid_request
 from toolwire import AbstractLLM, Message, ToolCall
-from toolwire._transport import SSEEvent
+from toolwire._framing import SSEEvent
 from toolwire.errors import ContentFilterError, ProviderError, StreamInterruptedError
 from toolwire.providers.mistral import MistralStreamState
 from toolwire.providers.mistral import parse_chat_completion as parse_mistral

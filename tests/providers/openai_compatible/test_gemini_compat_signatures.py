@@ -10,7 +10,7 @@ from typing import Any
 from support.openai_family import replay_conversation
 from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM, Message
-from toolwire._transport import SSEEvent
+from toolwire._framing import SSEEvent
 from toolwire.providers.base import ChatRequest
 from toolwire.providers.openai import ChatCompletionStreamState, parse_chat_completion
 from toolwire.types import ToolResult

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.replay import fixture_path, load_cassette
-from toolwire._transport import SSEDecoder, SSEEvent
+from toolwire._framing import SSEDecoder, SSEEvent
 from toolwire.errors import ToolwireError
 from toolwire.providers.responses_wire import ResponsesStreamState, parse_response_body
 
