@@ -11,6 +11,7 @@ serialized into the next request, the recorder and traces without hitting the li
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -99,6 +100,24 @@ def _int_or_marker(digits: str) -> Any:
     return int(digits)
 
 
+_long_runs: tuple[int, re.Pattern[str] | None] = (0, None)
+
+
+def _may_hold_long_int(text: str) -> bool:
+    """Whether `text` could hold an integer past the digit limit: a run of more digits than the
+    limit somewhere (in a string or not). Almost every body has none, and then `json.loads` runs
+    without a Python hook per integer (that hook was most of the decoding time of a response)."""
+    global _long_runs
+    limit = _digit_limit()
+    if not limit or len(text) <= limit:
+        return False
+    if _long_runs[0] != limit:  # the limit can be changed at run time (sys.set_int_max_str_digits)
+        _long_runs = (limit, re.compile(f"[0-9]{{{limit + 1}}}"))
+    pattern = _long_runs[1]
+    assert pattern is not None
+    return pattern.search(text) is not None
+
+
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, lenient: bool = False) -> Any:
     """`json.loads`, raising `JSONLimitError` for nesting past `max_depth` or an integer past the
     interpreter's digit limit (and `json.JSONDecodeError` for malformed text, as before).
@@ -117,7 +136,9 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, lenient: bool = Fals
             if pos is not None:
                 raise JSONLimitError(f"JSON nested deeper than {max_depth} levels (at position {pos})")
     try:
-        return json.loads(text, parse_int=_int_or_marker) if lenient else json.loads(text)
+        if lenient and _may_hold_long_int(text):
+            return json.loads(text, parse_int=_int_or_marker)
+        return json.loads(text)
     except json.JSONDecodeError:
         raise
     except RecursionError:
