@@ -329,10 +329,24 @@ class Pacer:
     # -- the pace --------------------------------------------------------------------------------
     def rate(self, kind: str) -> float | None:
         """The pace now in use for `requests` or `tokens`, per minute (None: not paced)."""
-        configured = {"requests": self.requests_per_minute, "tokens": self.tokens_per_minute}.get(kind)
+        # called several times per attempt: plain branches, no per-call dict or list
+        configured = (
+            self.requests_per_minute
+            if kind == "requests"
+            else self.tokens_per_minute
+            if kind == "tokens"
+            else None
+        )
         learned = self._learned.get(kind)
-        rates = [r for r in (configured, learned * LEARNED_MARGIN if learned else None) if r]
-        return min(rates) * self._factor if rates else None
+        if learned:
+            rate = learned * LEARNED_MARGIN
+            if configured and configured < rate:
+                rate = configured
+        elif configured:
+            rate = configured
+        else:
+            return None
+        return rate * self._factor
 
     def _interval(self, kind: str, amount: float, now: float) -> float:
         rate = self.rate(kind)
