@@ -149,9 +149,21 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, lenient: bool = Fals
         raise JSONLimitError(f"JSON holds an integer longer than {limit or 'the'} digits ({exc})") from None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    children = value.values()
+    if TOO_DEEP in children or TOO_LONG in children:
+        return False
+    return all(type(child) in _PLAIN for child in children)
+
+
 def depth_error(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
     """Why an already-decoded value (Anthropic `input`, Gemini `args`) is past the limits, or None.
     Iterative, so a value too deep for recursion is measured without recursing."""
+    if type(value) is dict and max_depth >= 1 and _flat(value):
+        return None  # most arguments: one object of plain values, none of them a marker
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
