@@ -157,6 +157,8 @@ def is_token_count(value: Any) -> bool:
 def token_count(value: Any) -> int:
     """A usage count as an int: a finite number, else 0. Usage is bookkeeping: a proxy's odd
     count (null, "12", inf, an object) must not fail the turn the model answered."""
+    if type(value) is int:  # what every server sends: finite, no check needed
+        return value
     return int(value) if is_token_count(value) else 0
 
 
@@ -180,10 +182,12 @@ def summed_usage(usage: Any, prompt_keys: tuple[str, ...], completion_key: str) 
     Bedrock count it), normalized; None when the payload carries none of the keys."""
     if not isinstance(usage, Mapping):
         return None
-    if not any(usage.get(k) is not None for k in (*prompt_keys, completion_key)):
+    parts = [usage.get(k) for k in prompt_keys]
+    completion_value = usage.get(completion_key)
+    if completion_value is None and parts.count(None) == len(parts):
         return None
-    prompt = sum(token_count(usage.get(k)) for k in prompt_keys)
-    completion = token_count(usage.get(completion_key))
+    prompt = sum(map(token_count, parts))
+    completion = token_count(completion_value)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
