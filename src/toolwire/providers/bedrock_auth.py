@@ -220,9 +220,9 @@ def sigv4_headers(
     )
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signature = hmac.new(
-        _signing_key(credentials.secret_key, day, region, service), to_sign.encode(), hashlib.sha256
-    ).hexdigest()
+    # the one-shot `hmac.digest` runs in C (OpenSSL); `hmac.new` builds a Python HMAC object
+    key = _signing_key(credentials.secret_key, day, region, service)
+    signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
     added["authorization"] = (
         f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
         f"SignedHeaders={';'.join(names)}, Signature={signature}"
