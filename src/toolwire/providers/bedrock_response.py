@@ -25,7 +25,7 @@ from ..errors import (
     ServerError,
     StreamInterruptedError,
 )
-from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallRequest
+from ..types import FinishReason, GenerateResponse, StreamChunk, ToolCall, ToolCallDelta, ToolCallRequest
 from ._common import StopReasons, summed_usage
 from .base import PARSE_ERRORS, build_provider_error, decode_error_body, unexpected_shape
 
@@ -242,9 +242,7 @@ class BedrockStreamState:
             block = _Block("toolUse", dict(tool), call_index=self._calls)
             self._calls += 1
             self._blocks[_block_index(payload)] = block
-            return [
-                StreamChunk(tool_call_deltas=[self._call_delta(block, "", with_header=True)], raw=payload)
-            ]
+            return [self._call_chunk(block, "", payload, with_header=True)]
         if kind == "contentBlockDelta":
             return self._delta(_block_index(payload), payload.get("delta") or {}, payload)
         if kind == "contentBlockStop":
@@ -281,7 +279,7 @@ class BedrockStreamState:
             block.parts.append(fragment)
             if not fragment:
                 return []
-            return [StreamChunk(tool_call_deltas=[self._call_delta(block, fragment)], raw=payload)]
+            return [self._call_chunk(block, fragment, payload)]
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, Mapping):
             block = self._block(index, "reasoning")
@@ -292,6 +290,23 @@ class BedrockStreamState:
             if "redactedContent" in reasoning:
                 block.redacted = (block.redacted or "") + _fragment(reasoning["redactedContent"])
         return []
+
+    @classmethod
+    def _call_chunk(
+        cls, block: _Block, fragment: str, payload: dict[str, Any], *, with_header: bool = False
+    ) -> StreamChunk:
+        """The chunk for one tool-call delta, its typed `ToolCallDelta` built here from what is
+        known (what `ToolCallDelta.from_wire` would read back from the dict, without reading it)."""
+        delta = cls._call_delta(block, fragment, with_header=with_header)
+        call_id = delta.get("id")
+        name = delta["function"].get("name")
+        typed = ToolCallDelta(
+            index=block.call_index if block.call_index is not None else 0,
+            id=str(call_id) if call_id else None,
+            name=name if isinstance(name, str) and name else None,
+            arguments=fragment,
+        )
+        return StreamChunk(tool_call_deltas=[delta], raw=payload, tool_calls=[typed])
 
     @staticmethod
     def _call_delta(block: _Block, fragment: str, *, with_header: bool = False) -> dict[str, Any]:
