@@ -11,7 +11,10 @@ Four contenders per transport, each on its own connection to the same server pro
   call hops to the toolset's background loop and back);
 - toolwire sync: `toolset.call("add", ...)` from a plain thread;
 - toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call);
+- toolwire aexecute: `await aexecute_tool_calls([call], toolset)` (what an async Session does);
 - thread hop alone: a no-op coroutine run on the toolset's background loop from a thread;
+- sdk over the hop (async): the SDK's own `call_tool` on toolwire's connection, awaited through
+  the toolset's hop (`BackgroundLoop.arun`): the floor of the design for an async caller;
 - sdk over the hop (sync): the SDK's own `call_tool` on toolwire's connection, run on the
   toolset's background loop from a thread: the floor of the one-loop-per-toolset design for a
   sync caller (the SDK call plus the two cross-thread wake-ups, without any toolwire code).
@@ -38,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests" / "mcp"))
 
 from mcp_support import DEMO, free_port, wait_for_port  # noqa: E402
 
-from toolwire import ToolCall, execute_tool_calls  # noqa: E402
+from toolwire import ToolCall, aexecute_tool_calls, execute_tool_calls  # noqa: E402
 from toolwire.mcp import MCPToolset  # noqa: E402
 
 ARGS = {"a": 2, "b": 3}
@@ -60,7 +63,9 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
         "toolwire async",
         "toolwire sync",
         "toolwire executor",
+        "toolwire aexecute",
         "thread hop alone (sync)",
+        "sdk over the hop (async)",
         "sdk over the hop (sync)",
     ]
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -95,7 +100,11 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
             "toolwire executor": lambda: asyncio.to_thread(
                 in_thread, lambda: execute_tool_calls([call], toolset)
             ),
+            "toolwire aexecute": lambda: timed(lambda: aexecute_tool_calls([call], toolset)),
             "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
+            "sdk over the hop (async)": lambda: timed(
+                lambda: loop().arun(toolwire_session().call_tool("add", ARGS))
+            ),
             "sdk over the hop (sync)": lambda: asyncio.to_thread(
                 in_thread, lambda: loop().run(toolwire_session().call_tool("add", ARGS))
             ),
