@@ -19,7 +19,9 @@ Four contenders per transport, each on its own connection to the same server pro
   toolset's background loop from a thread: the floor of the one-loop-per-toolset design for a
   sync caller (the SDK call plus the two cross-thread wake-ups, without any toolwire code).
 
-Calls are interleaved one by one (rotating order) so that every contender sees the same load;
+Calls are interleaved one by one (in a new random order each time: a fixed rotation gives every
+contender the same predecessor, and the SDK's direct call leaves work on the caller's loop that
+the next call pays for) so that every contender sees the same load;
 each figure is the median per-call time over `calls x rounds` calls. Ratio = contender / sdk
 (target for toolwire: <= 1.1x). Nothing is asserted.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import subprocess
 import sys
@@ -54,7 +57,7 @@ async def _noop() -> None:
 async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds: int) -> dict[str, float]:
     """One event loop: the SDK client is entered and left by this task (anyio requires it); the
     sync contenders run in a worker thread, as sync code calling toolwire would, and time
-    themselves there. Calls are interleaved one by one (in a rotating order), so every contender
+    themselves there. Calls are interleaved one by one (in a shuffled order), so every contender
     sees the same machine load: on a shared machine that matters more than anything measured."""
     from mcp import Client
 
@@ -110,9 +113,11 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
             ),
         }
         try:
+            order = list(names)
+            shuffle = random.Random(13).shuffle
             for index in range(20 + calls * rounds):
-                for offset in range(len(names)):
-                    name = names[(index + offset) % len(names)]
+                shuffle(order)
+                for name in order:
                     elapsed = await contenders[name]()
                     if index >= 20:  # the first 20 warm every path up
                         samples[name].append(elapsed)
