@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from support.fake_clock import Clock
 from toolwire import AbstractLLM
 from toolwire._pacing import Pacer, Permit, Slots, estimate_tokens, parse_reset, read_limits
 from toolwire.errors import ConfigurationError, RateLimitError
@@ -26,22 +27,6 @@ OK = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100},
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 @pytest.mark.parametrize(

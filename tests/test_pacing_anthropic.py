@@ -16,27 +16,12 @@ from typing import Any
 import httpx2
 import pytest
 
+from support.fake_clock import Clock
 from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
 from toolwire._pacing import LEARNED_MARGIN, Pacer, read_limits
 
 RECORDED = ("anthropic", "anthropic_tool_result_history_request.yaml")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def _recorded() -> tuple[dict[str, str], bytes, float]:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from support.fake_clock import Clock
 from toolwire import AbstractLLM
 from toolwire._pacing import estimate_tokens
 
@@ -33,22 +34,6 @@ def _sse() -> bytes:
         {"id": "c", "model": "m", "choices": [], "usage": USAGE},  # include_usage: the last chunk
     ]
     return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def _llm(clock: Clock, **config: Any) -> Any:
