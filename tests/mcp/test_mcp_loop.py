@@ -91,3 +91,16 @@ def test_cancelled_before_start_never_runs() -> None:
     finally:
         gate.set()
         background.stop()
+
+
+def test_closed_loop_refuses_and_closes_the_coroutine() -> None:
+    background = BackgroundLoop("test-hop-closed")
+    background.stop()
+
+    async def never() -> None:
+        raise AssertionError("ran")
+
+    coro = never()
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(background.arun(coro))
+    assert coro.cr_frame is None  # closed, so no "never awaited" warning

@@ -63,7 +63,11 @@ class BackgroundLoop:
         caller = asyncio.get_running_loop()
         waiter: asyncio.Future[T] = caller.create_future()
         hop = _Hop(coro, caller, waiter)
-        self.loop.call_soon_threadsafe(hop.start)
+        try:
+            self.loop.call_soon_threadsafe(hop.start)
+        except RuntimeError:  # the background loop is closed: the coroutine will never run
+            coro.close()
+            raise
         try:
             return await waiter
         except asyncio.CancelledError:
