@@ -2,8 +2,9 @@
 
 The SDK's client is built on anyio task groups that must be entered and left by the same task, and
 its stdio transport owns a subprocess: both want one long-lived loop. Sync callers block on a
-`concurrent.futures.Future`; async callers await it wrapped (`asyncio.wrap_future`), so a caller's
-cancellation (a tool timeout) cancels the call on the background loop too. Nothing here ever runs
+`concurrent.futures.Future`; async callers await a future of their own loop that the background
+loop resolves (`arun`), and a caller's cancellation (a tool timeout) cancels the call on the
+background loop too. Nothing here ever runs
 the caller's own loop, so calling the sync API from inside a running loop's thread pool cannot
 deadlock; only calling it *on* the background thread itself could, and that is refused.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -53,8 +55,26 @@ class BackgroundLoop:
             raise
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await `coro` running on the background loop; cancelling the caller cancels it there."""
-        return await asyncio.wrap_future(self.submit(coro))
+        """Await `coro` running on the background loop; cancelling the caller cancels it there.
+
+        One wake-up each way (`call_soon_threadsafe`), no `concurrent.futures.Future` in between:
+        `asyncio.wrap_future(run_coroutine_threadsafe(...))` takes its lock and chains three
+        futures per call, which is most of the hop's cost for an async caller."""
+        caller = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = caller.create_future()
+        hop = _Hop(coro, caller, waiter)
+        try:
+            self.loop.call_soon_threadsafe(hop.start)
+        except RuntimeError:  # the background loop is closed: the coroutine will never run
+            coro.close()
+            raise
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if not self.loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    self.loop.call_soon_threadsafe(hop.cancel)
+            raise
 
     def stop(self) -> None:
         """Cancel what is left, stop the loop, join the thread, close the loop (no leaked thread)."""
@@ -79,3 +99,48 @@ async def _cancel_others() -> None:
     if tasks:
         await asyncio.wait(tasks, timeout=5)
     await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+class _Hop:
+    """One `arun` call: started on the background loop, its outcome handed back to the caller's."""
+
+    __slots__ = ("caller", "cancelled", "coro", "task", "waiter")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], caller: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]
+    ) -> None:
+        self.coro = coro
+        self.caller = caller
+        self.waiter = waiter
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelled = False
+
+    def start(self) -> None:  # on the background loop
+        if self.cancelled:
+            self.coro.close()
+            return
+        self.task = asyncio.ensure_future(self.coro)
+        self.task.add_done_callback(self._done)
+
+    def cancel(self) -> None:  # on the background loop, after the caller was cancelled
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def _done(self, task: asyncio.Task[Any]) -> None:  # on the background loop
+        # read the outcome here, so that an error is retrieved even when nobody awaits it any more
+        exc = None if task.cancelled() else task.exception()
+        if self.caller.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile
+            self.caller.call_soon_threadsafe(self._deliver, task, exc)
+
+    def _deliver(self, task: asyncio.Task[Any], exc: BaseException | None) -> None:  # on the caller's loop
+        if self.waiter.done():
+            return  # the caller was cancelled meanwhile
+        if task.cancelled():
+            self.waiter.cancel()
+        elif exc is not None:
+            self.waiter.set_exception(exc)
+        else:
+            self.waiter.set_result(task.result())
