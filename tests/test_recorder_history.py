@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,13 @@ def test_a_failed_write_never_leaves_a_row_pointing_at_missing_messages(
     assert len(event["request"]["body"]["messages"]) == len(history)
 
 
+def _wait_until_taken(recorder: Any) -> None:
+    deadline = time.monotonic() + 10.0
+    while recorder._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # past its batch collection, into the write that waits on the lock
+
+
 def test_a_writer_far_behind_does_not_hold_every_body_sent(tmp_path: Path) -> None:
     """Queued calls keep a reference to the body they sent only while the queue is short; past
     that the writer builds the body again, and what is read back is the same."""
@@ -161,6 +169,10 @@ def test_a_writer_far_behind_does_not_hold_every_body_sent(tmp_path: Path) -> No
             for turn in range(_KEEP_BODIES * 2):
                 recorder_support.chat(llm, history, turn)
                 history = history + recorder_support.turn_messages(turn + 1)
+                if turn == 0:
+                    # the writer takes this first call and then waits on the locked database:
+                    # the calls after it stay queued, however the threads are scheduled
+                    _wait_until_taken(recorder)
         queued = [item for item in list(recorder._queue.queue) if isinstance(item, tuple)]
         held = sum("sent_body" in item[1].extra for item in queued)
         assert len(queued) > _KEEP_BODIES + 1 and held <= _KEEP_BODIES + 1
