@@ -366,6 +366,9 @@ class MCPToolset:
             return self._running().submit(self._call(definition, arguments, approved=True))
 
         call_mcp_tool.__toolwire_submit__ = submit  # type: ignore[attr-defined]
+        # it only awaits the call running on the toolset's loop: the async executor may await it
+        # in its caller's task (tools/execution.py, `_aexecute_inline`)
+        call_mcp_tool.__toolwire_inline__ = True  # type: ignore[attr-defined]
         call_mcp_tool.__name__ = definition.name
         call_mcp_tool.__qualname__ = f"MCPToolset.{definition.name}"
         return call_mcp_tool

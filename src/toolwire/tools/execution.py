@@ -33,6 +33,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -296,6 +297,79 @@ def _limit(planned: PlannedCall, start: float, deadline: float | None) -> float 
     return min(ends) if ends else None
 
 
+# -- one call, no time limit (the common turn) ----------------------------------------------------
+# What most turns are: one call, no timeout. The drivers' batch machinery (a wait set and its waiter,
+# the pool, a task per async call) is then pure overhead, ~15-35 us per call; these two paths skip it
+# for the tools that run on a loop of their own (an MCP toolset's), with the same results, events
+# and errors (tests/tools/test_execution_alone.py holds them to the batch path).
+
+# The inline path tells a cancelled caller from a tool that raised CancelledError by
+# `Task.cancelling()` (Python 3.11+); on 3.10 every call takes the batch path.
+_INLINE = sys.version_info >= (3, 11)
+
+
+def _runs_alone(plan: Plan, deadline: float | None) -> PlannedCall | None:
+    """The turn's only runnable call, when it has no time limit (no timeout, no deadline)."""
+    if len(plan.runnable) != 1 or deadline is not None:
+        return None
+    planned = plan.runnable[0]
+    return planned if planned.timeout is None else None
+
+
+def _execute_submitted(
+    plan: Plan,
+    planned: PlannedCall,
+    submit: Callable[..., Future[Any]],
+    options: ExecutionOptions,
+    on_result: ResultHook | None,
+) -> None:
+    """The sync driver for one `__toolwire_submit__` call without a time limit: it waits on the
+    call's own future (no pool, no `concurrent.futures.wait` and its waiter)."""
+    records = {planned.index: _instrument.tool_started(planned.call)}
+    began = time.monotonic()
+    future = _submitted(submit, planned.kwargs)
+    try:
+        exc = future.exception()  # blocks until the call ends
+    except concurrent.futures.CancelledError:  # the tool's loop cancelled the call (it is closing)
+        exc = asyncio.CancelledError()
+    except BaseException:
+        future.cancel()  # KeyboardInterrupt in the caller: do not leave the call running
+        raise
+    _finish_future(plan, planned, future, exc, False, time.monotonic() - began, options)
+    _report(records, plan, planned, on_result)
+
+
+async def _aexecute_inline(
+    plan: Plan, planned: PlannedCall, options: ExecutionOptions, on_result: ResultHook | None
+) -> None:
+    """The async driver for one call without a time limit of a tool marked `__toolwire_inline__`
+    (its coroutine only awaits work done elsewhere and sets no context variable: an MCP call):
+    awaited in the caller's task, without a task of its own and the `asyncio.wait` around it (two
+    loop iterations and a waiter per call). Cancelling the caller cancels the call, as on the batch
+    path; a CancelledError the tool raises on its own is its error result, as there."""
+    fn = planned.tool.function
+    assert fn is not None
+    records = {planned.index: _instrument.tool_started(planned.call)}
+    began = time.monotonic()
+    error: BaseException
+    try:
+        output = await fn(**planned.kwargs)
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():  # the caller is being cancelled
+            raise
+        error = exc
+    except Exception as exc:
+        error = exc
+    else:
+        duration = time.monotonic() - began
+        finish_result(plan, planned, output, duration=duration, max_output_chars=options.max_output_chars)
+        _report(records, plan, planned, on_result)
+        return
+    finish_result(plan, planned, exc=error, duration=time.monotonic() - began)
+    _report(records, plan, planned, on_result)
+
+
 # -- sync driver ---------------------------------------------------------------------------------
 def execute_tool_calls(
     tool_calls: Any,
@@ -349,6 +423,11 @@ def execute_plan(
     _report_unrun(plan, on_result)
     if not plan.runnable:
         return plan
+    alone = _runs_alone(plan, deadline)
+    submit = getattr(alone.tool.function, "__toolwire_submit__", None) if alone and alone.is_async else None
+    if alone is not None and submit is not None:
+        _execute_submitted(plan, alone, submit, options, on_result)
+        return plan
     pool = _Pool(options.max_workers)
     start = time.monotonic()
     futures: dict[Future[Any], tuple[PlannedCall, _AsyncGroup | None, float]] = {}
@@ -383,7 +462,8 @@ def execute_plan(
             now = time.monotonic()
             for future in done:
                 planned, handle, began = futures[future]
-                exc = future.exception()
+                # a submitted call its own loop cancelled is that call's error, as on the async driver
+                exc = asyncio.CancelledError() if future.cancelled() else future.exception()
                 timed_out = isinstance(exc, _TimedOut)
                 _finish_future(plan, planned, future, exc, timed_out, now - began, options)
                 _report(records, plan, planned, on_result)
@@ -483,6 +563,10 @@ async def aexecute_plan(
     await _approve_async(plan, options.approve)
     _report_unrun(plan, on_result)
     if not plan.runnable:
+        return plan
+    alone = _runs_alone(plan, deadline)
+    if alone is not None and _INLINE and getattr(alone.tool.function, "__toolwire_inline__", False):
+        await _aexecute_inline(plan, alone, options, on_result)
         return plan
     loop = asyncio.get_running_loop()
     pool = _Pool(options.max_workers)

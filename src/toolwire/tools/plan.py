@@ -389,6 +389,8 @@ list), so a streamed Session can emit each tool's event when that tool ends (`to
 
 def _report_unrun(plan: Plan, on_result: ResultHook | None = None) -> None:
     """Calls that never ran (unknown tool, invalid arguments, denied) reach observers as finished at once."""
+    if len(plan.runnable) == len(plan.results):
+        return  # every call runs (the common turn): nothing to report yet
     running = {planned.index for planned in plan.runnable}
     for index, result in enumerate(plan.results):
         if result is not None and index not in running:
@@ -414,6 +416,8 @@ def _approval(plan: Plan, approve: ApproveHook | None) -> Generator[Awaitable[An
     """The approval step of both drivers: asks the hook about every runnable call and folds the
     answers into the plan. An async hook's answer is yielded for the driver to await (the sync
     driver runs it to completion, the async one awaits it) and sent back in."""
+    if approve is None and not any(planned.tool.requires_approval for planned in plan.runnable):
+        return  # nothing to ask and nothing to refuse (the common turn): the plan stays as it is
     kept: list[PlannedCall] = []
     for planned in plan.runnable:
         if approve is None:
