@@ -356,7 +356,7 @@ async def _aexecute_inline(
         output = await fn(**planned.kwargs)
     except asyncio.CancelledError as exc:
         task = asyncio.current_task()
-        if task is None or task.cancelling():  # the caller is being cancelled
+        if task is None or task.cancelling():  # type: ignore[attr-defined]  # 3.11+ (_INLINE)
             raise
         error = exc
     except Exception as exc:
