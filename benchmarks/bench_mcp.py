@@ -4,20 +4,25 @@
     python benchmarks/bench_mcp.py [--calls 300] [--rounds 5]
 
 The server is tests/mcp/servers/demo_server.py (the official SDK's `MCPServer`), its `add` tool.
-The contenders per transport, each on its own connection to the same server process:
+Two toolsets per transport: one opened with `async with` on the benchmark's loop (its connection
+lives on that loop: `_loop.CallerLoop`), one opened with `with` (its connection lives on a
+background loop of its own: `_loop.BackgroundLoop`, what sync code gets). The contenders, each on
+its own connection (over HTTP to the same server process; over stdio each has its own process):
 
 - sdk: `await client.session.call_tool("add", ...)` on an `mcp.Client` (the baseline);
-- toolwire async: `await toolset.acall("add", ...)` (arguments validated, result converted, the
-  call hops to the toolset's background loop and back);
-- toolwire sync: `toolset.call("add", ...)` from a plain thread;
-- toolwire executor: `execute_tool_calls([call], toolset)` (what a Session does per call);
-- toolwire aexecute: `await aexecute_tool_calls([call], toolset)` (what an async Session does);
-- thread hop alone: a no-op coroutine run on the toolset's background loop from a thread;
-- sdk over the hop (async): the SDK's own `call_tool` on toolwire's connection, awaited through
-  the toolset's hop (`BackgroundLoop.arun`): the floor of the design for an async caller;
-- sdk over the hop (sync): the SDK's own `call_tool` on toolwire's connection, run on the
-  toolset's background loop from a thread: the floor of the one-loop-per-toolset design for a
-  sync caller (the SDK call plus the two cross-thread wake-ups, without any toolwire code).
+- toolwire async: `await toolset.acall("add", ...)` on the `async with` toolset (arguments
+  validated, result converted, no thread hop);
+- toolwire aexecute: `await aexecute_tool_calls([call], toolset)` on it (what an async Session does);
+- toolwire async (bg loop) / toolwire aexecute (bg loop): the same on the `with` toolset, from
+  the benchmark's loop (each call hops to the toolset's background loop and back);
+- toolwire sync: `toolset.call("add", ...)` on the `with` toolset from a plain thread;
+- toolwire executor: `execute_tool_calls([call], toolset)` on it, from a thread (what a Session does);
+- thread hop alone: a no-op coroutine run on the background loop from a thread;
+- sdk over the hop (async): the SDK's own `call_tool` on the `with` toolset's connection, awaited
+  through its hop (`BackgroundLoop.arun`): the floor for an async caller of a background loop;
+- sdk over the hop (sync): the SDK's own `call_tool` on that connection, run on the background loop
+  from a thread: the floor of the one-loop-per-toolset design for a sync caller (the SDK call plus
+  the two cross-thread wake-ups, without any toolwire code).
 
 Calls are interleaved one by one (in a new random order each time: a fixed rotation gives every
 contender the same predecessor; "toolwire async" always followed the SDK's direct call that way and
@@ -54,7 +59,9 @@ async def _noop() -> None:
     return None
 
 
-async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds: int) -> dict[str, float]:
+async def run_transport(
+    sdk_target: Any, toolset: MCPToolset, synced: MCPToolset, calls: int, rounds: int
+) -> dict[str, float]:
     """One event loop: the SDK client is entered and left by this task (anyio requires it); the
     sync contenders run in a worker thread, as sync code calling toolwire would, and time
     themselves there. Calls are interleaved one by one (in a shuffled order), so every contender
@@ -64,16 +71,18 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
     names = [
         "sdk",
         "toolwire async",
+        "toolwire aexecute",
+        "toolwire async (bg loop)",
+        "toolwire aexecute (bg loop)",
         "toolwire sync",
         "toolwire executor",
-        "toolwire aexecute",
         "thread hop alone (sync)",
         "sdk over the hop (async)",
         "sdk over the hop (sync)",
     ]
     samples: dict[str, list[float]] = {name: [] for name in names}
     call = ToolCall(id="c", name="add", arguments=ARGS)
-    loop = toolset._running  # bound after aopen
+    loop = synced._running  # bound after open
 
     def in_thread(fn: Callable[[], Any]) -> float:
         start = time.perf_counter()
@@ -91,19 +100,22 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
         # the tool's output schema (ClientSession.validate_tool_result)
         await client.list_tools()
         await toolset.aopen()
+        await asyncio.to_thread(synced.open)
 
         def toolwire_session() -> Any:
-            assert toolset._conn is not None
-            return toolset._conn.client.session
+            assert synced._conn is not None
+            return synced._conn.client.session
 
         contenders: dict[str, Callable[[], Awaitable[float]]] = {
             "sdk": lambda: timed(lambda: session.call_tool("add", ARGS)),
             "toolwire async": lambda: timed(lambda: toolset.acall("add", ARGS)),
-            "toolwire sync": lambda: asyncio.to_thread(in_thread, lambda: toolset.call("add", ARGS)),
-            "toolwire executor": lambda: asyncio.to_thread(
-                in_thread, lambda: execute_tool_calls([call], toolset)
-            ),
             "toolwire aexecute": lambda: timed(lambda: aexecute_tool_calls([call], toolset)),
+            "toolwire async (bg loop)": lambda: timed(lambda: synced.acall("add", ARGS)),
+            "toolwire aexecute (bg loop)": lambda: timed(lambda: aexecute_tool_calls([call], synced)),
+            "toolwire sync": lambda: asyncio.to_thread(in_thread, lambda: synced.call("add", ARGS)),
+            "toolwire executor": lambda: asyncio.to_thread(
+                in_thread, lambda: execute_tool_calls([call], synced)
+            ),
             "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
             "sdk over the hop (async)": lambda: timed(
                 lambda: loop().arun(toolwire_session().call_tool("add", ARGS))
@@ -123,6 +135,7 @@ async def run_transport(sdk_target: Any, toolset: MCPToolset, calls: int, rounds
                         samples[name].append(elapsed)
         finally:
             await toolset.aclose()
+            await asyncio.to_thread(synced.close)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -137,7 +150,8 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     stdio_params = StdioServerParameters(command=sys.executable, args=[str(DEMO)])
     toolset = MCPToolset.stdio(sys.executable, [str(DEMO)])
-    table["stdio"] = asyncio.run(run_transport(stdio_params, toolset, options.calls, options.rounds))
+    synced = MCPToolset.stdio(sys.executable, [str(DEMO)])
+    table["stdio"] = asyncio.run(run_transport(stdio_params, toolset, synced, options.calls, options.rounds))
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(DEMO), "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -145,8 +159,8 @@ def main() -> None:
     try:
         wait_for_port(port)
         url = f"http://127.0.0.1:{port}/mcp"
-        toolset = MCPToolset.http(url)
-        table["http"] = asyncio.run(run_transport(url, toolset, options.calls, options.rounds))
+        toolset, synced = MCPToolset.http(url), MCPToolset.http(url)
+        table["http"] = asyncio.run(run_transport(url, toolset, synced, options.calls, options.rounds))
     finally:
         server.terminate()
         server.wait(10)

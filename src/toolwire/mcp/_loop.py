@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["BackgroundLoop"]
+__all__ = ["BackgroundLoop", "CallerLoop", "ToolsetLoop"]
+
+logger = logging.getLogger("toolwire.mcp")
 
 T = TypeVar("T")
 
@@ -55,26 +58,15 @@ class BackgroundLoop:
             raise
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await `coro` running on the background loop; cancelling the caller cancels it there.
+        """Await `coro` running on the background loop; cancelling the caller cancels it there."""
+        return await _hop(self.loop, coro)
 
-        One wake-up each way (`call_soon_threadsafe`), no `concurrent.futures.Future` in between:
-        `asyncio.wrap_future(run_coroutine_threadsafe(...))` takes its lock and chains three
-        futures per call, which is most of the hop's cost for an async caller."""
-        caller = asyncio.get_running_loop()
-        waiter: asyncio.Future[T] = caller.create_future()
-        hop = _Hop(coro, caller, waiter)
-        try:
-            self.loop.call_soon_threadsafe(hop.start)
-        except RuntimeError:  # the background loop is closed: the coroutine will never run
-            coro.close()
-            raise
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if not self.loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    self.loop.call_soon_threadsafe(hop.cancel)
-            raise
+    def on_own_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Start `coro` on the loop without waiting for it (from the loop's own thread)."""
+        _spawn(self.loop, coro)
 
     def stop(self) -> None:
         """Cancel what is left, stop the loop, join the thread, close the loop (no leaked thread)."""
@@ -89,6 +81,110 @@ class BackgroundLoop:
             self._thread.join(10)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+class CallerLoop:
+    """The loop of an async caller that opened the toolset (`async with`), used as the toolset's own.
+
+    The SDK session then lives on the caller's loop: an async call from that loop awaits the SDK
+    directly, without the two cross-thread wake-ups of `BackgroundLoop` (over HTTP, 4-11 % of a
+    call on a loaded 2-core machine, benchmarks/bench_mcp.py). Sync callers on other threads (a
+    thread pool's) still reach it with `run_coroutine_threadsafe`, and async callers on other loops
+    through the same hop as `BackgroundLoop.arun`. A sync call on this loop's own thread could only
+    wait for itself, so it is refused with a clear error; no thread is started or stopped here.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._thread_id = threading.get_ident()
+
+    @property
+    def alive(self) -> bool:
+        return self.loop.is_running() and not self.loop.is_closed()
+
+    def on_own_thread(self) -> bool:
+        return threading.get_ident() == self._thread_id
+
+    def _check(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if self.on_own_thread():
+            coro.close()
+            raise RuntimeError(
+                "this MCP toolset was opened with `async with` on this thread's event loop, so its "
+                "sync API (call, refresh, execute_tool_calls, Session.generate) cannot wait for it "
+                "here: use the async API (acall, aexecute_tool_calls, Session.agenerate), or open the "
+                "toolset with `with` to run it on a background loop of its own"
+            )
+        if not self.alive:
+            coro.close()
+            raise RuntimeError("the event loop this MCP toolset was opened on is no longer running")
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        self._check(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the caller's loop from another thread and block until it ends."""
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        if asyncio.get_running_loop() is self.loop:
+            return await coro  # the common case: no hop at all
+        if not self.alive:
+            coro.close()
+            raise RuntimeError("the event loop this MCP toolset was opened on is no longer running")
+        return await _hop(self.loop, coro)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Start `coro` on the loop without waiting for it (from the loop's own thread)."""
+        _spawn(self.loop, coro)
+
+    def stop(self) -> None:
+        """Nothing to stop: the loop is the caller's (the toolset ends its own tasks on close)."""
+
+
+ToolsetLoop = BackgroundLoop | CallerLoop
+
+_spawned: set[asyncio.Task[Any]] = set()  # referenced until done (the loop keeps only weak refs)
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+    task = loop.create_task(coro)
+    _spawned.add(task)
+    task.add_done_callback(_spawn_done)
+
+
+def _spawn_done(task: asyncio.Task[Any]) -> None:
+    _spawned.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("MCP background work failed: %r", task.exception())
+
+
+async def _hop(target: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Await `coro` running on `target` (another loop); cancelling the caller cancels it there.
+
+    One wake-up each way (`call_soon_threadsafe`), no `concurrent.futures.Future` in between:
+    `asyncio.wrap_future(run_coroutine_threadsafe(...))` takes its lock and chains three futures per
+    call, which is most of the hop's cost for an async caller."""
+    caller = asyncio.get_running_loop()
+    waiter: asyncio.Future[T] = caller.create_future()
+    hop = _Hop(coro, caller, waiter)
+    try:
+        target.call_soon_threadsafe(hop.start)
+    except RuntimeError:  # the target loop is closed: the coroutine will never run
+        coro.close()
+        raise
+    try:
+        return await waiter
+    except asyncio.CancelledError:
+        if not target.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                target.call_soon_threadsafe(hop.cancel)
+        raise
 
 
 async def _cancel_others() -> None:

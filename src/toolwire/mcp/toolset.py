@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..tools.definition import ToolDefinition
 from ._labels import _describe, _leaf, _redacted, _safe_url
-from ._loop import BackgroundLoop
+from ._loop import BackgroundLoop, CallerLoop, ToolsetLoop
 from ._names import assign_names
 from ._pins import PinStore, fingerprint
 from ._schema import SchemaRefused, SchemaValidator, neutral_schema, result_output
@@ -149,7 +149,7 @@ class MCPToolset:
         self._url, self._headers = url, dict(headers or {})
         self._errlog = errlog
         self._pins = PinStore(self.name, pin_file) if pin else None
-        self._loop: BackgroundLoop | None = None
+        self._loop: ToolsetLoop | None = None
         self._conn: _Connection | None = None
         self._lock: asyncio.Lock | None = None
         self._tools: list[MCPToolDefinition] = []
@@ -221,13 +221,17 @@ class MCPToolset:
         if loop is None:
             return
         try:
-            if loop.alive:
+            if loop.alive and loop.on_own_thread():  # opened with `async with` on this very loop
+                loop.spawn(self._aclose())  # it cannot wait for itself: closed as soon as it runs
+            elif loop.alive:
                 loop.run(self._aclose())
         finally:
             loop.stop()
 
     async def aopen(self) -> MCPToolset:
-        loop = self._start()
+        """Connect and read the tool list (what `async with` does). The connection lives on the
+        caller's event loop (no thread hop per call); sync callers on other threads still reach it."""
+        loop = self._start(asyncio.get_running_loop())
         try:
             await loop.arun(self._aopen())
         except BaseException:
@@ -258,15 +262,19 @@ class MCPToolset:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _start(self) -> BackgroundLoop:
+    def _start(self, caller: asyncio.AbstractEventLoop | None = None) -> ToolsetLoop:
+        """The loop the connection lives on: the caller's own (async open) or a background one."""
         _require_sdk()
         if self._loop is not None:
             raise RuntimeError(f"{self!r} is already open")
         self._closed = False
-        self._loop = BackgroundLoop(f"toolwire-mcp {self.label[:40]}")
+        if caller is not None:
+            self._loop = CallerLoop(caller)
+        else:
+            self._loop = BackgroundLoop(f"toolwire-mcp {self.label[:40]}")
         return self._loop
 
-    def _running(self) -> BackgroundLoop:
+    def _running(self) -> ToolsetLoop:
         if self._loop is None:
             raise MCPConnectionError(
                 f"MCP toolset {self.label} is not open: use it in a `with` (or `async with`) block",
@@ -289,7 +297,11 @@ class MCPToolset:
         """The server's tools as `ToolDefinition`s (cached; re-read after the server announces
         `notifications/tools/list_changed`)."""
         if self._stale:
-            self._running().run(self._refresh())
+            loop = self._running()
+            if loop.on_own_thread():  # on the toolset's own loop (`async with`): it cannot wait here;
+                loop.spawn(self._refresh())  # every call re-reads a stale list before it runs
+            else:
+                loop.run(self._refresh())
         return list(self._tools)
 
     async def alist_tools(self) -> list[ToolDefinition]:
