@@ -1,14 +1,18 @@
-"""One background event loop per toolset, so the async MCP SDK can be driven from sync code.
+"""The event loop a toolset's connection lives on: its own background loop, or its caller's.
 
 The SDK's client is built on anyio task groups that must be entered and left by the same task, and
-its stdio transport owns a subprocess: both want one long-lived loop. Sync callers block on a
-`concurrent.futures.Future`; async callers await a future of their own loop that the background
-loop resolves (`arun`), and a caller's cancellation (a tool timeout) cancels the call on the
-background loop too. Nothing here ever runs
-the caller's own loop, so calling the sync API from inside a running loop's thread pool cannot
-deadlock; only calling it *on* the background thread itself could, and that is refused.
-"""
+its stdio transport owns a subprocess: both want one long-lived loop.
 
+- `BackgroundLoop` (a toolset opened with `with`): a loop on a thread of its own. Sync callers block
+  on a `concurrent.futures.Future`; async callers await a future of their own loop that the
+  background loop resolves (`arun`), and a caller's cancellation (a tool timeout) cancels the call on
+  the background loop too. Nothing here ever runs the caller's own loop, so calling the sync API from
+  inside a running loop's thread pool cannot deadlock; only calling it *on* the background thread
+  itself could, and that is refused.
+- `CallerLoop` (a toolset opened with `async with`): the caller's running loop. Async calls from it
+  await the SDK directly (no hop between threads); sync callers on other threads and async callers on
+  other loops reach it as they reach a background loop; a sync call on its own thread is refused.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -103,9 +107,13 @@ class CallerLoop:
         return self.loop.is_running() and not self.loop.is_closed()
 
     def on_own_thread(self) -> bool:
-        return threading.get_ident() == self._thread_id
+        """On the loop's thread while it runs (where waiting for the loop could only deadlock)."""
+        return self.alive and threading.get_ident() == self._thread_id
 
     def _check(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if not self.alive:
+            coro.close()
+            raise RuntimeError(_NOT_RUNNING)
         if self.on_own_thread():
             coro.close()
             raise RuntimeError(
@@ -114,9 +122,6 @@ class CallerLoop:
                 "here: use the async API (acall, aexecute_tool_calls, Session.agenerate), or open the "
                 "toolset with `with` to run it on a background loop of its own"
             )
-        if not self.alive:
-            coro.close()
-            raise RuntimeError("the event loop this MCP toolset was opened on is no longer running")
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         self._check(coro)
@@ -136,7 +141,7 @@ class CallerLoop:
             return await coro  # the common case: no hop at all
         if not self.alive:
             coro.close()
-            raise RuntimeError("the event loop this MCP toolset was opened on is no longer running")
+            raise RuntimeError(_NOT_RUNNING)
         return await _hop(self.loop, coro)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -148,6 +153,11 @@ class CallerLoop:
 
 
 ToolsetLoop = BackgroundLoop | CallerLoop
+
+_NOT_RUNNING = (
+    "the event loop this MCP toolset was opened on (with `async with`) is no longer running: "
+    "open the toolset again on the loop that uses it, or with `with` for a background loop of its own"
+)
 
 _spawned: set[asyncio.Task[Any]] = set()  # referenced until done (the loop keeps only weak refs)
 

@@ -3,8 +3,9 @@
 Built on the official `mcp` SDK (`mcp.Client`, which speaks both protocol generations: the 2025
 `initialize` handshake with `Mcp-Session-Id`, and the stateless 2026-07-28 form it probes first with
 `server/discover`). The SDK is async and its client must be entered and left by one task, so each
-toolset owns one background event loop (`_loop.BackgroundLoop`) and one *owner task* per
-connection; sync and async callers both submit work to that loop.
+toolset has one event loop (`_loop`: a background loop of its own when opened with `with`, the
+caller's loop when opened with `async with`) and one *owner task* per connection; sync and async
+callers both submit work to that loop.
 
 A connection that fails (the stdio process crashed, the HTTP session is gone, the server stopped
 answering) is dropped: the failing call raises `MCPConnectionError` (an error result for the
