@@ -18,6 +18,10 @@ its own connection (over HTTP to the same server process; over stdio each has it
 - toolwire sync: `toolset.call("add", ...)` on the `with` toolset from a plain thread;
 - toolwire executor: `execute_tool_calls([call], toolset)` on it, from a thread (what a Session does);
 - thread hop alone: a no-op coroutine run on the background loop from a thread;
+- sdk on the async toolset's connection: the SDK's own `call_tool` on the `async with` toolset's
+  connection, on the benchmark's loop: the floor of the async rows, and the fairer baseline over
+  stdio, where every connection has its own server process (whose luck with the scheduler the
+  ratio to "sdk" measures as much as the client);
 - sdk over the hop (async): the SDK's own `call_tool` on the `with` toolset's connection, awaited
   through its hop (`BackgroundLoop.arun`): the floor for an async caller of a background loop;
 - sdk over the hop (sync): the SDK's own `call_tool` on that connection, run on the background loop
@@ -77,6 +81,7 @@ async def run_transport(
         "toolwire sync",
         "toolwire executor",
         "thread hop alone (sync)",
+        "sdk on the async toolset's connection",
         "sdk over the hop (async)",
         "sdk over the hop (sync)",
     ]
@@ -102,6 +107,10 @@ async def run_transport(
         await toolset.aopen()
         await asyncio.to_thread(synced.open)
 
+        def caller_session() -> Any:
+            assert toolset._conn is not None
+            return toolset._conn.client.session
+
         def toolwire_session() -> Any:
             assert synced._conn is not None
             return synced._conn.client.session
@@ -117,6 +126,9 @@ async def run_transport(
                 in_thread, lambda: execute_tool_calls([call], synced)
             ),
             "thread hop alone (sync)": lambda: asyncio.to_thread(in_thread, lambda: loop().run(_noop())),
+            "sdk on the async toolset's connection": lambda: timed(
+                lambda: caller_session().call_tool("add", ARGS)
+            ),
             "sdk over the hop (async)": lambda: timed(
                 lambda: loop().arun(toolwire_session().call_tool("add", ARGS))
             ),
