@@ -270,3 +270,33 @@ def test_an_approval_hook_still_decides(loop: asyncio.AbstractEventLoop) -> None
     tool.requires_approval = True
     refused = asyncio.run(aexecute_plan(calls, {"remote": tool}, ExecutionOptions()))
     assert "requires approval" in (refused.collected()[0].error or "")
+
+
+@pytest.mark.parametrize("suppresses", [False, True])
+async def test_cancelling_the_caller_of_one_local_async_call(suppresses: bool) -> None:
+    # the async driver waits for a turn's one task on a single waiter (`_first_done`): cancelling
+    # the caller still cancels the tool and raises CancelledError, even when the tool swallows it
+    seen: list[str] = []
+    release = asyncio.Event()
+
+    async def tool() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            if not suppresses:
+                raise
+            await release.wait()
+        return "finished"
+
+    definition = ToolDefinition(name="tool", function=tool)
+    turn = asyncio.ensure_future(
+        aexecute_plan([ToolCall(id="c", name="tool", arguments={})], {"tool": definition}, ExecutionOptions())
+    )
+    await asyncio.sleep(0.05)
+    turn.cancel()
+    await asyncio.sleep(0.05)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    assert seen == ["cancelled"]
