@@ -88,6 +88,8 @@ class _Unprintable(Exception):
 BEHAVIOURS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "text": lambda kw: f"x={kw['x']}",
     "json": lambda kw: {"result": kw["x"] * 2, "items": [1, 2]},
+    "flat json": lambda kw: {"result": kw["x"] * 2, "ok": True, "note": None, "ratio": 0.5},
+    "flat json, long": lambda kw: {"text": "z" * 500},
     "long": lambda kw: "y" * 500,
     "none": lambda kw: None,
     "raises": _raise(ValueError("disk full")),
@@ -300,3 +302,18 @@ async def test_cancelling_the_caller_of_one_local_async_call(suppresses: bool) -
     with pytest.raises(asyncio.CancelledError):
         await turn
     assert seen == ["cancelled"]
+
+
+def test_a_flat_json_result_skips_only_the_serialization_check() -> None:
+    import enum
+
+    from toolwire.tools.plan import _flat_json
+
+    class Level(enum.IntEnum):
+        LOW = 1
+
+    assert _flat_json({"a": 1, "b": "x", "c": None, "d": 0.5, "e": False})
+    assert not _flat_json({"a": [1]})  # nested: serialized to be sure
+    assert not _flat_json({"a": Level.LOW})  # a subclass may serialize its own way
+    assert not _flat_json({1: "a"})
+    assert not _flat_json([1, 2])

@@ -360,7 +360,7 @@ def finish_result(
     else:
         # Serialize now, not when the next request is built: an output whose __str__ (or
         # model_dump) raises becomes this call's error result instead of sinking the next turn.
-        if max_output_chars is not None or not isinstance(output, str):
+        if max_output_chars is not None or not (isinstance(output, str) or _flat_json(output)):
             try:
                 text = serialize_output(output)
             except Exception as serialize_exc:
@@ -380,6 +380,17 @@ def finish_result(
     result = plan.results[planned.index]
     if result is not None:
         result.duration = duration
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_json(output: Any) -> bool:
+    """A flat dict of JSON scalars (an MCP tool's structured result, say): it cannot fail to
+    serialize, so `finish_result` need not try (json.dumps is most of its cost for such a result)."""
+    return type(output) is dict and all(
+        type(key) is str and type(value) in _JSON_SCALARS for key, value in output.items()
+    )
 
 
 ResultHook: TypeAlias = "Callable[[int, ToolResult], None]"
