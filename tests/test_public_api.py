@@ -179,8 +179,12 @@ class _RecordingTransport(httpx2.MockTransport):
         )
 
 
-def test_registered_plugin_provider_is_created_by_name() -> None:
+def test_registered_plugin_provider_is_created_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolwire.providers import registry
     from toolwire.providers.openai import OpenAICompatibleProvider
+
+    # on a copy of the registry: "my_llm" must not reach the capabilities table of later tests
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
 
     class MyProvider(OpenAICompatibleProvider):
         name = "my_llm"
@@ -302,3 +306,50 @@ def test_reasoning_content_of_an_openai_shaped_dict_is_kept() -> None:
     message = coerce_message({"role": "assistant", "content": "", "reasoning_content": "thinking..."})
     # under the name of the Chat Completions servers that echo it (DeepSeek through openai_compatible)
     assert message.provider_data == {"openai_compatible": {"reasoning_content": "thinking..."}}
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        ("openai", {"api_key": "k", "model": "gpt-5-mini"}, "OpenAIResponsesProvider"),
+        (
+            "azure_openai",
+            {"api_key": "k", "azure_endpoint": "https://x.openai.azure.com", "deployment": "gpt-5-mini"},
+            "AzureOpenAIResponsesProvider",
+        ),
+        (
+            "openai_compatible",
+            {"base_url": "http://127.0.0.1:1/v1", "model": "m"},
+            "OpenAICompatibleResponsesProvider",
+        ),
+    ],
+)
+def test_api_responses_selects_the_responses_wire_of_the_three_providers_api_md_names(
+    name: str, config: dict[str, Any], expected: str
+) -> None:
+    llm = AbstractLLM.create(name, api="responses", **config)
+    assert type(llm).__name__ == expected
+    assert llm.name == name
+    assert type(AbstractLLM.create(name, api="chat", **config)).__name__ != expected
+
+
+def test_api_responses_is_refused_where_the_class_does_not_declare_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Mistral (a subclass of the OpenAI class) and a plugin subclass inherit `api_variants`; taking
+    # it would swap in OpenAI's Responses class and send the caller's key to api.openai.com
+    with pytest.raises(ConfigurationError, match=r"'mistral' has no api='responses'"):
+        AbstractLLM.create("mistral", api_key="k", model="mistral-large-latest", api="responses")
+    from toolwire.providers.openai import OpenAICompatibleProvider
+
+    class MyServer(OpenAICompatibleProvider):
+        name = "my_server"
+
+    from toolwire.providers import registry
+
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))  # the plugin stays here
+    register_provider("my_server", MyServer)
+    with pytest.raises(ConfigurationError, match="has no api='responses'"):
+        AbstractLLM.create("my_server", base_url="http://127.0.0.1:1/v1", model="m", api="responses")
+    with pytest.raises(ConfigurationError, match="supported: 'chat', 'responses'"):
+        AbstractLLM.create("openai", api_key="k", model="m", api="realtime")

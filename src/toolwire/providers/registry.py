@@ -214,7 +214,8 @@ class AbstractLLM:
             # declared on the class itself, as `aliases` are: a subclass that inherited its parent's
             # variants (Mistral from OpenAI, a plugin) would be swapped for the parent's Responses
             # class, with the parent's base URL, and the caller's key sent there
-            variants: dict[str, str] = (vars(cls).get("api_variants") if isinstance(cls, type) else None) or {}
+            own = vars(cls).get("api_variants") if isinstance(cls, type) else None
+            variants: dict[str, str] = own or {}
             if api not in variants:
                 supported = ", ".join(repr(a) for a in ("chat", *variants))
                 raise ConfigurationError(f"provider {provider!r} has no api={api!r}; supported: {supported}")
