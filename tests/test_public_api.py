@@ -59,6 +59,16 @@ API_NAMES = [
     "ResponseParseError",
     "ToolExecutionError",
     "MaxTurnsExceeded",
+    # Session's events, the newer sections (batch, images, MCP)
+    "TextDelta",
+    "ToolCallStarted",
+    "ToolResultEvent",
+    "TurnFinished",
+    "SessionFinished",
+    "batch",
+    "Image",
+    "mcp",
+    "MCPToolset",
 ]
 
 
@@ -353,3 +363,18 @@ def test_api_responses_is_refused_where_the_class_does_not_declare_it(
         AbstractLLM.create("my_server", base_url="http://127.0.0.1:1/v1", model="m", api="responses")
     with pytest.raises(ConfigurationError, match="supported: 'chat', 'responses'"):
         AbstractLLM.create("openai", api_key="k", model="m", api="realtime")
+
+
+def test_the_newer_sections_import_paths() -> None:
+    # API.md's code blocks, as written: `from toolwire import batch`, `from toolwire.mcp import
+    # MCPToolset`, `from toolwire import Image`; the attribute path works without an import too
+    from toolwire import Image, batch
+    from toolwire.mcp import MCPToolset
+
+    assert toolwire.mcp.MCPToolset is MCPToolset is toolwire.MCPToolset
+    assert toolwire.batch is batch
+    for name in ("run", "arun", "submit"):
+        assert callable(getattr(batch, name))
+    for name in ("refresh", "wait", "results"):  # `id` and `status` are set per job (test_batch_submit)
+        assert callable(getattr(batch.Job, name))
+    assert callable(Image.from_path) and callable(Image.from_url)
