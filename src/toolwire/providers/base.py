@@ -37,7 +37,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..interface import AbstractLLMInterface
-from ..tools.definition import ToolDefinition, expand_tool_sources, is_tool_source
+from ..tools.definition import ToolDefinition, check_call_arguments, expand_tool_sources, is_tool_source
 from ..types import (
     Capability,
     GenerateResponse,
@@ -486,6 +486,8 @@ class BaseProvider(AbstractLLMInterface):
     def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
         """Shared post-processing of a parsed (or assembled) response."""
         response.provider = self.name
+        if response.tool_calls and request.tools:
+            check_call_arguments(response.tool_calls, request.tools)  # sets arguments_error (API.md)
         if (
             request.response_model is not None
             and response.content
