@@ -378,3 +378,50 @@ def test_the_newer_sections_import_paths() -> None:
     for name in ("refresh", "wait", "results"):  # `id` and `status` are set per job (test_batch_submit)
         assert callable(getattr(batch.Job, name))
     assert callable(Image.from_path) and callable(Image.from_url)
+
+
+# API.md's section headings name a module: each section's names are importable from it too
+SECTION_MODULES = {
+    "toolwire.types": ["GenerateResponse", "ToolCallRequest", "ToolCall", "Message", "ToolResult"],
+    "toolwire.tools": [
+        "function_to_tool_definition",
+        "tool",
+        "ToolDefinition",
+        "standardize_tool_response",
+        "execute_tool_calls",
+        "aexecute_tool_calls",
+        "Session",
+        "TextDelta",
+        "ToolCallStarted",
+        "ToolResultEvent",
+        "TurnFinished",
+        "SessionFinished",
+    ],
+    "toolwire.errors": [
+        "ToolwireError",
+        "ConfigurationError",
+        "UnsupportedCapabilityError",
+        "ProviderError",
+        "AuthenticationError",
+        "RateLimitError",
+        "ContentFilterError",
+        "ContextLengthError",
+        "ServerError",
+        "ProviderTimeoutError",
+        "ResponseParseError",
+        "ToolExecutionError",
+        "MaxTurnsExceeded",
+    ],
+    "toolwire.batch": ["run", "arun", "submit"],
+    "toolwire.mcp": ["MCPToolset"],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(SECTION_MODULES))
+def test_each_section_s_names_are_importable_from_its_module(module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    for name in SECTION_MODULES[module_name]:
+        value = getattr(module, name)
+        assert getattr(toolwire, name, value) is value, name  # the same object as the top level's

@@ -55,6 +55,12 @@ class ToolDefinition:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError("a tool needs a non-empty name")
+        if self.validator is None and isinstance(self.parameters, dict):
+            # built by hand or from a tool dict: the arguments are checked against `parameters`
+            # itself (functions, Pydantic models and MCP tools come with their own validator)
+            from ._jsonschema import JSONSchemaValidator
+
+            self.validator = JSONSchemaValidator(self.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         """The provider-neutral form: `{"name", "description", "parameters"}`."""
@@ -77,7 +83,7 @@ class ToolDefinition:
 
         Raises `pydantic.ValidationError` (or `ValueError`) with a message meant for the model.
         """
-        if self.validator is None:
+        if self.validator is None:  # only when `validator` was cleared after creation
             return dict(arguments)
         result: dict[str, Any] = self.validator.validate(dict(arguments))
         return result
@@ -121,9 +127,9 @@ SCHEMA_ERROR_PREFIX = "arguments do not match the tool's schema: "
 def check_call_arguments(calls: Iterable[ToolCall], tools: Iterable[ToolDefinition]) -> None:
     """Validate each call's arguments against its tool's schema as the response is read, so
     `ToolCall.arguments_error` says why they fail it (API.md: "why parsing or schema validation
-    failed"). Calls whose arguments did not parse, and calls to tools this request did not send
-    or that have no validator (a bare JSON-Schema dict), are left as they are; the executor
-    validates again before running anything, and tells the model."""
+    failed"). Calls whose arguments did not parse, and calls to tools this request did not send,
+    are left as they are; the executor validates again before running anything, and tells the
+    model."""
     by_name = {tool.name: tool for tool in tools}
     for call in calls:
         tool = by_name.get(call.name)
