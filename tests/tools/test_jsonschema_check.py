@@ -1,6 +1,7 @@
 """`toolwire.tools._jsonschema`: the arguments of a tool without a Pydantic validator (built by hand,
-or from a tool dict) are checked against its JSON Schema, with the `jsonschema` library's verdicts
-(Draft 2020-12, `format` as an annotation) as the oracle."""
+or from a tool dict) are checked against its JSON Schema by the `jsonschema` library; the shortcut
+for the common shape and the dropping of strict mode's nulls must give that library's verdicts
+(Draft 2020-12, `format` as an annotation)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import pytest
 
 from support.schema_corpus import CASES
 from toolwire import AbstractLLM, ToolCall, ToolDefinition, execute_tool_calls
-from toolwire.tools._jsonschema import JSONSchemaValidator
+from toolwire.tools._jsonschema import SchemaValidator
 from toolwire.tools.schema import function_schema
 
 DEFS = {"$defs": {"Unit": {"enum": ["c", "f"], "type": "string"}}}
 TABLE: list[tuple[dict[str, Any], list[Any]]] = [
-    (  # the common shape, which takes the shortcut (JSONSchemaValidator._fast)
+    (  # the common shape, which takes the shortcut (SchemaValidator._fast)
         {
             "type": "object",
             "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
@@ -167,7 +168,7 @@ def _oracle(schema: dict[str, Any], value: Any) -> bool:
 
 def _ours(schema: dict[str, Any], value: dict[str, Any]) -> bool:
     try:
-        JSONSchemaValidator(schema).validate(value)
+        SchemaValidator(schema).validate(value)
     except ValueError:
         return False
     return True
@@ -209,9 +210,9 @@ def test_nulls_for_optional_properties_are_dropped_as_strict_mode_sends_them() -
         "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": ["string", "null"]}},
         "required": ["a"],
     }
-    validator = JSONSchemaValidator(schema)
+    validator = SchemaValidator(schema)
     assert validator.validate({"a": 1, "b": None, "c": None}) == {"a": 1, "c": None}
-    with pytest.raises(ValueError, match=r"a: expected integer, got null"):
+    with pytest.raises(ValueError, match=r"a: None is not of type 'integer'"):
         validator.validate({"a": None})
 
 
@@ -238,8 +239,8 @@ def test_a_hand_built_tool_is_validated_before_it_runs() -> None:
     ]
     results = execute_tool_calls(calls, [definition])
     assert ran == [{"city": "x"}]
-    assert results[0].error is not None and "city: expected string, got integer 7" in results[0].error
-    assert results[1].error is not None and "city: required property missing" in results[1].error
+    assert results[0].error is not None and "city: 7 is not of type 'string'" in results[0].error
+    assert results[1].error is not None and "(arguments): 'city' is a required property" in results[1].error
     assert results[2].output == "ok"
 
 
@@ -268,11 +269,25 @@ def test_a_tool_dict_gives_arguments_error_when_the_response_is_read() -> None:
     assert parsed.arguments == {"q": 3}
     assert (
         parsed.arguments_error
-        == "arguments do not match the tool's schema: q: expected string, got integer 3"
+        == "arguments do not match the tool's schema: q: 3 is not of type 'string'"
     )
 
 
 def test_the_common_shape_takes_the_shortcut_and_others_do_not() -> None:
     simple, with_ref = TABLE[0][0], TABLE[2][0]
-    assert JSONSchemaValidator(simple)._fast is not None
-    assert JSONSchemaValidator(with_ref)._fast is None
+    assert SchemaValidator(simple)._fast is not None
+    assert SchemaValidator(with_ref)._fast is None
+
+
+@pytest.mark.parametrize("value", ["c", "f", "k", "C", 1, 1.5, True, ["c"], {"c": 1}])
+def test_a_string_enum_takes_the_shortcut_and_agrees_with_jsonschema(value: Any) -> None:
+    schema = {"type": "object", "properties": {"unit": {"type": "string", "enum": ["c", "f"]}}}
+    validator = SchemaValidator(schema)
+    assert validator._fast is not None
+    oracle = jsonschema.Draft202012Validator(schema).is_valid({"unit": value})
+    assert validator._fast.passes({"unit": value}) == oracle
+    if oracle:
+        assert validator.validate({"unit": value}) == {"unit": value}
+    else:
+        with pytest.raises(ValueError, match=r"^unit: "):
+            validator.validate({"unit": value})

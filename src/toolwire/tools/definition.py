@@ -58,9 +58,9 @@ class ToolDefinition:
         if self.validator is None and isinstance(self.parameters, dict):
             # built by hand or from a tool dict: the arguments are checked against `parameters`
             # itself (functions, Pydantic models and MCP tools come with their own validator)
-            from ._jsonschema import JSONSchemaValidator
+            from ._jsonschema import SchemaValidator
 
-            self.validator = JSONSchemaValidator(self.parameters)
+            self.validator = SchemaValidator(self.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         """The provider-neutral form: `{"name", "description", "parameters"}`."""
