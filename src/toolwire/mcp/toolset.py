@@ -36,11 +36,13 @@ from ..errors import (
     MCPToolError,
 )
 from ..tools.definition import ToolDefinition
+from . import _watch
 from ._labels import _describe, _leaf, _redacted, _safe_url
 from ._loop import BackgroundLoop
 from ._names import assign_names
 from ._pins import PinStore, fingerprint
 from ._schema import SchemaRefused, SchemaValidator, neutral_schema, result_output
+from ._watch import ListWatch, watch_tool_list
 
 __all__ = ["MCPToolDefinition", "MCPToolset"]
 
@@ -92,6 +94,13 @@ class _Connection:
     task: asyncio.Task[None] | None = None
     dead: bool = False
     error: BaseException | None = None
+    watch: ListWatch | None = None
+    """The 2026-07-28 listen stream (None: changes come as notifications, or never)."""
+
+    @property
+    def announces(self) -> bool:
+        """Whether the server's list changes reach the toolset now."""
+        return self.watch is None or self.watch.watching
 
 
 class MCPToolset:
@@ -507,17 +516,18 @@ class MCPToolset:
                 )
                 await stack.enter_async_context(client)
                 conn.client = client
-                # Ready only once the server acknowledged the subscription: a call sent before the
-                # ack may change the list before the server has anyone to tell.
-                listener = await self._listen(client, conn.stop)
+                # Ready once the server acknowledged (or refused) the 2026-07-28 subscription: a call
+                # sent before the ack may change the list before the server has anyone to tell. A
+                # server that never answers is used after a bounded wait, its list re-read on use.
+                ack_wait = min(_watch.ACK_WAIT, self.connect_timeout / 2)
+                conn.watch = await watch_tool_list(client, self.label, self._mark_stale, conn.stop, ack_wait)
                 if not ready.done():
                     ready.set_result(None)
                 try:
                     await conn.stop.wait()
                 finally:
-                    if listener is not None:
-                        listener.cancel()
-                        await asyncio.gather(listener, return_exceptions=True)
+                    if conn.watch is not None:
+                        await conn.watch.close()
         except asyncio.CancelledError:
             conn.error = MCPConnectionError(f"MCP toolset {self.label} was closed", server=self.label)
             raise
@@ -566,47 +576,8 @@ class MCPToolset:
         stack.callback(devnull.close)
         return devnull
 
-    async def _listen(self, client: Any, stop: asyncio.Event) -> asyncio.Task[None] | None:
-        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`, and a
-        server tells only the listeners it has acknowledged (there is no replay). So this returns
-        once the server acknowledged the subscription (or refused it), never before: the first call
-        on a new connection (the one after a restart, say) may be the one that changes the list.
-        The task it returns keeps the subscription open until the connection ends."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-        capability = getattr(client.server_capabilities, "tools", None)
-        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or not getattr(
-            capability, "list_changed", False
-        ):
-            return None
-        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def listen() -> None:
-            try:
-                async with client.listen(tools_list_changed=True) as subscription:
-                    acked.set_result(None)
-                    async for _event in subscription:
-                        self._stale = True
-            except Exception as exc:  # the server does not serve listen: fall back to notifications
-                logger.debug(
-                    "MCP server %s: subscriptions/listen unavailable or ended: %s", self.label, _describe(exc)
-                )
-            # Ended while the connection lives (a graceful close by the server): changes are no longer
-            # announced, so re-read the list on next use rather than trust the cache.
-            self._stale = True
-            if not acked.done():
-                acked.set_result(None)
-
-        task = asyncio.ensure_future(listen())
-        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())  # connect timeout or close
-        try:
-            await asyncio.wait({acked, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not acked.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        return task
+    def _mark_stale(self) -> None:
+        self._stale = True
 
     async def _on_message(self, message: Any) -> None:
         from mcp_types import ToolListChangedNotification
@@ -627,7 +598,9 @@ class MCPToolset:
     # -- listing -----------------------------------------------------------------------------
     async def _refresh(self) -> None:
         conn = await self._connection()
-        self._stale = False  # a list_changed arriving while we read marks it stale again
+        # a list_changed arriving while we read marks it stale again; while changes cannot reach us
+        # (no acknowledged listen stream) the list stays stale: it is re-read before each use
+        self._stale = not conn.announces
         try:
             listed = await asyncio.wait_for(self._list_all(conn), self.connect_timeout)
         except asyncio.TimeoutError:
