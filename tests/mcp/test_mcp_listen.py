@@ -23,6 +23,8 @@ from toolwire.mcp._watch import ListWatch
 
 pytest.importorskip("mcp")
 
+from mcp_types import SubscriptionFilter
+
 
 @pytest.fixture
 def fast_retry(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,6 +99,17 @@ def test_re_listening_is_bounded_then_the_list_is_re_read_on_use(
         assert extra in names(server)
 
 
+def test_an_acknowledgment_without_tool_changes_means_the_list_is_re_read() -> None:
+    # The server acknowledges the stream but honors none of the requested notifications (the spec
+    # asks clients to check the honored filter): no change will be announced.
+    with MCPToolset.stdio(sys.executable, [str(LISTEN), "--honor-nothing"]) as server:
+        extra = server.call("change")
+        assert extra in names(server)
+        extra = server.call("quiet_change")
+        assert extra in names(server)
+        assert server.call("listens") == {"acked": 1, "requested": 1}  # and no re-listening storm
+
+
 def test_a_server_that_never_acknowledges_does_not_hang_open(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_watch, "ACK_WAIT", 0.2)
     before = set(threading.enumerate())
@@ -143,13 +156,23 @@ class _Client:
         self.attempts_wanted = attempts_wanted
 
     @contextlib.asynccontextmanager
-    async def listen(self, **_: Any) -> AsyncIterator[list[object]]:
+    async def listen(self, **_: Any) -> AsyncIterator[_Subscription]:
         self.calls += 1
         if self.calls >= self.attempts_wanted:
             self.enough.set()
         if not self.ack:
             raise RuntimeError("refused")
-        yield []  # acknowledged, then closed gracefully at once
+        yield _Subscription()  # acknowledged, then closed gracefully at once
+
+
+class _Subscription:
+    honored = SubscriptionFilter(tools_list_changed=True)
+
+    def __aiter__(self) -> _Subscription:
+        return self
+
+    async def __anext__(self) -> object:
+        raise StopAsyncIteration
 
 
 def _delays(caplog: pytest.LogCaptureFixture) -> list[float]:

@@ -90,6 +90,16 @@ class ListWatch:
             self.attempts += 1
             try:
                 async with self._client.listen(tools_list_changed=True) as subscription:
+                    if not getattr(subscription.honored, "tools_list_changed", False):
+                        # acknowledged without tool-list changes: the server will not announce them
+                        # (the spec asks clients to check the honored filter); no point re-listening
+                        self.gave_up = True
+                        logger.warning(
+                            "MCP server %s does not announce tool list changes on subscriptions/listen; "
+                            "its tool list is re-read before each use",
+                            self._label,
+                        )
+                        return
                     opened = loop.time()
                     self.watching = True
                     self._on_change()  # no replay: whatever changed before this ack is refetched

@@ -1,6 +1,6 @@
 """An MCP server (official SDK `MCPServer`) whose `subscriptions/listen` streams the tests control.
 
-    python listen_server.py [--no-ack | --refuse | --close-at-once]   # stdio
+    python listen_server.py [--no-ack | --refuse | --close-at-once | --honor-nothing]   # stdio
     python listen_server.py --http PORT [...]                         # Streamable HTTP on 127.0.0.1
 
 The listen handler is the SDK's own `ListenHandler`, wrapped so that the tools below can end its
@@ -13,7 +13,8 @@ abruptly), listens (how many listen streams were acknowledged and requested; wai
 
 Flags: --no-ack (listen requests are accepted and never acknowledged), --refuse (listen requests
 are refused with a JSON-RPC error), --close-at-once (every stream is acknowledged, then closed
-gracefully at once).
+gracefully at once), --honor-nothing (every stream is acknowledged with an empty filter: no
+tools list_changed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, SubscriptionsListenRequestParams
+from mcp_types import INTERNAL_ERROR, SubscriptionFilter, SubscriptionsListenRequestParams
 
 FLAGS = set(sys.argv[1:])
 bus = InMemorySubscriptionBus()
@@ -48,6 +49,8 @@ async def listen(ctx: Any, params: SubscriptionsListenRequestParams) -> Any:
     acked_changed = anyio.Event()
     if "--close-at-once" in FLAGS:
         asyncio.get_running_loop().call_soon(sdk_handler.close)
+    if "--honor-nothing" in FLAGS:  # acknowledge, with none of the requested notifications honored
+        params = SubscriptionsListenRequestParams(notifications=SubscriptionFilter())
     with anyio.CancelScope() as scope:
         state["scopes"].add(scope)
         try:
