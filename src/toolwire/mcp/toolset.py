@@ -22,6 +22,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TextIO
 
 from pydantic import TypeAdapter, ValidationError
@@ -96,6 +97,9 @@ class _Connection:
     error: BaseException | None = None
     watch: ListWatch | None = None
     """The 2026-07-28 listen stream (None: changes come as notifications, or never)."""
+    session_lost: bool = False
+    """The HTTP server answered 404 to a request carrying this connection's `Mcp-Session-Id`: it no
+    longer knows the session (expired, or the server restarted) and never ran the request."""
 
     @property
     def announces(self) -> bool:
@@ -384,7 +388,9 @@ class MCPToolset:
         # listener was there are never replayed, so the list is read again before the call.
         return self._stale or self._conn is None or self._conn.dead
 
-    async def _call(self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool) -> Any:
+    async def _call(
+        self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool, retried: bool = False
+    ) -> Any:
         if self._needs_refresh():
             await self._refresh()
         current = self._by_name.get(tool.name)
@@ -413,7 +419,10 @@ class MCPToolset:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise self._failure(conn, f"the call to {tool.name}", exc, tool.name) from None
+            failure = self._failure(conn, f"the call to {tool.name}", exc, tool.name)
+            if conn.session_lost and not retried:  # the server never ran it: once more, on a new session
+                return await self._call(tool, arguments, approved=approved, retried=True)
+            raise failure from None
         if result.is_error:
             output = result_output(result)
             text = output if isinstance(output, str) else str(output)
@@ -428,6 +437,14 @@ class MCPToolset:
         from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         leaf = _leaf(exc)
+        if conn.session_lost:
+            self._mark_dead(conn)
+            return MCPConnectionError(
+                f"MCP server {self.label} no longer knows the session (HTTP 404) during {what}; "
+                "a new session is opened on next use",
+                server=self.label,
+                tool_name=tool,
+            )
         if isinstance(leaf, MCPError):
             if leaf.code == REQUEST_TIMEOUT:
                 self._mark_dead(conn)  # a hung server is restarted on next use
@@ -506,7 +523,7 @@ class MCPToolset:
 
         try:
             async with contextlib.AsyncExitStack() as stack:
-                transport = await self._transport(stack)
+                transport = await self._transport(stack, conn)
                 client = Client(
                     transport,
                     mode=self.mode,
@@ -545,7 +562,7 @@ class MCPToolset:
                     )
                 )
 
-    async def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
+    async def _transport(self, stack: contextlib.AsyncExitStack, conn: _Connection) -> Any:
         if self._command is not None:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -559,7 +576,11 @@ class MCPToolset:
         assert self._url is not None
         # The SDK's recommended timeouts (30 s; 300 s read for long SSE answers) plus our headers.
         http = await stack.enter_async_context(
-            httpx2.AsyncClient(headers=self._headers, timeout=httpx2.Timeout(30.0, read=300.0))
+            httpx2.AsyncClient(
+                headers=self._headers,
+                timeout=httpx2.Timeout(30.0, read=300.0),
+                event_hooks={"response": [partial(_note_lost_session, conn)]},
+            )
         )
         return streamable_http_client(self._url, http_client=http)
 
@@ -596,7 +617,7 @@ class MCPToolset:
             await asyncio.gather(task, return_exceptions=True)
 
     # -- listing -----------------------------------------------------------------------------
-    async def _refresh(self) -> None:
+    async def _refresh(self, *, retried: bool = False) -> None:
         conn = await self._connection()
         # a list_changed arriving while we read marks it stale again; while changes cannot reach us
         # (no acknowledged listen stream) the list stays stale: it is re-read before each use
@@ -615,7 +636,11 @@ class MCPToolset:
             raise
         except Exception as exc:
             self._stale = True
-            raise self._failure(conn, "tools/list", exc) from None
+            failure = self._failure(conn, "tools/list", exc)
+            if conn.session_lost and not retried:  # the server never ran it: once more, on a new session
+                await self._refresh(retried=True)
+                return
+            raise failure from None
         self._install(listed)
 
     async def _list_all(self, conn: _Connection) -> list[Any]:
@@ -727,3 +752,13 @@ class MCPToolset:
         from ..tools.dialects import strict_compatible
 
         return True if strict_compatible(parameters) else None
+
+
+async def _note_lost_session(conn: _Connection, response: Any) -> None:
+    """A 404 to a POST carrying `Mcp-Session-Id` means the server no longer knows the session, and
+    the client MUST start a new one (MCP 2025-06-18, Streamable HTTP, session management). The SDK
+    reports it as the server's JSON-RPC error ("Session not found", -32600 from the Python SDK,
+    -32001 from the TypeScript one), indistinguishable from a refusal, so the status is read here."""
+    request = response.request
+    if response.status_code == 404 and request.method == "POST" and "mcp-session-id" in request.headers:
+        conn.session_lost = True
