@@ -17,6 +17,7 @@ SERVERS = HERE / "servers"
 DEMO = SERVERS / "demo_server.py"
 PAGED = SERVERS / "paged_server.py"
 LISTEN = SERVERS / "listen_server.py"
+UNRULY = SERVERS / "unruly_server.py"
 ROOT = HERE.parents[1]
 RECORDED = ROOT.parent / "shared" / "fixtures" / "recorded" / "mcp"
 

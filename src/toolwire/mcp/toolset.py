@@ -503,14 +503,21 @@ class MCPToolset:
             conn.task = asyncio.ensure_future(self._own(conn, ready))
             try:
                 await asyncio.wait_for(asyncio.shield(ready), self.connect_timeout)
-            except asyncio.TimeoutError:
-                await self._drop(conn)
-                raise MCPTimeoutError(
-                    f"MCP server {self.label} did not connect within {self.connect_timeout:g}s",
-                    server=self.label,
-                ) from None
-            except BaseException:
-                await self._drop(conn)
+            except BaseException as exc:
+                # Never connected: the owner may be stuck in the handshake, where it does not watch
+                # `stop`, so it is cancelled at once rather than after the close grace (the SDK still
+                # ends a started process, inside a shield). `ready` is cancelled first so the owner
+                # does not leave an exception in it that nobody reads.
+                ready.cancel()
+                conn.stop.set()
+                if conn.task is not None:
+                    conn.task.cancel()
+                    await asyncio.gather(conn.task, return_exceptions=True)
+                if isinstance(exc, asyncio.TimeoutError):
+                    raise MCPTimeoutError(
+                        f"MCP server {self.label} did not connect within {self.connect_timeout:g}s",
+                        server=self.label,
+                    ) from None
                 raise
             self._conn = conn
             return conn
