@@ -46,8 +46,11 @@ def test_stateful_sse_server_both_protocol_generations(sse_url: str, mode: str) 
         assert result.output_text() == '{"result": "contents of x"}'
 
 
-def test_stateless_json_server(json_url: str) -> None:
-    with MCPToolset.http(json_url, prefix="demo_") as server:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_stateless_json_server(json_url: str, mode: str) -> None:
+    with MCPToolset.http(json_url, prefix="demo_", mode=mode) as server:
+        version = server._conn.client.protocol_version if server._conn else None
+        assert (version or "").startswith("2026" if mode == "auto" else "2025"), version
         assert "demo_add" in {t.name for t in server.tools}
         assert server.call("demo_stamp", {"label": "json"}).startswith("json ")
         with pytest.raises(Exception, match="failed on purpose"):
