@@ -64,6 +64,15 @@ def test_every_page_is_listed_and_names_are_valid_for_every_provider(paged: MCPT
     assert len(long_one.name) == 64
 
 
+def test_a_list_that_changes_while_paged_is_read_again_not_a_name_collision() -> None:
+    # offset cursors: a tool inserted after page one makes page two repeat a tool (and the new one
+    # is missed); the repeat is one tool, not a collision, and the list is read again on next use
+    with MCPToolset.stdio(sys.executable, [str(PAGED), "--shift"]) as server:
+        first = [t.name for t in server._tools]
+        assert len(first) == len(set(first)) == 7 and "inserted" not in first
+        assert {t.name for t in server.tools} == {*first, "inserted"}
+
+
 def test_calls_reach_the_original_tool_name(paged: MCPToolset) -> None:
     [result] = execute_tool_calls([call("gh_fs_read", {"path": "/etc/motd"})], paged)
     assert result.error is None

@@ -10,6 +10,9 @@ it re-listens after an end with exponential backoff, gives up after a bounded nu
 attempts, and says at every moment whether changes can reach the toolset (`watching`). While they
 cannot (before the first ack, in a gap between streams, after giving up, or with a server that
 never acknowledges) the toolset re-reads the list before each use instead of trusting its cache.
+
+`lost_session_hook` notices the other way a connection's view goes stale: a 2025 HTTP session the
+server no longer knows.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._labels import _describe
 
-__all__ = ["ListWatch", "watch_tool_list"]
+__all__ = ["ListWatch", "lost_session_hook", "watch_tool_list"]
 
 logger = logging.getLogger("toolwire.mcp")
 
@@ -153,3 +156,19 @@ async def watch_tool_list(
             await watch.close()
         raise
     return watch
+
+
+def lost_session_hook(mark: Callable[[], object]) -> Callable[[Any], Awaitable[None]]:
+    """An httpx response hook calling `mark` when the server no longer knows the session.
+
+    A 404 to a POST carrying `Mcp-Session-Id` means the session is gone and the client MUST start a
+    new one (MCP 2025-06-18 and 2025-11-25, Streamable HTTP, session management). The SDK reports it
+    as the server's JSON-RPC error ("Session not found": -32600 from the Python SDK's server, -32001
+    from the TypeScript one), which reads like a refusal, so the status is taken from the response."""
+
+    async def on_response(response: Any) -> None:
+        request = response.request
+        if response.status_code == 404 and request.method == "POST" and "mcp-session-id" in request.headers:
+            mark()
+
+    return on_response

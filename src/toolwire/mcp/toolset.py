@@ -40,10 +40,10 @@ from ..tools.definition import ToolDefinition
 from . import _watch
 from ._labels import _describe, _leaf, _redacted, _safe_url
 from ._loop import BackgroundLoop
-from ._names import assign_names
+from ._names import assign_names, unique_by_name
 from ._pins import PinStore, fingerprint
 from ._schema import SchemaRefused, SchemaValidator, neutral_schema, result_output
-from ._watch import ListWatch, watch_tool_list
+from ._watch import ListWatch, lost_session_hook, watch_tool_list
 
 __all__ = ["MCPToolDefinition", "MCPToolset"]
 
@@ -586,7 +586,7 @@ class MCPToolset:
             httpx2.AsyncClient(
                 headers=self._headers,
                 timeout=httpx2.Timeout(30.0, read=300.0),
-                event_hooks={"response": [partial(_note_lost_session, conn)]},
+                event_hooks={"response": [lost_session_hook(partial(setattr, conn, "session_lost", True))]},
             )
         )
         return streamable_http_client(self._url, http_client=http)
@@ -662,7 +662,11 @@ class MCPToolset:
             except ValidationError:
                 cursor = await self._list_page_leniently(conn, cursor, tools)
             if not cursor:
-                return tools
+                unique = unique_by_name(tools)
+                if len(unique) < len(tools):  # the list changed while it was paged: read it again
+                    logger.info("MCP server %s listed a tool twice while paging", self.label)
+                    self._stale = True
+                return unique
             if cursor in seen:
                 raise MCPServerError(
                     f"MCP server {self.label} returned the tools/list cursor {cursor!r} twice",
@@ -759,13 +763,3 @@ class MCPToolset:
         from ..tools.dialects import strict_compatible
 
         return True if strict_compatible(parameters) else None
-
-
-async def _note_lost_session(conn: _Connection, response: Any) -> None:
-    """A 404 to a POST carrying `Mcp-Session-Id` means the server no longer knows the session, and
-    the client MUST start a new one (MCP 2025-06-18, Streamable HTTP, session management). The SDK
-    reports it as the server's JSON-RPC error ("Session not found", -32600 from the Python SDK,
-    -32001 from the TypeScript one), indistinguishable from a refusal, so the status is read here."""
-    request = response.request
-    if response.status_code == 404 and request.method == "POST" and "mcp-session-id" in request.headers:
-        conn.session_lost = True
