@@ -41,6 +41,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._scrub import clean_key
 from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
 from ..image import ImageError
@@ -101,6 +102,22 @@ _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", 
 _INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
 # families whose models take `status` on a toolResult (the service model's note on ToolResultBlock)
 _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
+# botocore's partitions.json: the DNS suffix of each AWS partition, by region name prefix (checked
+# in order: `us-isob-` before `us-iso-`); every other region is in `aws` or `aws-us-gov`
+_PARTITION_SUFFIXES = (
+    ("cn-", "amazonaws.com.cn"),
+    ("eusc-", "amazonaws.eu"),
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+    ("eu-isoe-", "cloud.adc-e.uk"),
+)
+_AWS_SUFFIXES = "|".join(re.escape(s) for s in ("amazonaws.com", *(x for _, x in _PARTITION_SUFFIXES)))
+# bedrock-runtime[-fips].{region}.{suffix}, and a VPC interface endpoint
+# (vpce-….bedrock-runtime.{region}.vpce.{suffix})
+_BEDROCK_HOST = re.compile(
+    rf"(?:bedrock-runtime(?:-fips)?\.[a-z0-9-]+|[a-z0-9-]+\.bedrock-runtime\.[a-z0-9-]+\.vpce)\.(?:{_AWS_SUFFIXES})"
+)
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -108,6 +125,19 @@ _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
 def model_path(model: str) -> str:
     """`/model/{modelId}` with the id percent-encoded as botocore encodes a URI label."""
     return "/model/" + urllib.parse.quote(model, safe="-_.~")
+
+
+def dns_suffix(region: str) -> str:
+    """The DNS suffix of the AWS partition a region is in (`amazonaws.com`, `amazonaws.com.cn`, ...)."""
+    found = (suffix for prefix, suffix in _PARTITION_SUFFIXES if region.startswith(prefix))
+    return next(found, "amazonaws.com")
+
+
+def is_bedrock_runtime_host(url: str) -> bool:
+    """Whether `url` is one of AWS's own Bedrock Runtime endpoints (where a Bedrock API key from
+    the environment may go)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" and bool(_BEDROCK_HOST.fullmatch(parts.hostname or ""))
 
 
 def bedrock_tool_id(call_id: str) -> str:
@@ -372,8 +402,15 @@ def converse_body(
             if any(t["toolSpec"]["name"] == name for t in tools):
                 raise ValueError(f"bedrock: a tool is already named {name!r}, the response model's name")
             schema = structured_schema(request.response_model, "bedrock", strict=False)
+            with_user_tools = bool(tools)
             tools.append(_structured_tool(name, schema))
-            choice = name
+            if not with_user_tools:
+                choice = name
+            elif choice in (None, "auto", "required"):
+                # forcing this tool beside the caller's would answer at once and their tools would
+                # never run (a Session loops on it): `any` lets the model call them first and end
+                # with this one, as on Anthropic (issue 16 item 18)
+                choice = "required"
     elif request.response_format is ResponseFormat.JSON:
         raise ValueError(
             "bedrock: JSON mode is not native to Converse; pass a Pydantic model as response_format"
@@ -525,7 +562,13 @@ class BedrockProvider(BaseProvider):
             raise ConfigurationError(f"bedrock: {resolved!r} is not an AWS region name")
         self.region: str = resolved
         if self.base_url is None:
-            self.base_url = f"https://bedrock-runtime.{self.region}.amazonaws.com"
+            self.base_url = f"https://bedrock-runtime.{self.region}.{dns_suffix(self.region)}"
+        elif self._env_key_withheld and is_bedrock_runtime_host(self.base_url):
+            # the base class keeps an environment key from any host but the default one, which for
+            # Bedrock is only known here: AWS's own Bedrock Runtime endpoints (the regional host
+            # named explicitly, FIPS, a VPC interface endpoint) are where the key belongs
+            self._api_key = clean_key(first_env(self.api_key_env), self.name)
+            self._env_key_withheld = None
         self.profile = profile
         self._credentials: Any = credentials
         self._signed_with: Any = None
@@ -547,7 +590,17 @@ class BedrockProvider(BaseProvider):
         if self._credentials is None:
             from .bedrock_auth import botocore_credentials
 
-            self._credentials = botocore_credentials(self.profile)
+            try:
+                self._credentials = botocore_credentials(self.profile)
+            except ConfigurationError as exc:
+                if not self._env_key_withheld:
+                    raise
+                # say why the Bedrock API key that is set was not used, rather than "no credentials"
+                raise ConfigurationError(
+                    f"bedrock: no credentials for {self._env_key_withheld}: AWS_BEARER_TOKEN_BEDROCK "
+                    "is only sent to AWS's Bedrock Runtime endpoints; pass api_key=... to send a key to "
+                    "another server, or configure AWS credentials to sign requests to it"
+                ) from exc
 
     def __repr__(self) -> str:
         auth = f"api_key={mask_secret(self._api_key)!r}" if self._api_key else "auth='sigv4'"

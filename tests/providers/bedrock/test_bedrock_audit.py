@@ -1,0 +1,346 @@
+"""A correctness audit of the Bedrock provider against botocore (its service model, its URLs and
+endpoints, its error and event-stream parsers) and against what users of other providers bring:
+the endpoint of every partition, where a Bedrock API key from the environment may go, errors read
+the way botocore reads them, structured output beside the caller's tools, `redactedContent`
+streamed in pieces, and histories from OpenAI, Anthropic and Gemini continued on Bedrock."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import httpx2
+import pydantic
+import pytest
+from bedrock_oracle import event, oracle_stream_events
+from botocore.config import Config
+
+from support.bedrock_shapes import converse_input_problems, operation
+from support.replay import fixture_path, load_cassette
+from toolwire import AbstractLLM
+from toolwire.errors import ConfigurationError, InvalidRequestError, ProviderTimeoutError, RateLimitError
+from toolwire.providers.bedrock import BedrockProvider, bedrock_error, is_bedrock_runtime_host
+from toolwire.providers.bedrock_response import _ERRORS, _STOP_REASONS
+from toolwire.providers.registry import provider_class
+from toolwire.types import Message, ToolResult
+
+ANSWER = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "done"}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+    "metrics": {"latencyMs": 1},
+}
+USAGE = {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+def _create(handler: Handler, **kw: Any) -> tuple[BedrockProvider, list[httpx2.Request]]:
+    seen: list[httpx2.Request] = []
+
+    def record(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return handler(request)
+
+    transport = httpx2.MockTransport(record)
+    options: dict[str, Any] = {"region": "us-east-1", "model": "us.anthropic.claude-3-7-sonnet-20250219-v1:0"}
+    options.update(kw)
+    llm = AbstractLLM.create("bedrock", http_client=httpx2.Client(transport=transport), **options)
+    assert isinstance(llm, BedrockProvider)
+    return llm, seen
+
+
+def _json(body: dict[str, Any]) -> Handler:
+    return lambda _r: httpx2.Response(200, json=body)
+
+
+def _botocore_url(model: str, region: str = "us-east-1", stream: bool = False) -> str:
+    """The URL boto3's own client sends `converse` / `converse_stream` to for this model id."""
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name=region,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="oracle-secret",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    urls: list[str] = []
+
+    def stop(request: Any, **_: Any) -> None:
+        urls.append(request.url)
+        raise RuntimeError("sent")
+
+    client.meta.events.register("before-send.bedrock-runtime.*", stop)
+    call = client.converse_stream if stream else client.converse
+    with pytest.raises(RuntimeError, match="sent"):
+        call(modelId=model, messages=[{"role": "user", "content": [{"text": "x"}]}])
+    return urls[0]
+
+
+# -- the URL: model ids in the path, and the endpoint of each partition -----------------------------
+MODEL_IDS = [
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6",
+    "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghijkl",
+    "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT12AB:3",
+    "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint",
+]
+
+
+@pytest.mark.parametrize("model", MODEL_IDS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_url_is_the_one_botocore_sends_to(model: str, stream: bool) -> None:
+    frames = b"".join(
+        [
+            event("messageStart", {"role": "assistant"}),
+            event("messageStop", {"stopReason": "end_turn"}),
+            event("metadata", {"usage": USAGE, "metrics": {}}),
+        ]
+    )
+    handler = (lambda _r: httpx2.Response(200, content=frames)) if stream else _json(ANSWER)
+    llm, seen = _create(handler, model=model, api_key="bedrock-api-key-0000")
+    if stream:
+        list(llm.generate("hi", stream=True))
+    else:
+        llm.generate("hi")
+    assert str(seen[0].url) == _botocore_url(model, stream=stream)
+
+
+REGIONS = ["us-east-1", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-iso-east-1", "us-isob-east-1"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_partition_has_botocores_endpoint(region: str) -> None:
+    llm, seen = _create(_json(ANSWER), region=region, api_key="bedrock-api-key-0000", model="m.x-v1:0")
+    llm.generate("hi")
+    assert str(seen[0].url) == _botocore_url("m.x-v1:0", region=region)
+
+
+# -- where a Bedrock API key from the environment goes ---------------------------------------------
+@pytest.fixture
+def env_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    """AWS_BEARER_TOKEN_BEDROCK set, no other AWS setup (and no instance-metadata lookups)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_ROLE_ARN",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", ENV_KEY)
+    return monkeypatch
+
+
+ENV_KEY = "ABSKenvironmentBedrockKey0123456789"
+AWS_HOSTS = [
+    "https://bedrock-runtime.us-east-1.amazonaws.com",
+    "https://bedrock-runtime.us-east-1.amazonaws.com/",
+    "https://bedrock-runtime-fips.us-east-1.amazonaws.com",
+    "https://bedrock-runtime.eu-west-3.amazonaws.com",
+    "https://vpce-0a1b2c3d4e5f-abcd1234.bedrock-runtime.us-east-1.vpce.amazonaws.com",
+    "https://bedrock-runtime.cn-north-1.amazonaws.com.cn",
+]
+OTHER_HOSTS = [
+    "https://proxy.example.com",
+    "http://127.0.0.1:8765/bedrock",
+    "http://bedrock-runtime.us-east-1.amazonaws.com",  # not TLS: the key would travel in clear
+    "https://bedrock-runtime.us-east-1.amazonaws.com.example.com",
+    "https://my-api.execute-api.us-east-1.amazonaws.com",  # anyone's API Gateway: not Bedrock
+    "https://bucket.s3.amazonaws.com",
+]
+
+
+@pytest.mark.parametrize("base_url", AWS_HOSTS)
+def test_the_environment_key_goes_to_aws_bedrock_endpoints_named_explicitly(
+    env_key: pytest.MonkeyPatch, base_url: str
+) -> None:
+    llm, seen = _create(_json(ANSWER), base_url=base_url)
+    llm.generate("hi")
+    assert seen[0].headers["authorization"] == f"Bearer {ENV_KEY}"
+    assert seen[0].url.host == httpx2.URL(base_url).host
+
+
+@pytest.mark.parametrize("base_url", OTHER_HOSTS)
+def test_the_environment_key_never_goes_to_another_host(env_key: pytest.MonkeyPatch, base_url: str) -> None:
+    assert not is_bedrock_runtime_host(base_url)
+    with pytest.raises(ConfigurationError) as info:
+        _create(_json(ANSWER), base_url=base_url)
+    message = str(info.value)
+    assert "AWS_BEARER_TOKEN_BEDROCK is only sent to" in message and "api_key=" in message
+    assert ENV_KEY not in message
+    # an explicit key goes where it is told
+    llm, seen = _create(_json(ANSWER), base_url=base_url, api_key="explicit-key-0000")
+    llm.generate("hi")
+    assert seen[0].headers["authorization"] == "Bearer explicit-key-0000"
+    # AWS credentials sign for any endpoint (like boto3's endpoint_url): the secret never travels
+    env_key.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    env_key.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-key-0000")
+    llm, seen = _create(_json(ANSWER), base_url=base_url)
+    llm.generate("hi")
+    sent = seen[0]
+    assert sent.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDENV/")
+    text = repr(dict(sent.headers)) + str(sent.url) + sent.content.decode()
+    assert ENV_KEY not in text and "env-secret-key-0000" not in text
+
+
+# -- errors, read the way botocore's rest-json parser reads them -------------------------------------
+@pytest.mark.parametrize(
+    ("headers", "body", "expected", "code"),
+    [
+        ({"X-Amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/"}, {"message": "slow"},
+         RateLimitError, "ThrottlingException"),
+        ({"x-amzn-errortype": "ModelTimeoutException"}, {"Message": "late"}, ProviderTimeoutError,
+         "ModelTimeoutException"),
+        ({}, {"code": "ThrottlingException", "message": "slow"}, RateLimitError, "ThrottlingException"),
+        ({}, {"__type": "com.amazon.coral.validate#ValidationException", "message": "bad"},
+         InvalidRequestError, "ValidationException"),
+        ({}, {"__type": "ValidationException:http://internal.amazon.com/coral/", "message": "bad"},
+         InvalidRequestError, "ValidationException"),
+    ],
+)  # fmt: skip
+def test_error_type_from_a_plain_dict_header_or_the_body(
+    headers: dict[str, str], body: dict[str, str], expected: type, code: str
+) -> None:
+    error = bedrock_error(400, headers, json.dumps(body).encode())
+    assert type(error) is expected and error.code == code
+
+
+def test_every_error_of_the_service_model_is_typed() -> None:
+    """Each exception Converse / ConverseStream declare (and the stream's exception events) has a
+    row in the error table; none falls to the status-only fallback."""
+    names = set()
+    for op in ("Converse", "ConverseStream"):
+        model = operation(op)
+        names |= {shape.name for shape in model.error_shapes}
+    stream = operation("ConverseStream").output_shape.members["stream"]
+    names |= {m[:1].upper() + m[1:] for m, s in stream.members.items() if s.metadata.get("exception")}
+    assert names and {n.lower() for n in names} <= set(_ERRORS)
+
+
+def test_every_stop_reason_of_the_service_model_is_mapped() -> None:
+    shape = operation("Converse").output_shape.members["stopReason"]
+    assert set(shape.enum) <= set(_STOP_REASONS)
+
+
+# -- structured output beside the caller's tools -----------------------------------------------------
+class Forecast(pydantic.BaseModel):
+    city: str
+    degrees: int
+
+
+def get_weather(city: str) -> str:
+    """Weather in a city.
+
+    Args:
+        city: the city
+    """
+    return "sunny"
+
+
+@pytest.mark.parametrize(
+    ("model", "alone"),
+    [
+        ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", {"tool": {"name": "Forecast"}}),
+        ("us.amazon.nova-pro-v1:0", {"tool": {"name": "Forecast"}}),
+        ("meta.llama3-1-70b-instruct-v1:0", {"any": {}}),
+    ],
+)
+def test_a_forced_structured_tool_lets_the_callers_tools_run_first(model: str, alone: dict[str, Any]) -> None:
+    answer = json.loads(json.dumps(ANSWER))
+    answer["stopReason"] = "tool_use"
+    answer["output"]["message"]["content"] = [
+        {"toolUse": {"toolUseId": "tooluse_f", "name": "Forecast", "input": {"city": "Rome", "degrees": 25}}}
+    ]
+    llm, seen = _create(_json(answer), model=model, api_key="bedrock-api-key-0000")
+    assert llm.generate("forecast?", response_format=Forecast).parsed == Forecast(city="Rome", degrees=25)
+    llm.generate("forecast?", response_format=Forecast, tools=[get_weather])
+    llm.generate("forecast?", response_format=Forecast, tools=[get_weather], tool_choice="none")
+    bodies = [json.loads(r.content) for r in seen]
+    for body in bodies:
+        assert converse_input_problems(model, body) == []
+    choices = [b["toolConfig"]["toolChoice"] for b in bodies]
+    names = [[t["toolSpec"]["name"] for t in b["toolConfig"]["tools"]] for b in bodies]
+    # alone: forced; beside get_weather: any tool, so get_weather can run before the answer
+    assert choices == [alone, {"any": {}}, alone]
+    assert names == [["Forecast"], ["get_weather", "Forecast"], ["Forecast"]]
+
+
+# -- redactedContent streamed in pieces ---------------------------------------------------------------
+def test_redacted_reasoning_in_several_deltas_is_echoed_as_botocore_reads_it() -> None:
+    pieces = [b"\x00secret-reasoning-1", b"\xffpart two!"]  # lengths not multiples of 3: padded base64
+    encoded = [base64.b64encode(p).decode() for p in pieces]
+    frames = [event("messageStart", {"role": "assistant"})]
+    for piece in encoded:
+        delta = {"reasoningContent": {"redactedContent": piece}}
+        frames.append(event("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+    frames += [
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "ok"}}),
+        event("contentBlockStop", {"contentBlockIndex": 1}),
+        event("messageStop", {"stopReason": "end_turn"}),
+        event("metadata", {"usage": USAGE, "metrics": {}}),
+    ]
+    body = b"".join(frames)
+    theirs = b"".join(
+        e["contentBlockDelta"]["delta"]["reasoningContent"]["redactedContent"]
+        for e in oracle_stream_events("m", {}, body)
+        if "contentBlockDelta" in e and "reasoningContent" in e["contentBlockDelta"]["delta"]
+    )
+    assert theirs == b"".join(pieces)
+    answers = iter([httpx2.Response(200, content=body), httpx2.Response(200, json=ANSWER)])
+    llm, seen = _create(lambda _r: next(answers), api_key="bedrock-api-key-0000")
+    stream = llm.generate("hi", stream=True)
+    list(stream)
+    turn = stream.response.to_message()
+    llm.generate([Message(role="user", content="hi"), turn, Message(role="user", content="and?")])
+    echoed = json.loads(seen[1].content)["messages"][1]["content"][0]["reasoningContent"]["redactedContent"]
+    assert base64.b64decode(echoed) == theirs
+
+
+# -- histories from other providers continued on Bedrock -----------------------------------------------
+HISTORIES = [
+    ("openai", "openai_parallel_tool_calls_and_tool_results.yaml"),
+    ("openai", "openai_parallel_tool_calls_no_args_and_tool_results.yaml"),
+    ("anthropic", "anthropic_tool_use_with_thinking_and_tool_result.yaml"),
+    ("anthropic", "anthropic_parallel_four_tool_use_and_tool_results.yaml"),
+    ("gemini", "gemini_parallel_function_calls.yaml"),
+    ("gemini", "gemini_parallel_three_function_calls_and_responses.yaml"),
+    ("gemini", "gemini_vertex_function_call_with_id_and_response.yaml"),
+]
+
+
+@pytest.mark.parametrize(("provider", "name"), HISTORIES)
+@pytest.mark.parametrize("model", ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "meta.llama3-1-70b-v1:0"])
+@pytest.mark.parametrize("choice", [None, "none"])
+def test_a_recorded_turn_of_another_provider_continues_on_bedrock(
+    provider: str, name: str, model: str, choice: str | None
+) -> None:
+    payload = load_cassette(fixture_path(provider, name)).interactions[0].response.json()
+    turn = provider_class(provider).parse_raw_response(payload)
+    assert turn.tool_calls
+    results = [
+        ToolResult(c.id, c.name, {"n": i} if i % 2 else f"result {i}", error="boom" if i == 2 else None)
+        for i, c in enumerate(turn.tool_calls)
+    ]
+    history = [Message(role="user", content="go"), turn.to_message()]
+    history.append(Message(role="tool", tool_results=results))
+    llm, seen = _create(_json(ANSWER), model=model, api_key="bedrock-api-key-0000")
+    llm.generate(history, tool_choice=choice)
+    body = json.loads(seen[0].content)
+    assert converse_input_problems(model, body) == []
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    uses = [b["toolUse"]["toolUseId"] for b in body["messages"][1]["content"] if "toolUse" in b]
+    results_sent = [b["toolResult"] for b in body["messages"][2]["content"]]
+    assert uses == [r["toolUseId"] for r in results_sent] and len(set(uses)) == len(uses)
+    assert [b["toolUse"]["name"] for b in body["messages"][1]["content"] if "toolUse" in b] == [
+        c.name for c in turn.tool_calls
+    ]
+    assert "toolChoice" not in body["toolConfig"]  # the history's tools, none forced
+    for i, sent in enumerate(results_sent):
+        expected = [{"json": {"n": i}}] if i % 2 else [{"text": f"result {i}"}]
+        assert sent["content"] == ([{"text": "boom"}] if i == 2 else expected)
