@@ -41,7 +41,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._scrub import clean_key
+from .._scrub import clean_key, ordered, register, secret_forms
 from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
 from ..image import ImageError
@@ -687,6 +687,25 @@ class BedrockProvider(BaseProvider):
         from .._transport import scrub_error
 
         return scrub_error(error, self.secret_values())
+
+    def credentials(self) -> tuple[str, ...]:
+        """The base's declared credentials plus the AWS secret key and session token (the seam
+        the transport, streams, recorder and logs scrub with: an exception event inside a stream
+        or a recorded error never shows them)."""
+        declared = super().credentials()
+        aws = self.secret_values() if not self._api_key else ()
+        if not aws:
+            return declared
+        cached = self.__dict__.get("_aws_secrets_cache")
+        if cached is not None and cached[0] == (declared, aws):
+            return cached[1]  # type: ignore[no-any-return]
+        found = set(declared)
+        for value in aws:
+            found |= secret_forms(value)
+        result = ordered(found)
+        register(result)
+        self.__dict__["_aws_secrets_cache"] = ((declared, aws), result)
+        return result
 
     def secret_values(self) -> tuple[str, ...]:
         """Every credential this provider holds or last signed with, for scrubbing logs, traces

@@ -15,7 +15,7 @@ import boto3
 import httpx2
 import pydantic
 import pytest
-from bedrock_oracle import event, oracle_stream_events
+from bedrock_oracle import event, exception, oracle_stream_events
 from botocore.config import Config
 
 from support.bedrock_shapes import converse_input_problems, operation
@@ -344,3 +344,34 @@ def test_a_recorded_turn_of_another_provider_continues_on_bedrock(
     for i, sent in enumerate(results_sent):
         expected = [{"json": {"n": i}}] if i % 2 else [{"text": f"result {i}"}]
         assert sent["content"] == ([{"text": "boom"}] if i == 2 else expected)
+
+
+# -- the AWS secret key and session token are declared credentials ----------------------------------
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYAUDITSECRET"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjAUDITSESSIONTOKEN0123456789"
+
+
+@pytest.mark.parametrize("chain", ["explicit", "botocore"])
+def test_an_exception_event_quoting_aws_secrets_is_scrubbed(chain: str) -> None:
+    import botocore.credentials
+
+    from toolwire.logs import provider_secrets
+
+    quoted = f"request signed by {SECRET_KEY} with token {SESSION_TOKEN}"
+    body = event("messageStart", {"role": "assistant"}) + exception("validationException", quoted)
+    keys: dict[str, Any] = (
+        {
+            "aws_access_key_id": "AKIDEXAMPLE",
+            "aws_secret_access_key": SECRET_KEY,
+            "aws_session_token": SESSION_TOKEN,
+        }
+        if chain == "explicit"
+        else {"credentials": botocore.credentials.Credentials("AKIDEXAMPLE", SECRET_KEY, SESSION_TOKEN)}
+    )
+    llm, _ = _create(lambda _r: httpx2.Response(200, content=body), max_retries=0, **keys)
+    with pytest.raises(InvalidRequestError) as info:
+        list(llm.generate("hi", stream=True))
+    text = str(info.value) + repr(info.value) + repr(info.value.body)
+    assert "request signed by" in text and SECRET_KEY not in text and SESSION_TOKEN not in text
+    declared = provider_secrets(llm)  # what the recorder and the logs scrub with
+    assert SECRET_KEY in declared and SESSION_TOKEN in declared
