@@ -383,6 +383,11 @@ def converse_body(
         inference["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if inference:
         body["inferenceConfig"] = inference
+    tier = extra.pop("service_tier", None)
+    if tier is not None:
+        # Converse's `serviceTier` is {"type": priority|default|flex|reserved}; the neutral keyword
+        # (which `generate` suggests for a misspelt `serviceTier=`) takes the bare name
+        body["serviceTier"] = {"type": tier} if isinstance(tier, str) else tier
     tools: list[dict[str, Any]] = list(request.tool_payload or ()) if request.tools else []
     choice = request.tool_choice if request.tools else None
     if choice == "none":

@@ -375,3 +375,20 @@ def test_an_exception_event_quoting_aws_secrets_is_scrubbed(chain: str) -> None:
     assert "request signed by" in text and SECRET_KEY not in text and SESSION_TOKEN not in text
     declared = provider_secrets(llm)  # what the recorder and the logs scrub with
     assert SECRET_KEY in declared and SESSION_TOKEN in declared
+
+
+def test_service_tier_and_the_newer_request_members_pass_as_the_service_model_has_them() -> None:
+    llm, seen = _create(_json(ANSWER), api_key="bedrock-api-key-0000")
+    llm.generate("hi", service_tier="flex")
+    llm.generate("hi", service_tier={"type": "priority"})
+    llm.generate(
+        "hi",
+        performanceConfig={"latency": "optimized"},
+        additionalModelResponseFieldPaths=["/stop_sequence"],
+        requestMetadata={"team": "a"},
+    )
+    bodies = [json.loads(r.content) for r in seen]
+    assert [b.get("serviceTier") for b in bodies] == [{"type": "flex"}, {"type": "priority"}, None]
+    assert bodies[2]["performanceConfig"] == {"latency": "optimized"}
+    for body in bodies:
+        assert converse_input_problems(llm.model or "", body) == []
