@@ -177,7 +177,9 @@ class _Block:
     call_index: int | None = None
 
     def tool_call(self) -> ToolCall:
-        raw = "".join(self.parts)
+        # a call without arguments streams no input (or ""): Converse answers the same call with
+        # `input: {}`, and the streamed response must equal it
+        raw = "".join(self.parts) or "{}"
         return ToolCall.from_raw(
             str(self.start.get("toolUseId") or ""), str(self.start.get("name") or ""), raw
         )

@@ -392,3 +392,34 @@ def test_service_tier_and_the_newer_request_members_pass_as_the_service_model_ha
     assert bodies[2]["performanceConfig"] == {"latency": "optimized"}
     for body in bodies:
         assert converse_input_problems(llm.model or "", body) == []
+
+
+@pytest.mark.parametrize("deltas", [[], [""]])
+def test_a_streamed_call_without_arguments_equals_the_converse_one(deltas: list[str]) -> None:
+    use = {"toolUseId": "tooluse_n", "name": "get_time"}
+    plain = json.loads(json.dumps(ANSWER))
+    plain["stopReason"] = "tool_use"
+    plain["output"]["message"]["content"] = [{"toolUse": {**use, "input": {}}}]
+    frames = [event("messageStart", {"role": "assistant"})]
+    frames.append(event("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": use}}))
+    for piece in deltas:
+        frames.append(
+            event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}})
+        )
+    frames += [
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event("messageStop", {"stopReason": "tool_use"}),
+        event("metadata", {"usage": ANSWER["usage"], "metrics": {}}),
+    ]
+    answers = iter([httpx2.Response(200, json=plain), httpx2.Response(200, content=b"".join(frames))])
+    llm, _ = _create(lambda _r: next(answers), api_key="bedrock-api-key-0000")
+    expected = llm.generate("time?")
+    stream = llm.generate("time?", stream=True)
+    list(stream)
+    got = stream.response
+    assert [c.to_dict() for c in got.tool_calls or ()] == [c.to_dict() for c in expected.tool_calls or ()]
+    assert (got.finish_reason, got.usage, got.content) == (
+        expected.finish_reason,
+        expected.usage,
+        expected.content,
+    )
