@@ -335,6 +335,13 @@ def _history_tools(names: Sequence[str], known: Sequence[dict[str, Any]]) -> lis
     return out
 
 
+def _thinking_on(extra: Mapping[str, Any]) -> bool:
+    """Claude's extended thinking asked for (`thinking=` or in additionalModelRequestFields)."""
+    fields = extra.get("additionalModelRequestFields")
+    thinking = extra.get("thinking") or (fields.get("thinking") if isinstance(fields, Mapping) else None)
+    return isinstance(thinking, Mapping) and thinking.get("type", "enabled") != "disabled"
+
+
 def tool_choice_payload(choice: str | None) -> dict[str, Any] | None:
     if choice is None or choice == "auto":
         return {"auto": {}}
@@ -361,11 +368,13 @@ def converse_body(
     native_structured: bool = False,
     error_status: bool = True,
     named_choice: bool = True,
+    any_choice: bool = True,
 ) -> dict[str, Any]:
     """The JSON body of a Converse / ConverseStream request (the model id is in the path).
 
     `error_status`: the model takes `status` on toolResult blocks; `named_choice`: it takes
-    toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`."""
+    toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`;
+    `any_choice`: it takes toolChoice `any` (else the structured-output tool is only offered)."""
     system, messages = converse_messages(request.messages, error_status=error_status)
     body: dict[str, Any] = {"messages": messages}
     if system:
@@ -390,6 +399,7 @@ def converse_body(
         body["serviceTier"] = {"type": tier} if isinstance(tier, str) else tier
     tools: list[dict[str, Any]] = list(request.tool_payload or ()) if request.tools else []
     choice = request.tool_choice if request.tools else None
+    forced_by_us = False  # the structured-output tool forced here, not a choice of the caller's
     if choice == "none":
         tools = []
     if request.response_model is not None:
@@ -409,6 +419,7 @@ def converse_body(
             schema = structured_schema(request.response_model, "bedrock", strict=False)
             with_user_tools = bool(tools)
             tools.append(_structured_tool(name, schema))
+            forced_by_us = choice in (None, "auto", "required", "none")  # not a tool the caller named
             if not with_user_tools:
                 choice = name
             elif choice in (None, "auto", "required"):
@@ -429,6 +440,12 @@ def converse_body(
                     "`tool` is Claude and Nova only)"
                 )
             choice = "required"  # the only tool, required: the same call
+        if forced_by_us and (not any_choice or _thinking_on(extra)) and choice != "auto":
+            # Llama (and other families) refuse toolChoice `any` / `tool` ("This model doesn't
+            # support the toolConfig.toolChoice.any field"), and Claude refuses a forced tool with
+            # extended thinking on: the answer tool is offered, and its call (or a JSON answer) is
+            # validated all the same
+            choice = None
         payload = tool_choice_payload(choice)
         if payload is not None and choice is not None:
             config["toolChoice"] = payload
@@ -515,6 +532,10 @@ NATIVE_STRUCTURED_OUTPUT = (
 )
 # families whose Converse models take toolChoice `tool` (the service model's ToolChoice note)
 _NAMED_CHOICE = ("anthropic.", "amazon.nova")
+# ... and `any`: the API reference's older note ("Anthropic Claude 3 models and Mistral AI Mistral
+# Large"), Nova and DeepSeek V3; Llama refuses it ("This model doesn't support the
+# toolConfig.toolChoice.any field", reported by llama_index #19886, langchain-aws #620)
+_ANY_CHOICE = (*_NAMED_CHOICE, "mistral.mistral-large", "deepseek.v3")
 
 
 def _family(model: str, prefixes: Sequence[str]) -> bool:
@@ -642,6 +663,7 @@ class BedrockProvider(BaseProvider):
             and self.native_structured_output(request.model),
             error_status=_family(request.model, _STATUS_FAMILIES),
             named_choice=_family(request.model, _NAMED_CHOICE),
+            any_choice=_family(request.model, _ANY_CHOICE),
         )
 
     def endpoint(self, request: ChatRequest) -> str:

@@ -21,7 +21,13 @@ from botocore.config import Config
 from support.bedrock_shapes import converse_input_problems, operation
 from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
-from toolwire.errors import ConfigurationError, InvalidRequestError, ProviderTimeoutError, RateLimitError
+from toolwire.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    RateLimitError,
+    StructuredOutputError,
+)
 from toolwire.providers.bedrock import BedrockProvider, bedrock_error, is_bedrock_runtime_host
 from toolwire.providers.bedrock_response import _ERRORS, _STOP_REASONS
 from toolwire.providers.registry import provider_class
@@ -243,14 +249,19 @@ def get_weather(city: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("model", "alone"),
+    ("model", "alone", "beside"),
     [
-        ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", {"tool": {"name": "Forecast"}}),
-        ("us.amazon.nova-pro-v1:0", {"tool": {"name": "Forecast"}}),
-        ("meta.llama3-1-70b-instruct-v1:0", {"any": {}}),
+        ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", {"tool": {"name": "Forecast"}}, {"any": {}}),
+        ("us.amazon.nova-pro-v1:0", {"tool": {"name": "Forecast"}}, {"any": {}}),
+        ("mistral.mistral-large-2407-v1:0", {"any": {}}, {"any": {}}),
+        # Llama refuses toolChoice `any` and `tool`: the answer tool is offered, not forced
+        ("meta.llama3-1-70b-instruct-v1:0", None, None),
+        ("us.meta.llama4-maverick-17b-instruct-v1:0", None, None),
     ],
 )
-def test_a_forced_structured_tool_lets_the_callers_tools_run_first(model: str, alone: dict[str, Any]) -> None:
+def test_a_forced_structured_tool_lets_the_callers_tools_run_first(
+    model: str, alone: dict[str, Any] | None, beside: dict[str, Any] | None
+) -> None:
     answer = json.loads(json.dumps(ANSWER))
     answer["stopReason"] = "tool_use"
     answer["output"]["message"]["content"] = [
@@ -263,11 +274,27 @@ def test_a_forced_structured_tool_lets_the_callers_tools_run_first(model: str, a
     bodies = [json.loads(r.content) for r in seen]
     for body in bodies:
         assert converse_input_problems(model, body) == []
-    choices = [b["toolConfig"]["toolChoice"] for b in bodies]
+    choices = [b["toolConfig"].get("toolChoice") for b in bodies]
     names = [[t["toolSpec"]["name"] for t in b["toolConfig"]["tools"]] for b in bodies]
-    # alone: forced; beside get_weather: any tool, so get_weather can run before the answer
-    assert choices == [alone, {"any": {}}, alone]
+    # alone: forced where the model can be; beside get_weather: any tool, so get_weather can run first
+    assert choices == [alone, beside, alone]
     assert names == [["Forecast"], ["get_weather", "Forecast"], ["Forecast"]]
+
+
+@pytest.mark.parametrize("thinking", [{"type": "enabled", "budget_tokens": 2048}, None])
+def test_structured_output_with_extended_thinking_offers_the_answer_tool(thinking: Any) -> None:
+    """Claude refuses a forced tool (`any` / `tool`) while extended thinking is on."""
+    llm, seen = _create(_json(ANSWER), api_key="bedrock-api-key-0000")
+    fields = {"additionalModelRequestFields": {"thinking": thinking}} if thinking else {}
+    with pytest.raises(StructuredOutputError):  # the answer is "done", not a Forecast
+        llm.generate("forecast?", response_format=Forecast, thinking=thinking)
+    with pytest.raises(StructuredOutputError):
+        llm.generate("forecast?", response_format=Forecast, **fields)
+    bodies = [json.loads(r.content) for r in seen]
+    expected = None if thinking else {"tool": {"name": "Forecast"}}
+    assert bodies and [b["toolConfig"].get("toolChoice") for b in bodies] == [expected] * len(bodies)
+    if thinking:
+        assert all(b["additionalModelRequestFields"]["thinking"] == thinking for b in bodies)
 
 
 # -- redactedContent streamed in pieces ---------------------------------------------------------------
