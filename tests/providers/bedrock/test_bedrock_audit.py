@@ -450,3 +450,85 @@ def test_a_streamed_call_without_arguments_equals_the_converse_one(deltas: list[
         expected.usage,
         expected.content,
     )
+
+
+# -- the AWS chain end to end: a container role and a credential_process profile, refreshed ---------
+def _expiry(minutes: float) -> str:
+    import datetime
+
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_id(request: httpx2.Request) -> str:
+    return request.headers["authorization"].split("Credential=")[1].split("/")[0]
+
+
+def test_a_container_role_is_used_and_refreshed_before_it_expires(env_key: pytest.MonkeyPatch) -> None:
+    import http.server
+    import threading
+
+    issued: list[str] = []
+
+    class Role(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            assert self.headers.get("Authorization") == "container-auth-token-0000"
+            issued.append(f"ASIACONTAINER{len(issued)}")
+            body = json.dumps(
+                {
+                    "AccessKeyId": issued[-1],
+                    "SecretAccessKey": "container-secret-0000",
+                    "Token": f"container-session-{len(issued)}",
+                    "Expiration": _expiry(5),  # inside botocore's mandatory refresh window
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Role)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env_key.delenv("AWS_BEARER_TOKEN_BEDROCK")
+        env_key.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{server.server_port}/role")
+        env_key.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token-0000")
+        llm, seen = _create(_json(ANSWER))
+        llm.generate("hi")
+        llm.generate("hi")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [_key_id(r) for r in seen] == issued[-2:] and len(set(issued)) >= 2
+    assert seen[-1].headers["x-amz-security-token"] == f"container-session-{len(issued)}"
+
+
+def test_a_credential_process_profile_is_used_and_refreshed(
+    env_key: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import sys
+
+    counter = tmp_path / "count"
+    script = tmp_path / "creds.py"
+    script.write_text(
+        "import json, pathlib, sys\n"
+        f"p = pathlib.Path({str(counter)!r})\n"
+        "n = int(p.read_text()) + 1 if p.exists() else 1\n"
+        "p.write_text(str(n))\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': f'ASIAPROCESS{n}',"
+        " 'SecretAccessKey': 'process-secret',"
+        f" 'SessionToken': f'process-token-{{n}}', 'Expiration': {_expiry(5)!r}}}))\n"
+    )
+    (tmp_path / "config").write_text(f"[profile dev]\ncredential_process = {sys.executable} {script}\n")
+    env_key.delenv("AWS_BEARER_TOKEN_BEDROCK")
+    llm, seen = _create(_json(ANSWER), profile="dev")
+    llm.generate("hi")
+    llm.generate("hi")
+    ids = [_key_id(r) for r in seen]
+    assert ids[0].startswith("ASIAPROCESS") and ids[0] != ids[1]
+    assert seen[1].headers["x-amz-security-token"] == f"process-token-{ids[1].removeprefix('ASIAPROCESS')}"
