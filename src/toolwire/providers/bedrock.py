@@ -220,13 +220,16 @@ def _user_blocks(message: Message) -> list[dict[str, Any]]:
     return blocks
 
 
-def _result_content(result: ToolResult) -> list[dict[str, Any]]:
+def _result_content(result: ToolResult, images_inside: bool = True) -> list[dict[str, Any]]:
     """`json` for a JSON object, `text` for everything else (strings stay text, as the model wrote
-    them for the tool to read back); a tool's images as `image` blocks."""
+    them for the tool to read back); a tool's images as `image` blocks (or, where the model takes
+    none in a toolResult, a note that they follow in the same user message)."""
     if result.error is not None:
         return [{"text": result.error or "the tool failed"}]
     images = result.images()
     if images:
+        if not images_inside:
+            return _text_block(result.output_text()) or [{"text": "(images follow in this message)"}]
         return _text_block(result.output_text()) + [image_block(image) for image in images]
     output = result.output
     if isinstance(output, Mapping):
@@ -243,14 +246,28 @@ def _result_content(result: ToolResult) -> list[dict[str, Any]]:
     return [{"text": text if text.strip() else "(no output)"}]
 
 
+def _images_after_results(results: Sequence[ToolResult]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for result in results:
+        images = result.images() if result.error is None else []
+        if images:
+            blocks.append({"text": f"Images returned by tool call {result.call_id} ({result.name}):"})
+            blocks.extend(image_block(image) for image in images)
+    return blocks
+
+
 def _text_block(text: str | None) -> list[dict[str, Any]]:
     return [{"text": text}] if text and text.strip() else []
 
 
 def converse_messages(
-    messages: Sequence[Message], *, error_status: bool = True
+    messages: Sequence[Message], *, error_status: bool = True, images_in_results: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Neutral messages → (`system` blocks, Converse `messages`), roles alternating."""
+    """Neutral messages → (`system` blocks, Converse `messages`), roles alternating.
+
+    `images_in_results`: the model takes `image` blocks inside a toolResult (the service model:
+    "only supported by Amazon Nova and Anthropic Claude 3 and 4 models"); elsewhere a tool's images
+    follow the results in the same user message, each run introduced by the call it answers."""
     system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     for message in messages:
@@ -265,11 +282,13 @@ def converse_messages(
             for result in message.tool_results:
                 block: dict[str, Any] = {
                     "toolUseId": bedrock_tool_id(result.call_id),
-                    "content": _result_content(result),
+                    "content": _result_content(result, images_in_results),
                 }
                 if error_status:
                     block["status"] = "error" if result.error is not None else "success"
                 blocks.append({"toolResult": block})
+            if not images_in_results:
+                blocks.extend(_images_after_results(message.tool_results))
             role = "user"
         elif role == "assistant":
             blocks.extend(_reasoning_blocks(message))
@@ -375,7 +394,11 @@ def converse_body(
     `error_status`: the model takes `status` on toolResult blocks; `named_choice`: it takes
     toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`;
     `any_choice`: it takes toolChoice `any` (else the structured-output tool is only offered)."""
-    system, messages = converse_messages(request.messages, error_status=error_status)
+    # the service model names the same families (Nova, Claude 3 and 4) for `status` and for images
+    # inside a toolResult
+    system, messages = converse_messages(
+        request.messages, error_status=error_status, images_in_results=error_status
+    )
     body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system

@@ -532,3 +532,52 @@ def test_a_credential_process_profile_is_used_and_refreshed(
     ids = [_key_id(r) for r in seen]
     assert ids[0].startswith("ASIAPROCESS") and ids[0] != ids[1]
     assert seen[1].headers["x-amz-security-token"] == f"process-token-{ids[1].removeprefix('ASIAPROCESS')}"
+
+
+# -- a tool's images where the model takes none inside a toolResult ---------------------------------
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "inside"),
+    [
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", True),
+        ("us.amazon.nova-pro-v1:0", True),
+        ("us.meta.llama4-maverick-17b-instruct-v1:0", False),
+        ("mistral.pixtral-large-2502-v1:0", False),
+    ],
+)
+def test_tool_images_go_inside_the_result_only_where_the_model_takes_them(model: str, inside: bool) -> None:
+    from toolwire import Image
+    from toolwire.types import ToolCall
+
+    shot = ToolResult("t1", "screenshot", ["the screen", Image(data=PNG, media_type="image/png")])
+    plain = ToolResult("t2", "get_weather", "sunny")
+    history = [
+        Message(role="user", content="look"),
+        Message(
+            role="assistant", tool_calls=[ToolCall("t1", "screenshot", {}), ToolCall("t2", "get_weather", {})]
+        ),
+        Message(role="tool", tool_results=[shot, plain]),
+    ]
+    llm, seen = _create(_json(ANSWER), model=model, api_key="bedrock-api-key-0000")
+    llm.generate(history)
+    body = json.loads(seen[0].content)
+    assert converse_input_problems(model, body) == []
+    turn = body["messages"][2]
+    kinds = [next(iter(b)) for b in turn["content"]]
+    result = turn["content"][0]["toolResult"]
+    png = base64.b64encode(PNG).decode()
+    if inside:
+        assert kinds == ["toolResult", "toolResult"]
+        assert result["content"] == [
+            {"text": "the screen"},
+            {"image": {"format": "png", "source": {"bytes": png}}},
+        ]
+    else:
+        assert kinds == ["toolResult", "toolResult", "text", "image"]
+        assert result["content"] == [{"text": "the screen"}]
+        assert turn["content"][2] == {"text": "Images returned by tool call t1 (screenshot):"}
+        assert turn["content"][3] == {"image": {"format": "png", "source": {"bytes": png}}}
