@@ -602,7 +602,10 @@ class BedrockProvider(BaseProvider):
         botocore credentials object (`credentials=`, e.g. from `boto3.Session().get_credentials()`).
         Without them, and without a Bedrock API key, the standard AWS chain is used."""
         super().configure(**options)
-        resolved = region or first_env(self.region_env)
+        given = region or first_env(self.region_env) or ""
+        if not isinstance(given, str):
+            raise ConfigurationError(f"bedrock: region must be a string, got {type(given).__name__}")
+        resolved = given.strip()  # a value read from a file keeps its newline
         if not resolved:
             raise ConfigurationError(
                 "bedrock: no region; pass region=... or set AWS_REGION or AWS_DEFAULT_REGION"

@@ -581,3 +581,12 @@ def test_tool_images_go_inside_the_result_only_where_the_model_takes_them(model:
         assert result["content"] == [{"text": "the screen"}]
         assert turn["content"][2] == {"text": "Images returned by tool call t1 (screenshot):"}
         assert turn["content"][3] == {"image": {"format": "png", "source": {"bytes": png}}}
+
+
+def test_region_from_the_environment_is_stripped_and_checked(env_key: pytest.MonkeyPatch) -> None:
+    env_key.setenv("AWS_REGION", " eu-west-3\n")
+    llm, seen = _create(_json(ANSWER), region=None)
+    llm.generate("hi")
+    assert llm.region == "eu-west-3" and seen[0].url.host == "bedrock-runtime.eu-west-3.amazonaws.com"
+    with pytest.raises(ConfigurationError, match="must be a string"):
+        _create(_json(ANSWER), region=1)
