@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 _PRELUDE = 12
-_MAX_MESSAGE = 16 * 1024 * 1024  # the service's own limit: a larger length is damage, not data
 _MAX_HEADERS = 128 * 1024
+# botocore.eventstream's limits (payload 24 MiB, headers 128 KiB): a longer frame is damage, not data
+_MAX_MESSAGE = 24 * 1024 * 1024 + _MAX_HEADERS + _PRELUDE + 4
 _PRELUDE_STRUCT = struct.Struct(">III")
 _CRC = struct.Struct(">I")
 

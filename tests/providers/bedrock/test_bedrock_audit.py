@@ -590,3 +590,24 @@ def test_region_from_the_environment_is_stripped_and_checked(env_key: pytest.Mon
     assert llm.region == "eu-west-3" and seen[0].url.host == "bedrock-runtime.eu-west-3.amazonaws.com"
     with pytest.raises(ConfigurationError, match="must be a string"):
         _create(_json(ANSWER), region=1)
+
+
+@pytest.mark.parametrize(("size", "readable"), [(17 * 1024 * 1024, True), (24 * 1024 * 1024 + 1, False)])
+def test_frame_size_limits_are_botocores(size: int, readable: bool) -> None:
+    from botocore.eventstream import EventStreamBuffer, InvalidPayloadLength
+
+    from support.fault_server import aws_frame
+    from toolwire._eventstream import EventStreamDecoder, EventStreamError
+
+    frame = aws_frame({":event-type": "contentBlockDelta", ":message-type": "event"}, b"x" * size)
+    theirs = EventStreamBuffer()
+    theirs.add_data(frame)
+    if readable:
+        (expected,) = list(theirs)
+        (ours,) = EventStreamDecoder().feed(frame)
+        assert ours.payload == expected.payload and len(ours.payload) == size
+    else:
+        with pytest.raises(InvalidPayloadLength):
+            list(theirs)
+        with pytest.raises(EventStreamError):
+            EventStreamDecoder().feed(frame)
