@@ -720,7 +720,22 @@ class BedrockProvider(BaseProvider):
             call.headers.update(
                 sigv4_headers(call.method, call.url, call.headers, call.body, creds, region=self.region)
             )
+            call.prepare_retry = self._sign_again
         return call
+
+    def _sign_again(self, call: HttpCall) -> None:
+        """Before a retry: AWS refuses a signature more than five minutes after its `x-amz-date`
+        ("Signature expired"), which a retry after a long attempt (a model timeout, a read timeout)
+        would send; and temporary credentials may have been refreshed since."""
+        from .bedrock_auth import frozen, sigv4_headers
+
+        for name in ("authorization", "x-amz-date", "x-amz-security-token"):
+            call.headers.pop(name, None)
+        creds = frozen(self._credentials)
+        self._signed_with = creds
+        call.headers.update(
+            sigv4_headers(call.method, call.url, call.headers, call.body, creds, region=self.region)
+        )
 
     def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
         return parse_converse(payload, provider=self.name, model=request.model)

@@ -611,3 +611,76 @@ def test_frame_size_limits_are_botocores(size: int, readable: bool) -> None:
             list(theirs)
         with pytest.raises(EventStreamError):
             EventStreamDecoder().feed(frame)
+
+
+# -- a retry is signed again --------------------------------------------------------------------------
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_retry_is_signed_again_with_a_fresh_date_and_refreshed_credentials(
+    monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    """AWS refuses a signature five minutes after its x-amz-date: a retry after a long attempt
+    (here the clock moves 400 s during a ModelTimeoutException) carries a new one, made with the
+    credentials botocore refreshed in between."""
+    import datetime
+
+    import botocore.auth
+    import botocore.credentials
+    from botocore.awsrequest import AWSRequest
+
+    from toolwire.providers import bedrock_auth
+
+    clock = [datetime.datetime(2026, 12, 6, 5, 0, 0, tzinfo=datetime.timezone.utc)]
+    monkeypatch.setattr(bedrock_auth, "_stamp_now", lambda: clock[0].strftime("%Y%m%dT%H%M%SZ"))
+    issued: list[str] = []
+
+    def refresh() -> dict[str, str]:
+        issued.append(f"ASIAROLE{len(issued)}")
+        return {
+            "access_key": issued[-1],
+            "secret_key": f"role-secret-{len(issued)}",
+            "token": f"role-token-{len(issued)}",
+            "expiry_time": _expiry(5),  # inside the mandatory refresh window: every use refreshes
+        }
+
+    creds = botocore.credentials.RefreshableCredentials.create_from_metadata(refresh(), refresh, "test")
+    frames = b"".join(
+        [
+            event("messageStart", {"role": "assistant"}),
+            event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "done"}}),
+            event("messageStop", {"stopReason": "end_turn"}),
+            event("metadata", {"usage": USAGE, "metrics": {}}),
+        ]
+    )
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if len(seen) == 1:
+            clock[0] += datetime.timedelta(seconds=400)
+            headers = {"x-amzn-ErrorType": "ModelTimeoutException"}
+            return httpx2.Response(408, json={"message": "took too long"}, headers=headers)
+        return httpx2.Response(200, content=frames) if stream else httpx2.Response(200, json=ANSWER)
+
+    llm, seen = _create(answer, credentials=creds, max_retries=1)
+    llm.transport.sleep = lambda _s: None
+    if stream:
+        list(llm.generate("hi", stream=True))
+    else:
+        llm.generate("hi")
+    first, second = seen
+    assert (
+        first.headers["x-amz-date"] == "20261206T050000Z"
+        and second.headers["x-amz-date"] == "20261206T050640Z"
+    )
+    assert _key_id(first) != _key_id(second) == issued[-1]
+    assert second.headers["x-amz-security-token"] == f"role-token-{len(issued)}"
+    # the new signature is the one botocore computes for that request, time and credentials
+    signed = {k: v for k, v in second.headers.items() if k in ("content-type", "accept")}
+    reference = AWSRequest(method="POST", url=str(second.url), headers=signed, data=second.content)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: clock[0].replace(tzinfo=None))
+    botocore.auth.SigV4Auth(
+        botocore.credentials.Credentials(
+            issued[-1], f"role-secret-{len(issued)}", f"role-token-{len(issued)}"
+        ),
+        "bedrock",
+        "us-east-1",
+    ).add_auth(reference)
+    assert second.headers["authorization"] == reference.headers["Authorization"]
