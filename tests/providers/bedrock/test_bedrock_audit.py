@@ -684,3 +684,52 @@ def test_a_retry_is_signed_again_with_a_fresh_date_and_refreshed_credentials(
         "us-east-1",
     ).add_auth(reference)
     assert second.headers["authorization"] == reference.headers["Authorization"]
+
+
+# -- strict schemas without the bounds Bedrock's grammar compiler refuses -----------------------------
+class Basket(pydantic.BaseModel):
+    count: int = pydantic.Field(ge=1, le=5, description="how many")
+    tags: list[str] = pydantic.Field(min_length=2, max_length=4)
+    code: str = pydantic.Field(pattern="^[A-Z]{3}$", min_length=3)
+    minimum: int  # a property named like a keyword stays a property
+
+
+_REFUSED = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+            "maxLength", "maxItems", "uniqueItems", "minProperties", "maxProperties"}  # fmt: skip
+
+
+def _keywords(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {k for k in node if k != "properties"}
+        for key, value in node.items():
+            children = value.values() if key == "properties" and isinstance(value, dict) else [value]
+            for child in children:
+                found |= _keywords(child)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_keywords(v) for v in node)) if node else set()
+    return set()
+
+
+def test_native_structured_output_schema_moves_refused_bounds_into_descriptions() -> None:
+    answer = json.loads(json.dumps(ANSWER))
+    answer["output"]["message"]["content"] = [
+        {"text": '{"count": 9, "tags": ["a", "b"], "code": "ABC", "minimum": 0}'}
+    ]
+    llm, seen = _create(_json(answer), model="us.anthropic.claude-sonnet-4-5-20250929-v1:0", api_key="k" * 20)
+    with pytest.raises(StructuredOutputError):  # 9 > 5: the bound is still enforced on the answer
+        llm.generate("basket?", response_format=Basket, max_validation_retries=0)
+    fmt = json.loads(seen[0].content)["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
+    schema = json.loads(fmt["schema"])
+    assert not _keywords(schema) & _REFUSED and "minItems" not in _keywords(schema)
+    props = schema["properties"]
+    assert props["count"]["description"] == "how many\n\n{minimum: 1, maximum: 5}"
+    assert props["tags"]["description"] == "{maxItems: 4, minItems: 2}"
+    assert props["code"]["pattern"] == "^[A-Z]{3}$" and "minimum" in props
+    # a strict tool gets the same schema; a plain one keeps its bounds
+    strict = BedrockProvider.tools_payload(
+        [{"name": "b", "parameters": Basket.model_json_schema(), "strict": True}]
+    )
+    plain = BedrockProvider.tools_payload([{"name": "b", "parameters": Basket.model_json_schema()}])
+    assert not _keywords(strict[0]["toolSpec"]["inputSchema"]["json"]) & _REFUSED
+    assert plain[0]["toolSpec"]["inputSchema"]["json"]["properties"]["count"]["maximum"] == 5
