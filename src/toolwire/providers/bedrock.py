@@ -148,6 +148,13 @@ def bedrock_tool_id(call_id: str) -> str:
     return "tooluse_tw" + hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:32]
 
 
+def _turn_id(call_id: str, seen: dict[str, int]) -> str:
+    """`bedrock_tool_id`, with the n-th repeat of an id within one turn made distinct."""
+    n = seen.get(call_id, 0)
+    seen[call_id] = n + 1
+    return bedrock_tool_id(call_id if n == 0 else f"{call_id}#{n}")
+
+
 def _description(tool: ToolDefinition) -> str:
     # NonEmptyString in the service model: an empty description is a ValidationException
     text = (tool.description or "").strip()
@@ -297,6 +304,10 @@ def converse_messages(
     follow the results in the same user message, each run introduced by the call it answers."""
     system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
+    # calls of one turn sharing an id (several "" from a server that gives none) get distinct
+    # toolUseIds; the n-th result for an id (in any tool message of the turn) answers the n-th call
+    calls_seen: dict[str, int] = {}
+    results_seen: dict[str, int] = {}
     for message in messages:
         role = message.role
         blocks: list[dict[str, Any]] = []
@@ -308,7 +319,7 @@ def converse_messages(
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
                 block: dict[str, Any] = {
-                    "toolUseId": bedrock_tool_id(result.call_id),
+                    "toolUseId": _turn_id(result.call_id, results_seen),
                     "content": _result_content(result, images_in_results),
                 }
                 if error_status:
@@ -318,6 +329,8 @@ def converse_messages(
                 blocks.extend(_images_after_results(message.tool_results))
             role = "user"
         elif role == "assistant":
+            calls_seen.clear()
+            results_seen.clear()
             blocks.extend(_reasoning_blocks(message))
             blocks.extend(_text_block(message.text))
             for call in message.tool_calls or ():
@@ -325,7 +338,7 @@ def converse_messages(
                 blocks.append(
                     {
                         "toolUse": {
-                            "toolUseId": bedrock_tool_id(call.id),
+                            "toolUseId": _turn_id(call.id, calls_seen),
                             "name": call.name,
                             "input": dict(call.arguments),
                         }

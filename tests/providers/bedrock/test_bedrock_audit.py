@@ -733,3 +733,42 @@ def test_native_structured_output_schema_moves_refused_bounds_into_descriptions(
     plain = BedrockProvider.tools_payload([{"name": "b", "parameters": Basket.model_json_schema()}])
     assert not _keywords(strict[0]["toolSpec"]["inputSchema"]["json"]) & _REFUSED
     assert plain[0]["toolSpec"]["inputSchema"]["json"]["properties"]["count"]["maximum"] == 5
+
+
+@pytest.mark.parametrize("ids", [["", ""], ["call_0", "call_0"]])
+@pytest.mark.parametrize("split", [False, True])
+def test_calls_of_one_turn_sharing_an_id_get_distinct_tool_use_ids(ids: list[str], split: bool) -> None:
+    """A server that gives no ids (or the same one twice) in a turn: each call and its result
+    still pair up, in order, whether the results come in one tool message or one each."""
+    from toolwire.types import ToolCall
+
+    calls = [ToolCall(i, "get_weather", {"city": c}) for i, c in zip(ids, ("Oslo", "Rome"))]
+    results = [ToolResult(i, "get_weather", f"sunny in {c}") for i, c in zip(ids, ("Oslo", "Rome"))]
+    tool_turns = (
+        [Message(role="tool", tool_results=[r]) for r in results]
+        if split
+        else [Message(role="tool", tool_results=results)]
+    )
+    history = [
+        Message(role="user", content="weather?"),
+        Message(role="assistant", tool_calls=calls),
+        *tool_turns,
+    ]
+    history += [
+        Message(role="assistant", content="Both sunny."),
+        Message(role="user", content="again?"),
+        Message(role="assistant", tool_calls=calls[:1]),
+        Message(role="tool", tool_results=results[:1]),
+    ]
+    llm, seen = _create(_json(ANSWER), api_key="bedrock-api-key-0000")
+    llm.generate(history, tools=[get_weather])
+    body = json.loads(seen[0].content)
+    assert converse_input_problems(llm.model or "", body) == []
+    turns = body["messages"]
+    uses = [b["toolUse"]["toolUseId"] for b in turns[1]["content"] if "toolUse" in b]
+    answered = [(b["toolResult"]["toolUseId"], b["toolResult"]["content"]) for b in turns[2]["content"]]
+    assert len(set(uses)) == 2 and [a[0] for a in answered] == uses
+    assert [a[1] for a in answered] == [[{"text": "sunny in Oslo"}], [{"text": "sunny in Rome"}]]
+    # a later turn starts counting again: its first call keeps the first mapping
+    later = [b["toolUse"]["toolUseId"] for b in turns[-2]["content"] if "toolUse" in b]
+    assert later == uses[:1] and turns[-1]["content"][0]["toolResult"]["toolUseId"] == uses[0]
