@@ -112,7 +112,11 @@ _PARTITION_SUFFIXES = (
     ("us-iso-", "c2s.ic.gov"),
     ("eu-isoe-", "cloud.adc-e.uk"),
 )
-_AWS_SUFFIXES = "|".join(re.escape(s) for s in ("amazonaws.com", *(x for _, x in _PARTITION_SUFFIXES)))
+# ... and the dual-stack (IPv6) suffixes of the aws and aws-cn partitions
+_DUAL_STACK = ("api.aws", "api.amazonwebservices.com.cn")
+_AWS_SUFFIXES = "|".join(
+    re.escape(s) for s in ("amazonaws.com", *(x for _, x in _PARTITION_SUFFIXES), *_DUAL_STACK)
+)
 # bedrock-runtime[-fips].{region}.{suffix}, and a VPC interface endpoint
 # (vpce-….bedrock-runtime.{region}.vpce.{suffix})
 _BEDROCK_HOST = re.compile(

@@ -150,6 +150,7 @@ AWS_HOSTS = [
     "https://bedrock-runtime.eu-west-3.amazonaws.com",
     "https://vpce-0a1b2c3d4e5f-abcd1234.bedrock-runtime.us-east-1.vpce.amazonaws.com",
     "https://bedrock-runtime.cn-north-1.amazonaws.com.cn",
+    "https://bedrock-runtime.us-east-1.api.aws",  # dual-stack (IPv6)
 ]
 OTHER_HOSTS = [
     "https://proxy.example.com",
