@@ -237,7 +237,17 @@ def _reasoning_blocks(message: Message) -> list[dict[str, Any]]:
     if not isinstance(data, Mapping):
         return []
     blocks = data.get("reasoning") or ()
-    return [dict(b) for b in blocks if isinstance(b, Mapping) and "reasoningContent" in b]
+    return [dict(b) for b in blocks if isinstance(b, Mapping) and _signed(b.get("reasoningContent"))]
+
+
+def _signed(content: Any) -> bool:
+    """Reasoning that goes back: Claude's, signed (or redacted). DeepSeek R1 and gpt-oss reason
+    without a signature, and Bedrock refuses that back ("User messages cannot contain reasoning
+    content", reported by aws-samples/bedrock-chat #845, langchain-aws #401)."""
+    if not isinstance(content, Mapping):
+        return False
+    text = content.get("reasoningText")
+    return "redactedContent" in content or (isinstance(text, Mapping) and bool(text.get("signature")))
 
 
 def image_block(image: Image) -> dict[str, Any]:
@@ -335,8 +345,11 @@ def converse_messages(
         elif role == "assistant":
             calls_seen.clear()
             results_seen.clear()
-            blocks.extend(_reasoning_blocks(message))
-            blocks.extend(_text_block(message.text))
+            said = _text_block(message.text)
+            if said or message.tool_calls:
+                # a turn of reasoning alone is not sent (newer Claude models refuse it as a prefill)
+                blocks.extend(_reasoning_blocks(message))
+            blocks.extend(said)
             for call in message.tool_calls or ():
                 # a call whose arguments did not parse goes back as {} (its result says why)
                 blocks.append(

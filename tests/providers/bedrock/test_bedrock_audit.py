@@ -773,3 +773,37 @@ def test_calls_of_one_turn_sharing_an_id_get_distinct_tool_use_ids(ids: list[str
     # a later turn starts counting again: its first call keeps the first mapping
     later = [b["toolUse"]["toolUseId"] for b in turns[-2]["content"] if "toolUse" in b]
     assert later == uses[:1] and turns[-1]["content"][0]["toolResult"]["toolUseId"] == uses[0]
+
+
+# -- which reasoning goes back ------------------------------------------------------------------------
+def _turn(content: list[dict[str, Any]]) -> dict[str, Any]:
+    answer = json.loads(json.dumps(ANSWER))
+    answer["output"]["message"]["content"] = content
+    return answer
+
+
+def test_only_signed_or_redacted_reasoning_goes_back() -> None:
+    """DeepSeek R1 / gpt-oss reason without a signature and Bedrock refuses that back ("User
+    messages cannot contain reasoning content"); Claude's signed and redacted reasoning is required
+    back with its turn; a turn of reasoning alone is not sent at all."""
+    unsigned = {"reasoningContent": {"reasoningText": {"text": "Let me think."}}}
+    signed = {"reasoningContent": {"reasoningText": {"text": "Hmm.", "signature": "sig-123"}}}
+    redacted = {"reasoningContent": {"redactedContent": base64.b64encode(b"opaque").decode()}}
+    turns = [
+        _turn([unsigned, {"text": "Paris."}]),
+        _turn([signed, redacted, {"text": "Rome."}]),
+        _turn([signed]),  # reasoning alone
+    ]
+    answers = iter([*turns, ANSWER])
+    llm, seen = _create(lambda _r: httpx2.Response(200, json=next(answers)), api_key="bedrock-api-key-0000")
+    history: list[Message] = []
+    for question in ("capital of France?", "of Italy?", "hm?"):
+        history.append(Message(role="user", content=question))
+        history.append(llm.generate(history).to_message())
+    history.append(Message(role="user", content="thanks"))
+    llm.generate(history)
+    body = json.loads(seen[-1].content)
+    assert converse_input_problems(llm.model or "", body) == []
+    assistant = [m["content"] for m in body["messages"] if m["role"] == "assistant"]
+    assert assistant == [[{"text": "Paris."}], [signed, redacted, {"text": "Rome."}]]
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "assistant", "user"]
