@@ -38,7 +38,7 @@ import hashlib
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._scrub import clean_key, ordered, register, secret_forms
@@ -85,6 +85,7 @@ __all__ = [
     "bedrock_tool_id",
     "converse_body",
     "converse_messages",
+    "mistral_tool_id",
     "model_path",
     "normalize_stop_reason",
     "normalize_usage",
@@ -152,11 +153,20 @@ def bedrock_tool_id(call_id: str) -> str:
     return "tooluse_tw" + hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:32]
 
 
-def _turn_id(call_id: str, seen: dict[str, int]) -> str:
-    """`bedrock_tool_id`, with the n-th repeat of an id within one turn made distinct."""
+def _turn_id(call_id: str, seen: dict[str, int], tool_id: Callable[[str], str] = bedrock_tool_id) -> str:
+    """`tool_id(call_id)`, with the n-th repeat of an id within one turn made distinct."""
     n = seen.get(call_id, 0)
     seen[call_id] = n + 1
-    return bedrock_tool_id(call_id if n == 0 else f"{call_id}#{n}")
+    return tool_id(call_id if n == 0 else f"{call_id}#{n}")
+
+
+def mistral_tool_id(call_id: str) -> str:
+    """Mistral models behind Converse take only ids of 9 letters or digits ("Tool call id was a but
+    must be a-z, A-Z, 0-9, with a length of 9", reproduced on Bedrock in anomalyco/opencode
+    #48843): Mistral's own mapping, which is also a valid toolUseId."""
+    from .mistral import mistral_tool_call_id
+
+    return mistral_tool_call_id(call_id)
 
 
 def _description(tool: ToolDefinition) -> str:
@@ -309,7 +319,11 @@ def _text_block(text: str | None) -> list[dict[str, Any]]:
 
 
 def converse_messages(
-    messages: Sequence[Message], *, error_status: bool = True, images_in_results: bool = True
+    messages: Sequence[Message],
+    *,
+    error_status: bool = True,
+    images_in_results: bool = True,
+    tool_id: Callable[[str], str] = bedrock_tool_id,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Neutral messages → (`system` blocks, Converse `messages`), roles alternating.
 
@@ -333,7 +347,7 @@ def converse_messages(
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
                 block: dict[str, Any] = {
-                    "toolUseId": _turn_id(result.call_id, results_seen),
+                    "toolUseId": _turn_id(result.call_id, results_seen, tool_id),
                     "content": _result_content(result, images_in_results),
                 }
                 if error_status:
@@ -355,7 +369,7 @@ def converse_messages(
                 blocks.append(
                     {
                         "toolUse": {
-                            "toolUseId": _turn_id(call.id, calls_seen),
+                            "toolUseId": _turn_id(call.id, calls_seen, tool_id),
                             "name": call.name,
                             "input": dict(call.arguments),
                         }
@@ -445,16 +459,18 @@ def converse_body(
     error_status: bool = True,
     named_choice: bool = True,
     any_choice: bool = True,
+    tool_id: Callable[[str], str] = bedrock_tool_id,
 ) -> dict[str, Any]:
     """The JSON body of a Converse / ConverseStream request (the model id is in the path).
 
     `error_status`: the model takes `status` on toolResult blocks; `named_choice`: it takes
     toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`;
-    `any_choice`: it takes toolChoice `any` (else the structured-output tool is only offered)."""
+    `any_choice`: it takes toolChoice `any` (else the structured-output tool is only offered);
+    `tool_id`: how a call's id becomes a toolUseId (`mistral_tool_id` for Mistral models)."""
     # the service model names the same families (Nova, Claude 3 and 4) for `status` and for images
     # inside a toolResult
     system, messages = converse_messages(
-        request.messages, error_status=error_status, images_in_results=error_status
+        request.messages, error_status=error_status, images_in_results=error_status, tool_id=tool_id
     )
     body: dict[str, Any] = {"messages": messages}
     if system:
@@ -747,6 +763,7 @@ class BedrockProvider(BaseProvider):
             error_status=_family(request.model, _STATUS_FAMILIES),
             named_choice=_family(request.model, _NAMED_CHOICE),
             any_choice=_family(request.model, _ANY_CHOICE),
+            tool_id=mistral_tool_id if "mistral." in request.model else bedrock_tool_id,
         )
 
     def endpoint(self, request: ChatRequest) -> str:

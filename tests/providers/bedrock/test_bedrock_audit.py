@@ -807,3 +807,41 @@ def test_only_signed_or_redacted_reasoning_goes_back() -> None:
     assistant = [m["content"] for m in body["messages"] if m["role"] == "assistant"]
     assert assistant == [[{"text": "Paris."}], [signed, redacted, {"text": "Rome."}]]
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "assistant", "user"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "mistral.mistral-large-2402-v1:0",
+        "us.mistral.pixtral-large-2502-v1:0",
+        "mistral.mistral-small-2402-v1:0",
+    ],
+)
+def test_mistral_models_get_nine_character_tool_ids(model: str) -> None:
+    """Mistral behind Converse refuses a short id ("Tool call id was a but must be a-z, A-Z, 0-9,
+    with a length of 9"): every id of the history becomes 9 letters or digits, the same for the
+    call and its result; other families keep theirs."""
+    import re
+
+    from toolwire.types import ToolCall
+
+    ids = ["a", "vcyiitct", "call_0", "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "AbCdE1234"]
+    calls = [ToolCall(i, "get_weather", {"city": "Oslo"}) for i in ids]
+    results = [ToolResult(i, "get_weather", "sunny") for i in ids]
+    history = [
+        Message(role="user", content="weather?"),
+        Message(role="assistant", tool_calls=calls),
+        Message(role="tool", tool_results=results),
+    ]
+    for name, nine in ((model, True), ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", False)):
+        llm, seen = _create(_json(ANSWER), model=name, api_key="bedrock-api-key-0000")
+        llm.generate(history, tools=[get_weather])
+        body = json.loads(seen[0].content)
+        assert converse_input_problems(name, body) == []
+        uses = [b["toolUse"]["toolUseId"] for b in body["messages"][1]["content"]]
+        answered = [b["toolResult"]["toolUseId"] for b in body["messages"][2]["content"]]
+        assert uses == answered and len(set(uses)) == len(ids)
+        if nine:
+            assert all(re.fullmatch(r"[A-Za-z0-9]{9}", u) for u in uses) and uses[-1] == "AbCdE1234"
+        else:
+            assert uses[0] == "a" and uses[3] == ids[3]
