@@ -724,7 +724,8 @@ class BedrockProvider(BaseProvider):
                 raise ConfigurationError(
                     f"bedrock: no credentials for {self._env_key_withheld}: AWS_BEARER_TOKEN_BEDROCK "
                     "is only sent to AWS's Bedrock Runtime endpoints; pass api_key=... to send a key to "
-                    "another server, or configure AWS credentials to sign requests to it"
+                    "another server, or configure AWS credentials to sign requests to it "
+                    f"({str(exc).removeprefix('bedrock: ')})"
                 ) from exc
 
     def __repr__(self) -> str:
