@@ -589,6 +589,7 @@ _TOOLS = frozenset(
 # plain ids, cross-region profiles (us./eu./apac./global.) and ARNs alike.
 _RULES: tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...] = (
     ("*anthropic.claude-3*", frozenset({Capability.VISION}), _NONE),
+    ("*anthropic.claude-3-5-haiku*", _NONE, frozenset({Capability.VISION})),  # the guide's table: no vision
     ("*anthropic.claude-sonnet-4*", frozenset({Capability.VISION}), _NONE),
     ("*anthropic.claude-opus-4*", frozenset({Capability.VISION}), _NONE),
     ("*anthropic.claude-haiku-4*", frozenset({Capability.VISION}), _NONE),

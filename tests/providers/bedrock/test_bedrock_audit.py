@@ -845,3 +845,15 @@ def test_mistral_models_get_nine_character_tool_ids(model: str) -> None:
             assert all(re.fullmatch(r"[A-Za-z0-9]{9}", u) for u in uses) and uses[-1] == "AbCdE1234"
         else:
             assert uses[0] == "a" and uses[3] == ids[3]
+
+
+def test_claude_3_5_haiku_takes_no_images_on_converse() -> None:
+    """The user guide's "Supported models and model features": Claude 3.5 Haiku, Vision "No"."""
+    from toolwire.types import Capability
+
+    assert Capability.VISION not in BedrockProvider.default_capabilities_for(
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    )
+    assert Capability.VISION in BedrockProvider.default_capabilities_for(
+        "anthropic.claude-3-haiku-20240307-v1:0"
+    )
