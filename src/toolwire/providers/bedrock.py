@@ -26,13 +26,13 @@ it). What differs from the other wire formats and is handled here:
 - errors are typed by the `x-amzn-ErrorType` header (the body is only `{"message"}`).
 
 Reading responses, streams and errors lives in `bedrock_response.py`; credentials and SigV4 in
-`bedrock_auth.py`.
+`bedrock_auth.py`; the schema dialect in `bedrock_dialect.py`; endpoint hosts in
+`bedrock_endpoints.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 import hashlib
 import json
@@ -46,14 +46,6 @@ from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
 from ..image import ImageError
 from ..tools.definition import ToolDefinition
-from ..tools.dialects import (
-    RecursiveSchemaError,
-    Schema,
-    inline_refs,
-    map_children,
-    root_schema,
-    schema_types,
-)
 from ..types import (
     Capability,
     GenerateResponse,
@@ -65,6 +57,9 @@ from ..types import (
     serialize_output,
 )
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
+from .bedrock_dialect import bedrock_schema as bedrock_schema
+from .bedrock_endpoints import dns_suffix as dns_suffix
+from .bedrock_endpoints import is_bedrock_runtime_host as is_bedrock_runtime_host
 from .bedrock_response import (
     KEY,
     BedrockStreamState,
@@ -103,26 +98,6 @@ _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", 
 _INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
 # families whose models take `status` on a toolResult (the service model's note on ToolResultBlock)
 _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
-# botocore's partitions.json: the DNS suffix of each AWS partition, by region name prefix (checked
-# in order: `us-isob-` before `us-iso-`); every other region is in `aws` or `aws-us-gov`
-_PARTITION_SUFFIXES = (
-    ("cn-", "amazonaws.com.cn"),
-    ("eusc-", "amazonaws.eu"),
-    ("us-isob-", "sc2s.sgov.gov"),
-    ("us-isof-", "csp.hci.ic.gov"),
-    ("us-iso-", "c2s.ic.gov"),
-    ("eu-isoe-", "cloud.adc-e.uk"),
-)
-# ... and the dual-stack (IPv6) suffixes of the aws and aws-cn partitions
-_DUAL_STACK = ("api.aws", "api.amazonwebservices.com.cn")
-_AWS_SUFFIXES = "|".join(
-    re.escape(s) for s in ("amazonaws.com", *(x for _, x in _PARTITION_SUFFIXES), *_DUAL_STACK)
-)
-# bedrock-runtime[-fips].{region}.{suffix}, and a VPC interface endpoint
-# (vpce-….bedrock-runtime.{region}.vpce.{suffix})
-_BEDROCK_HOST = re.compile(
-    rf"(?:bedrock-runtime(?:-fips)?\.[a-z0-9-]+|[a-z0-9-]+\.bedrock-runtime\.[a-z0-9-]+\.vpce)\.(?:{_AWS_SUFFIXES})"
-)
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -130,19 +105,6 @@ _BEDROCK_HOST = re.compile(
 def model_path(model: str) -> str:
     """`/model/{modelId}` with the id percent-encoded as botocore encodes a URI label."""
     return "/model/" + urllib.parse.quote(model, safe="-_.~")
-
-
-def dns_suffix(region: str) -> str:
-    """The DNS suffix of the AWS partition a region is in (`amazonaws.com`, `amazonaws.com.cn`, ...)."""
-    found = (suffix for prefix, suffix in _PARTITION_SUFFIXES if region.startswith(prefix))
-    return next(found, "amazonaws.com")
-
-
-def is_bedrock_runtime_host(url: str) -> bool:
-    """Whether `url` is one of AWS's own Bedrock Runtime endpoints (where a Bedrock API key from
-    the environment may go)."""
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme == "https" and bool(_BEDROCK_HOST.fullmatch(parts.hostname or ""))
 
 
 def bedrock_tool_id(call_id: str) -> str:
@@ -173,59 +135,6 @@ def _description(tool: ToolDefinition) -> str:
     # NonEmptyString in the service model: an empty description is a ValidationException
     text = (tool.description or "").strip()
     return text or f"The {tool.name} tool."
-
-
-def bedrock_schema(parameters: Schema, strict: bool = False) -> Schema:
-    """The `bedrock` dialect (Converse `toolSpec.inputSchema.json`, `outputConfig` schemas): JSON
-    Schema with references inlined, since Converse hands the schema to models (Nova, Llama, Mistral)
-    that do not resolve `$ref` (a recursive schema is sent as written, for Claude); with
-    `strict=True` every object is closed (`additionalProperties: false`), which Bedrock's structured
-    outputs require, and the bounds its grammar compiler refuses are moved into the description."""
-    root = root_schema(parameters)
-    try:
-        schema = inline_refs(root)
-    except RecursiveSchemaError:
-        schema = root
-    if not strict:
-        return schema
-
-    def close(node: Any, path: tuple[str, ...]) -> Any:
-        if not isinstance(node, dict):
-            return copy.deepcopy(node)
-        out = map_children(node, close, path)
-        if ("object" in schema_types(out) or "properties" in out) and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return _bounds_described(out)
-
-    result: Schema = close(schema, ())
-    return result
-
-
-# Strict schemas (outputConfig, strict tools) are compiled into a grammar that refuses numeric,
-# length and array bounds: "For 'array' type, property 'maxItems' is not supported" (measured on
-# Converse, litellm #39115), "For 'integer' type, property 'minimum' is not supported" (Claude);
-# `minItems` only as 0 or 1; formats only from the list below. Moved into the description instead,
-# as Anthropic's SDK does; the answer is still validated against the full schema here.
-_STRICT_REFUSED = (
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
-    "maxItems", "uniqueItems", "minProperties", "maxProperties",
-)  # fmt: skip
-_STRICT_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
-)
-
-
-def _bounds_described(node: dict[str, Any]) -> dict[str, Any]:
-    moved = {k: node.pop(k) for k in _STRICT_REFUSED if k in node}
-    if isinstance(node.get("minItems"), int) and node["minItems"] > 1:
-        moved["minItems"] = node.pop("minItems")
-    if isinstance(node.get("format"), str) and node["format"] not in _STRICT_FORMATS:
-        moved["format"] = node.pop("format")
-    if moved:
-        note = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in moved.items()) + "}"
-        described = node.get("description")
-        node["description"] = f"{described}\n\n{note}" if isinstance(described, str) and described else note
-    return node
 
 
 def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "bedrock") -> list[dict[str, Any]]:
