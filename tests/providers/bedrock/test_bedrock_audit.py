@@ -857,3 +857,56 @@ def test_claude_3_5_haiku_takes_no_images_on_converse() -> None:
     assert Capability.VISION in BedrockProvider.default_capabilities_for(
         "anthropic.claude-3-haiku-20240307-v1:0"
     )
+
+
+def test_an_instance_role_from_instance_metadata_is_used(env_key: pytest.MonkeyPatch) -> None:
+    """The EC2 instance role, through botocore's IMDSv2 client pointed at a loopback fake
+    (`AWS_EC2_METADATA_SERVICE_ENDPOINT`): token, role name, then the role's credentials."""
+    import http.server
+    import threading
+
+    paths: list[str] = []
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_PUT(self) -> None:
+            paths.append(f"PUT {self.path}")
+            self._answer(b"imds-session-token")
+
+        def do_GET(self) -> None:
+            paths.append(f"GET {self.path}")
+            assert self.headers.get("X-aws-ec2-metadata-token") == "imds-session-token"
+            if self.path.endswith("/security-credentials/"):
+                self._answer(b"bedrock-role")
+            else:
+                creds = {
+                    "Code": "Success",
+                    "AccessKeyId": "ASIAINSTANCE",
+                    "SecretAccessKey": "instance-secret-0000",
+                    "Token": "instance-session-token",
+                    "Expiration": _expiry(60),
+                }
+                self._answer(json.dumps(creds).encode())
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env_key.delenv("AWS_BEARER_TOKEN_BEDROCK")
+        env_key.delenv("AWS_EC2_METADATA_DISABLED")
+        env_key.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{server.server_port}/")
+        llm, seen = _create(_json(ANSWER))
+        llm.generate("hi")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _key_id(seen[0]) == "ASIAINSTANCE"
+    assert seen[0].headers["x-amz-security-token"] == "instance-session-token"
+    assert "PUT /latest/api/token" in paths and any(p.endswith("/bedrock-role") for p in paths)
