@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class SSEEvent:
     event: str | None
     data: str
@@ -45,7 +45,7 @@ class SSEDecoder:
     says), so a character split across two chunks decodes whole.
     """
 
-    __slots__ = ("_cr", "_data", "_event", "_started", "_tail")
+    __slots__ = ("_cr", "_data", "_event", "_plain", "_started", "_tail")
 
     def __init__(self) -> None:
         self._event: str | None = None
@@ -53,9 +53,27 @@ class SSEDecoder:
         self._tail = b""  # the bytes of a line not yet ended
         self._cr = False  # the last chunk ended on CR: a LF opening the next one ends no line
         self._started = False
+        self._plain = False  # no line waits for its end, no CR, the stream has begun: `feed`'s fast path
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """The events that `chunk`, the next bytes of the body, completes."""
+        if self._plain and chunk[-1:] == b"\n" and b"\r" not in chunk:
+            # whole LF-ended lines after whole lines: what a model's server writes
+            text = chunk.decode("utf-8", "replace")
+            if (
+                text[:6] == "data: "
+                and text.count("\n") == 2
+                and text[-2:] == "\n\n"
+                and not self._data
+                and self._event is None
+            ):
+                return [SSEEvent(None, text[6:-2])]  # one event of one data line
+            lines = text.split("\n")
+            lines.pop()
+            return self._lines(lines)
+        return self._feed_split(chunk)
+
+    def _feed_split(self, chunk: bytes) -> list[SSEEvent]:
         if not self._started:
             if not chunk:
                 return []
@@ -74,12 +92,15 @@ class SSEDecoder:
             end = max(end, chunk.rfind(b"\r"))
         if end < 0:
             self._tail = chunk
+            self._plain = False
             return []
         self._tail = chunk[end + 1 :]
         text = chunk[: end + 1].decode("utf-8", "replace")
         if has_cr:
             self._cr = end == len(chunk) - 1 and chunk[end] == 13  # ends on "\r"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # the next chunk takes the fast path when nothing of this one waits for it
+        self._plain = not self._tail and not self._cr
         lines = text.split("\n")
         lines.pop()  # what follows the last line end: kept in `_tail`
         return self._lines(lines)
