@@ -80,8 +80,15 @@ Result = tuple[str | None, list[tuple[str, str, Any]]]
 
 
 # -- raw httpx2: the floor ---------------------------------------------------------------------
-def raw_turn(client: httpx2.Client, messages: list[Any], tools: list[Any] | None, headers: dict[str, str]) -> Result:
-    body: dict[str, Any] = {"model": MODEL, "messages": messages, "stream": True, "stream_options": STREAM_OPTIONS}
+def raw_turn(
+    client: httpx2.Client, messages: list[Any], tools: list[Any] | None, headers: dict[str, str]
+) -> Result:
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "messages": messages,
+        "stream": True,
+        "stream_options": STREAM_OPTIONS,
+    }
     if tools:
         body["tools"] = tools
     text: list[str] = []
@@ -110,12 +117,18 @@ def raw_turn(client: httpx2.Client, messages: list[Any], tools: list[Any] | None
 
 # -- toolwire ----------------------------------------------------------------------------------
 def toolwire_turn(llm: Any, messages: list[Any], tools: list[Any] | None, headers: dict[str, str]) -> Result:
-    stream = llm.generate(messages, tools=tools, stream=True, stream_options=STREAM_OPTIONS, extra_headers=headers)
+    stream = llm.generate(
+        messages, tools=tools, stream=True, stream_options=STREAM_OPTIONS, extra_headers=headers
+    )
     for _chunk in stream:
         pass
     response = stream.response
     calls = [(c.id, c.name, c.arguments) for c in response.tool_calls or ()]
     return response.content, calls
+
+
+def _same(result: Result) -> Any:
+    return result[0], [(c[0][:5], c[1], c[2]) for c in result[1]]  # the ids differ per request
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -135,11 +148,11 @@ def start_server(script: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the fake server did not start")
 
 
-def batch(turn: Callable[[], Result], n: int) -> tuple[float, float]:
+def batch(turn: Callable[..., Result], arguments: tuple[Any, ...], n: int) -> tuple[float, float]:
     """(client CPU µs per turn, wall µs per turn) over n turns."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(n):
-        turn()
+        turn(*arguments)
     return (time.process_time() - cpu0) / n * 1e6, (time.perf_counter() - wall0) / n * 1e6
 
 
@@ -164,8 +177,7 @@ def main() -> None:
             messages, tools, headers = STREAMS[name]
             raw = raw_turn(client, messages, tools, headers)
             ours = toolwire_turn(llm, messages, tools, headers)
-            same = lambda r: (r[0], [(c[0][:5], c[1], c[2]) for c in r[1]])  # ids differ per request
-            if same(raw) != same(ours):
+            if _same(raw) != _same(ours):
                 raise SystemExit(f"{name}: toolwire read {ours!r}, raw httpx2 {raw!r}")
             for _ in range(20):
                 raw_turn(client, messages, tools, headers)
@@ -181,7 +193,7 @@ def main() -> None:
                 for who in order:
                     run = contenders[who]
                     samples.setdefault((name, who), []).append(
-                        batch(lambda run=run: run(messages, tools, headers), args.turns)  # type: ignore[misc]
+                        batch(run, (messages, tools, headers), args.turns)
                     )
         report(samples, names, args, base)
     finally:
@@ -201,13 +213,16 @@ def profile(llm: Any, names: list[str], turns: int) -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
-def report(samples: dict[tuple[str, str], list[tuple[float, float]]], names: list[str], args: Any, base: str) -> None:
+def report(
+    samples: dict[tuple[str, str], list[tuple[float, float]]], names: list[str], args: Any, base: str
+) -> None:
     load = os.getloadavg()[0]
     print(
         f"bench_stream: {args.rounds} rounds x {args.turns} turns per contender per stream, "
         f"python {sys.version.split()[0]}, httpx2 {httpx2.__version__}, load {load:.1f}"
     )
-    print("| stream | raw httpx2 CPU/turn | toolwire CPU/turn | ratio | per-round ratios | raw wall | toolwire wall |")
+    columns = ("stream", "raw httpx2 CPU/turn", "toolwire CPU/turn", "ratio", "per-round ratios", "raw wall")
+    print("| " + " | ".join(columns) + " | toolwire wall |")
     print("|---|---:|---:|---:|---|---:|---:|")
     for name in names:
         raw, ours = samples[(name, "raw httpx2")], samples[(name, "toolwire")]
@@ -216,7 +231,8 @@ def report(samples: dict[tuple[str, str], list[tuple[float, float]]], names: lis
         per_round = " ".join(f"{o[0] / r[0]:.2f}" for r, o in zip(raw, ours, strict=True))
         print(
             f"| {name} | {raw_cpu:,.0f} µs | {our_cpu:,.0f} µs | {our_cpu / raw_cpu:.2f}× | {per_round} "
-            f"| {statistics.median(s[1] for s in raw):,.0f} µs | {statistics.median(s[1] for s in ours):,.0f} µs |"
+            f"| {statistics.median(s[1] for s in raw):,.0f} µs "
+            f"| {statistics.median(s[1] for s in ours):,.0f} µs |"
         )
 
 

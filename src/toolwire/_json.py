@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["BODY_MAX_DEPTH", "MAX_DEPTH", "JSONLimitError", "depth_error", "loads"]
@@ -121,7 +122,8 @@ def _may_hold_long_int(text: str) -> bool:
     return pattern.search(text) is not None
 
 
-_scan_once = json.JSONDecoder().scan_once  # the C scanner json.loads ends in
+# the C scanner that json.loads ends in (set by JSONDecoder.__init__, not in its type stubs)
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _decode(text: str) -> Any:
