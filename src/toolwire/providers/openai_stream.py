@@ -154,9 +154,9 @@ def _extra_content(raw: Mapping[str, Any], kept: dict[str, Any] | None) -> dict[
     return {"extra_content": merged}
 
 
-# The keys of a plain delta: text, tool calls, a refusal; anything else may be reasoning text or a
-# Gemini `extra_content`, which only then are looked for.
-_PLAIN_DELTA_KEYS = frozenset({"role", "content", "tool_calls", "refusal", "function_call"})
+# The keys of a plain delta (text, tool calls): only a delta with other keys is searched for a
+# refusal, a legacy `function_call`, reasoning text or Gemini's `extra_content`.
+_PLAIN_DELTA_KEYS = frozenset({"role", "content", "tool_calls"})
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
@@ -326,44 +326,52 @@ class ChatCompletionStreamState:
             delta = choice.get("delta") or {}
             # only strings are kept: partial() and result() join them outside the shape guard
             content = delta.get("content")
-            text = content if type(content) is str else _delta_text(content)
+            text = content if type(content) is str else _delta_text(content) if content is not None else ""
             if text:
                 self._text.append(text)
-            refusal = delta.get("refusal")
-            if isinstance(refusal, str) and refusal:
-                self._refusal.append(refusal)
             deltas = delta.get("tool_calls")
             typed: list[ToolCallDelta] | None = None
             if deltas:
                 # each delta read once: merged into its call and typed for the chunk (what
                 # `StreamChunk` would otherwise derive from the dicts again)
-                typed = [self._merge(raw, position) for position, raw in enumerate(deltas)]
-            elif isinstance(delta.get("function_call"), Mapping):
-                self._merge({"index": 0, "function": delta["function_call"]}, 0)
-            if not delta.keys() <= _PLAIN_DELTA_KEYS:  # reasoning text or `extra_content`
-                self._read_extra(delta)
+                if len(deltas) == 1:  # one fragment per chunk, as OpenAI streams them
+                    typed = [self._merge(deltas[0], 0)]
+                else:
+                    typed = [self._merge(raw, position) for position, raw in enumerate(deltas)]
+            if not delta.keys() <= _PLAIN_DELTA_KEYS:  # a refusal, reasoning text, `extra_content`
+                self._read_extra(delta, bool(deltas))
             raw_finish = choice.get("finish_reason")
             finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
             if raw_finish:
                 self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
                 self._own["content_filter_results"] = choice["content_filter_results"]
-            completed = self._completed_calls(bool(finish))
+            # a call is complete once the next one opens, all of them at the finish
+            completed = (
+                self._completed_calls(bool(finish))
+                if finish or len(self._calls) - 1 > self._reported
+                else None
+            )
             if text or deltas or finish or completed:
                 chunks.append(
                     StreamChunk(
-                        content=text or None,
-                        tool_call_deltas=deltas or None,
-                        finish_reason=finish,
-                        usage=self._usage if usage else None,
-                        raw=payload,
-                        tool_calls=typed,
-                        completed_calls=completed,
+                        text or None,
+                        deltas or None,
+                        finish,
+                        self._usage if usage else None,
+                        payload,
+                        typed,
+                        completed,
                     )
                 )
         return chunks
 
-    def _read_extra(self, delta: Mapping[str, Any]) -> None:
+    def _read_extra(self, delta: Mapping[str, Any], has_tool_calls: bool) -> None:
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            self._refusal.append(refusal)
+        if not has_tool_calls and isinstance(delta.get("function_call"), Mapping):
+            self._merge({"index": 0, "function": delta["function_call"]}, 0)
         for key in _REASONING_KEYS:
             reasoning = delta.get(key)
             if isinstance(reasoning, str) and reasoning:
