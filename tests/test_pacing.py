@@ -235,6 +235,22 @@ def test_refill_time_is_one_units_share_of_the_window(
     assert refill_time(read_limits(headers, wall=0.0)["requests"]) == pytest.approx(seconds)
 
 
+def test_azure_names_its_window_and_that_measures_the_refill() -> None:
+    # as recorded (fixtures/recorded/azure_openai/azure_stream_text_prompt_filter_results.yaml):
+    # the bare `500` is no number of seconds to wait; the renewal period says the window
+    headers = {
+        "x-ratelimit-limit-requests": "120",
+        "x-ratelimit-remaining-requests": "119",
+        "x-ratelimit-renewalperiod-requests": "60",
+        "x-ratelimit-reset-requests": "500",
+    }
+    assert refill_time(read_limits(headers, wall=0.0)["requests"]) == pytest.approx(0.5)
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, {**headers, "x-ratelimit-remaining-requests": "0"})
+    assert pacer.pause_left() == pytest.approx(0.5)  # one request's refill, not 500 s
+
+
 def test_refill_time_needs_a_limit_a_remaining_and_a_reset() -> None:
     assert refill_time(LimitReading(None, 0, 1.0)) is None
     assert refill_time(LimitReading(100, None, 1.0)) is None

@@ -114,6 +114,9 @@ class LimitReading:
     limit: float | None
     remaining: float | None
     reset: float | None  # seconds from now
+    # the window the limit counts over, when the server says it (Azure's
+    # `x-ratelimit-renewalperiod-*`, in seconds; recorded in fixtures/recorded/azure_openai/)
+    window: float | None = None
 
 
 # Anthropic also limits input and output tokens separately (anthropic-ratelimit-input-tokens-*,
@@ -138,6 +141,7 @@ def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitRe
                 _number(headers, f"x-ratelimit-limit-{kind}"),
                 _number(headers, f"x-ratelimit-remaining-{kind}"),
                 parse_reset(headers.get(f"x-ratelimit-reset-{kind}"), wall=wall),
+                _number(headers, f"x-ratelimit-renewalperiod-{kind}") or None,
             )
         if reading.limit is None and reading.remaining is None:
             # Anthropic: anthropic-ratelimit-input-tokens-limit, ...-remaining, ...-reset (RFC 3339)
@@ -167,10 +171,16 @@ def refill_time(reading: LimitReading) -> float | None:
     and the window the limit is counted over is `reset * limit / (limit - remaining)`: a minute
     for RPM/TPM, a day for OpenAI's RPD/TPD. Never taken as shorter than a minute: the limits
     are per minute at the shortest, and a near-full bucket's reset is rounded (`1s` on Anthropic).
+
+    Azure names its window (`x-ratelimit-renewalperiod-requests: 60`), and that is used instead:
+    its resets are bare numbers whose unit is not documented (recorded: limit 120, remaining 119,
+    reset `500`, which is one request's worth of a minute in milliseconds).
     """
     limit, remaining, reset = reading.limit, reading.remaining, reading.reset
     if not limit or remaining is None or reset is None:
         return None
+    if reading.window:
+        return reading.window / limit
     window = MINUTE
     if remaining < limit and reset > 0:
         window = max(window, reset * limit / (limit - remaining))
@@ -435,7 +445,10 @@ class Pacer:
             wait, fresh = self._booking(tokens, ignore_pause=False, rebook=True)
             fresh.late = booking.late or late
             booking.due, booking.epoch, booking.interval, booking.late = (
-                fresh.due, fresh.epoch, fresh.interval, fresh.late
+                fresh.due,
+                fresh.epoch,
+                fresh.interval,
+                fresh.late,
             )
             return wait
 
