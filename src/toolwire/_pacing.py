@@ -354,6 +354,7 @@ class Pacer:
         self._epoch = 0  # counts pauses: a booking made in an earlier epoch is void (`recheck`)
         self._learned: dict[str, float] = {}  # limits the server announced, per minute
         self._factor = 1.0
+        self._last_output = 1  # output tokens of the last answer: what the next one may need
         self._throttled_in_row = 0
         self.requests = 0
         self.rebooked = 0
@@ -554,6 +555,7 @@ class Pacer:
                 corrections.append(("input_tokens", prompt - estimated))
             if completion is not None:
                 corrections.append(("output_tokens", completion))
+                self._last_output = max(1, completion)
             for kind, amount in corrections:
                 rate = self.rate(kind)
                 if rate and amount:
@@ -602,7 +604,16 @@ class Pacer:
                     self._pause(now + reading.reset)
                 continue
             limit, remaining, reset = reading.limit or 0.0, reading.remaining or 0.0, reading.reset or 0.0
-            need = tokens if kind in ("tokens", "input_tokens") else 1
+            # what the next request takes from this limit: its body's estimate for (input) tokens;
+            # for output tokens, what the last answer wrote (Anthropic books `max_tokens` at the
+            # start and corrects it at the end)
+            need = (
+                tokens
+                if kind in ("tokens", "input_tokens")
+                else self._last_output
+                if kind == "output_tokens"
+                else 1
+            )
             if remaining < need:
                 # not enough left for the next request: wait until the refill covers it, not for
                 # the whole limit to come back (which is what the reset says; see `refill_time`)
