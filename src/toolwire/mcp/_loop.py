@@ -68,9 +68,10 @@ class BackgroundLoop:
     def on_own_thread(self) -> bool:
         return threading.current_thread() is self._thread
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Start `coro` on the loop without waiting for it (from the loop's own thread)."""
-        _spawn(self.loop, coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any], key: object = None) -> None:
+        """Start `coro` on the loop without waiting for it (from the loop's own thread); with a
+        `key`, not while an earlier one with that key still runs (a re-read of a stale list)."""
+        _spawn(self.loop, coro, key)
 
     def stop(self) -> None:
         """Cancel what is left, stop the loop, join the thread, close the loop (no leaked thread)."""
@@ -144,9 +145,10 @@ class CallerLoop:
             raise RuntimeError(_NOT_RUNNING)
         return await _hop(self.loop, coro)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Start `coro` on the loop without waiting for it (from the loop's own thread)."""
-        _spawn(self.loop, coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any], key: object = None) -> None:
+        """Start `coro` on the loop without waiting for it (from the loop's own thread); with a
+        `key`, not while an earlier one with that key still runs (a re-read of a stale list)."""
+        _spawn(self.loop, coro, key)
 
     def stop(self) -> None:
         """Nothing to stop: the loop is the caller's (the toolset ends its own tasks on close)."""
@@ -159,17 +161,21 @@ _NOT_RUNNING = (
     "open the toolset again on the loop that uses it, or with `with` for a background loop of its own"
 )
 
-_spawned: set[asyncio.Task[Any]] = set()  # referenced until done (the loop keeps only weak refs)
+# referenced until done (the loop keeps only weak references to tasks), by key
+_spawned: dict[asyncio.Task[Any], object] = {}
 
 
-def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], key: object) -> None:
+    if key is not None and key in _spawned.values():
+        coro.close()  # the same work is already under way
+        return
     task = loop.create_task(coro)
-    _spawned.add(task)
+    _spawned[task] = key
     task.add_done_callback(_spawn_done)
 
 
 def _spawn_done(task: asyncio.Task[Any]) -> None:
-    _spawned.discard(task)
+    _spawned.pop(task, None)
     if not task.cancelled() and task.exception() is not None:
         logger.debug("MCP background work failed: %r", task.exception())
 
