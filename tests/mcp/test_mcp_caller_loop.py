@@ -86,12 +86,22 @@ async def test_a_sync_call_on_the_loops_own_thread_is_a_clear_error() -> None:
 async def test_a_stale_list_read_on_the_loops_thread_is_refreshed_behind_it(tmp_path: Any) -> None:
     async with MCPToolset.stdio(sys.executable, [str(DEMO)]) as server:
         before = server.tools
+        reads: list[int] = []
+        real = server._refresh
+
+        async def counted() -> None:
+            reads.append(1)
+            await real()
+
+        server._refresh = counted  # type: ignore[method-assign]
         server._stale = True  # as after a list_changed: `tools` cannot wait on its own loop
         assert [t.name for t in server.tools] == [t.name for t in before]
+        assert [t.name for t in server.tools] == [t.name for t in before]  # one re-read at a time
         deadline = time.monotonic() + 10
         while server._stale:
             assert time.monotonic() < deadline, "the stale list was never read again"
             await asyncio.sleep(0.01)
+        assert reads == [1]
 
 
 async def test_a_changed_tool_is_refused_on_the_callers_loop() -> None:
