@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from . import _direct
 from ._bounded import attempt_deadline, bounded
 from ._framing import (
     SSE_FRAMING,
@@ -542,7 +543,7 @@ class Transport:
                 # the head (and, unstreamed, the body) must come within the attempt's time
                 ends = state.attempt_ends
                 bound = attempt_deadline.set(None if ends is None else (ends, self.clock))
-                response = client.send(request, stream=True)
+                response = _direct.send(client, request)
                 if not stream and response.status_code < 400:
                     self._read_within(response, state)
             except httpx2.TransportError as exc:
@@ -633,7 +634,7 @@ class Transport:
             try:
                 request = self._build(client, state)
                 response: httpx2.Response = await self._within(
-                    state, client.send(request, stream=True), request
+                    state, _direct.asend(client, request), request
                 )
                 if not stream and response.status_code < 400:
                     await self._within(state, response.aread(), request, response)

@@ -63,6 +63,7 @@ from ..types import (
     content_parts,
     serialize_output,
 )
+from ._body_json import ToolJson, dumps, with_last
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
 from .bedrock_response import (
     KEY,
@@ -529,6 +530,7 @@ class BedrockProvider(BaseProvider):
         self.profile = profile
         self._credentials: Any = credentials
         self._signed_with: Any = None
+        self._tool_json = ToolJson()
         if aws_access_key_id or aws_secret_access_key:
             if not (aws_access_key_id and aws_secret_access_key):
                 raise ConfigurationError("bedrock: pass both aws_access_key_id and aws_secret_access_key")
@@ -585,6 +587,19 @@ class BedrockProvider(BaseProvider):
             error_status=_family(request.model, _STATUS_FAMILIES),
             named_choice=_family(request.model, _NAMED_CHOICE),
         )
+
+    def body_json(self, request: ChatRequest) -> str:
+        body = self.build_body(request)
+        config = body.get("toolConfig")
+        if isinstance(config, dict) and list(config) in (["tools"], ["tools", "toolChoice"]):
+            # the tool definitions (most of the body) as serialized for an earlier request
+            tools = self._tool_json.text(config["tools"], request.tool_payload)
+            if tools is not None:
+                choice = f',"toolChoice":{dumps(config["toolChoice"])}' if "toolChoice" in config else ""
+                text = with_last(body, "toolConfig", f'{{"tools":{tools}{choice}}}')
+                if text is not None:
+                    return text
+        return dumps(body)
 
     def endpoint(self, request: ChatRequest) -> str:
         action = "converse-stream" if request.stream else "converse"
