@@ -36,13 +36,17 @@ else:
 
 __all__ = ["asend", "send"]
 
+_PLAIN = (httpx2.Client, httpx2.AsyncClient)
+
 
 def _direct(
     client: httpx2.Client | httpx2.AsyncClient, request: httpx2.Request, stock: type, stream: type
 ) -> Any:
     """The client's pool when `client.send` would do nothing but ask it (see the module doc), else
     None."""
-    if not _AVAILABLE or client._state is ClientState.CLOSED or not isinstance(request.stream, stream):
+    if not _AVAILABLE or type(client) not in _PLAIN or client._state is ClientState.CLOSED:
+        return None  # a subclass may override send(); a closed client raises there
+    if not isinstance(request.stream, stream):
         return None
     if client._auth is not None or client.follow_redirects or request.url.userinfo:
         return None
