@@ -101,7 +101,8 @@ def _after_read(response: httpx2.Response, request: httpx2.Request, body: bytes)
 @pytest.mark.parametrize("path", sorted(_ANSWERS))
 def test_the_direct_path_answers_as_client_send(base: str, path: str) -> None:
     for encoding in ("utf-8", "latin-1"):
-        with httpx2.Client(default_encoding=encoding) as full, httpx2.Client(default_encoding=encoding) as ours:
+        full, ours = httpx2.Client(default_encoding=encoding), httpx2.Client(default_encoding=encoding)
+        with full, ours:
             bounded(ours)  # as the transport's own clients are
             expected_request = _request(full, base + path)
             expected = _facts(full.send(expected_request, stream=True), expected_request)
@@ -174,10 +175,11 @@ def _clients(base: str) -> dict[str, httpx2.Client]:
     }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    ["auth", "redirects", "request hook", "response hook", "mounted", "proxied", "mock transport", "subclass"],
-)
+KINDS = ["auth", "redirects", "request hook", "response hook", "mounted", "proxied", "mock transport"]
+KINDS += ["subclass"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_client_that_could_behave_differently_goes_through_client_send(
     base: str, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,3 +220,33 @@ def test_a_closed_client_fails_as_client_send_does(base: str) -> None:
     client.close()
     with pytest.raises(RuntimeError, match="client has been closed"):
         _direct.send(client, request)
+
+
+@pytest.mark.parametrize("path", sorted(_ANSWERS))
+def test_an_unstreamed_answer_is_read_as_response_read_leaves_it(base: str, path: str) -> None:
+    with httpx2.Client() as full, httpx2.Client() as ours:
+        expected_request = _request(full, base + path)
+        expected_response = full.send(expected_request, stream=True)
+        expected_response.read()
+        request = _request(ours, base + path)
+        response = _direct.send(ours, request, lambda: False)
+        # read here when the bytes are the content (below 400, as the transport reads, not encoded)
+        assert response.is_stream_consumed == (path not in ("/gzip", "/error"))
+        response.read()
+        for each in (expected_response, response):
+            assert each.is_closed and each.is_stream_consumed
+        assert _after_read(response, request, response.content) == _after_read(
+            expected_response, expected_request, expected_response.content
+        )
+        assert response.num_bytes_downloaded == expected_response.num_bytes_downloaded
+        assert dict(ours.cookies) == dict(full.cookies)
+        again = _request(ours, base + "/json")  # the connection went back to the pool
+        assert _direct.send(ours, again, lambda: False).content == b'{"a": 1}'
+
+
+def test_an_unstreamed_read_gives_up_when_the_attempt_is_over(base: str) -> None:
+    with httpx2.Client() as client:
+        request = _request(client, base + "/json")
+        with pytest.raises(httpx2.ReadTimeout, match="not complete within the timeout"):
+            _direct.send(client, request, lambda: True)
+        assert _direct.send(client, _request(client, base + "/json"), lambda: False).content == b'{"a": 1}'

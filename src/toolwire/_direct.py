@@ -18,7 +18,9 @@ and errors.
 
 from __future__ import annotations
 
+import datetime
 import time
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -56,7 +58,7 @@ def _direct(
     transport = client._transport_for_url(request.url)
     if transport is not client._transport or type(transport) is not stock:
         return None
-    return transport._pool
+    return transport._pool  # type: ignore[union-attr]
 
 
 def _core_request(request: httpx2.Request) -> httpcore2.Request:
@@ -94,8 +96,11 @@ def _finish(
     return response
 
 
-def send(client: httpx2.Client, request: httpx2.Request) -> httpx2.Response:
-    """`client.send(request, stream=True)`."""
+def send(
+    client: httpx2.Client, request: httpx2.Request, expired: Callable[[], bool] | None = None
+) -> httpx2.Response:
+    """`client.send(request, stream=True)`. With `expired` (unstreamed calls), a successful answer
+    that needs no decoding is also read here, as `Transport._read_within` reads it (see `_read`)."""
     pool = _direct(client, request, httpx2.HTTPTransport, httpx2.SyncByteStream)
     if pool is None:
         return client.send(request, stream=True)
@@ -107,17 +112,51 @@ def send(client: httpx2.Client, request: httpx2.Request) -> httpx2.Response:
     except httpx2.RequestError as exc:
         exc.request = request  # as httpx2's request_context does
         raise
+    stream = BoundSyncStream(ResponseStream(answer.stream), start=start)
     response = httpx2.Response(
-        answer.status,
-        headers=answer.headers,
-        stream=BoundSyncStream(ResponseStream(answer.stream), start=start),
-        extensions=answer.extensions,
-        request=request,
+        answer.status, headers=answer.headers, stream=stream, extensions=answer.extensions, request=request
     )
     try:
-        return _finish(client, request, response)
+        _finish(client, request, response)
+        if expired is not None and _plain_body(answer):
+            _read(response, answer, expired)
+            stream.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
     except BaseException:
         response.close()
+        raise
+    return response
+
+
+def _plain_body(answer: httpcore2.Response) -> bool:
+    # a success whose bytes are the content: an encoded body goes through httpx2's decoders
+    return answer.status < 400 and not any(k.lower() == b"content-encoding" for k, _ in answer.headers)
+
+
+def _read(response: httpx2.Response, answer: httpcore2.Response, expired: Callable[[], bool]) -> None:
+    """Read the whole body from the pool's stream (closed at the end: the connection goes back to
+    the pool), checking the attempt's time after each chunk, and leave the response as
+    `Response.read()` does: what `Transport._read_within` does through the response's iterators."""
+    response.is_stream_consumed = True
+    chunks: list[bytes] = []
+    try:
+        for chunk in _raw(answer, response.request):
+            chunks.append(chunk)
+            if expired():
+                raise httpx2.ReadTimeout("the response was not complete within the timeout")
+    finally:
+        response.is_closed = True
+        answer.stream.close()  # type: ignore[union-attr]
+    response._content = b"".join(chunks)
+    response._num_bytes_downloaded = len(response._content)
+
+
+def _raw(answer: httpcore2.Response, request: httpx2.Request) -> Iterator[bytes]:
+    # as ResponseStream and Response.iter_raw map and annotate a failure while reading
+    try:
+        with map_httpcore_exceptions():
+            yield from answer.stream  # type: ignore[misc]
+    except httpx2.RequestError as exc:
+        exc.request = request
         raise
 
 

@@ -178,7 +178,7 @@ class _Block:
 
 # json.loads(text) is decode() → raw_decode() → this C scanner, plus a whitespace regex at each end:
 # for ~20 small events per turn the scanner alone, and json.loads whenever it would not say the same
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _event_json(data: bytes) -> Any:
