@@ -17,7 +17,8 @@ import pytest
 
 from toolwire import _direct
 from toolwire._bounded import bounded
-from toolwire._transport import HttpCall, _build_request
+from toolwire._transport import HttpCall, Transport, _build_request
+from toolwire.errors import ProviderError
 
 # path → (status, headers, body)
 _ANSWERS: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {
@@ -250,3 +251,46 @@ def test_an_unstreamed_read_gives_up_when_the_attempt_is_over(base: str) -> None
         with pytest.raises(httpx2.ReadTimeout, match="not complete within the timeout"):
             _direct.send(client, request, lambda: True)
         assert _direct.send(client, _request(client, base + "/json"), lambda: False).content == b'{"a": 1}'
+
+
+def test_without_the_internals_it_uses_is_every_call_goes_through_client_send(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_direct, "_AVAILABLE", False)
+    with httpx2.Client() as client:
+        request = _request(client, base + "/json")
+        assert _direct._direct(client, request, httpx2.HTTPTransport, httpx2.SyncByteStream) is None
+        assert _direct.send(client, request, lambda: False).read() == b'{"a": 1}'
+
+
+def _transport(**kw: Any) -> Transport:
+    def mapper(status: int, headers: Any, body: bytes) -> ProviderError:
+        return ProviderError(f"HTTP {status}", status_code=status)
+
+    return Transport(provider="test", error_mapper=mapper, max_retries=0, **kw)
+
+
+def test_the_transport_takes_the_direct_path_with_its_own_client(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Client.send was used")
+
+    transport = _transport()
+    monkeypatch.setattr(httpx2.Client, "send", refuse)
+    call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
+    assert transport.send(call).json() == {"a": 1}
+    handle = transport.open_stream(call)
+    assert handle.response.read() == b'{"a": 1}'
+    handle.close()
+    transport.close()
+
+
+def test_a_callers_client_with_hooks_still_runs_them(base: str) -> None:
+    seen: list[str] = []
+    client = httpx2.Client(event_hooks={"response": [lambda r: seen.append(str(r.status_code))]})
+    transport = _transport(http_client=client)
+    call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
+    assert transport.send(call).json() == {"a": 1}
+    assert seen == ["200"]
+    client.close()

@@ -7,7 +7,9 @@ converts the request for httpcore2 and wraps its answer. For a client as toolwir
 auth, no redirects followed, no hooks, no proxy mount, the stock transport) all of that reduces to:
 convert, ask the pool, wrap, and the bookkeeping `Client.send` does on every response (request,
 elapsed-time stream, cookies, default encoding, its log line, `next_request` of a redirect). That
-is what `send` / `asend` do here, with httpx2's own exception mapping and wrappers.
+is what `send` / `asend` do here, with httpx2's own exception mapping and wrappers. An unstreamed
+call's answer is also read here when its bytes are its content (no content-encoding): straight from
+the pool's stream, without the four iterator layers of `Response.iter_bytes()`.
 
 Whenever a client could behave differently (a subclass, a mocked or recording transport, auth,
 `follow_redirects=True`, event hooks, a proxy for the URL, a closed client, a request without its
@@ -27,7 +29,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-try:  # internals of httpx2 2.14–2.17, the versions pyproject allows; without them: client.send
+try:  # internals of httpx2 (the same in 2.14, for Python 3.10, and 2.17); without them: client.send
     from httpx2._client import BoundAsyncStream, BoundSyncStream, ClientState
     from httpx2._client import logger as _httpx_logger
     from httpx2._transports.default import AsyncResponseStream, ResponseStream, map_httpcore_exceptions
