@@ -5,7 +5,9 @@ requests (credentials, token, headers, URL, second), and stream events decode as
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import gzip
 import json
 from typing import Any
 
@@ -14,9 +16,11 @@ import botocore.credentials
 import httpx2
 import pydantic
 import pytest
+from bedrock_oracle import event
 from botocore.awsrequest import AWSRequest
 
 from toolwire import AbstractLLM
+from toolwire._eventstream import EventStreamDecoder, aiter_eventstream, iter_eventstream
 from toolwire.providers._body_json import ToolJson, dumps, with_last
 from toolwire.providers.bedrock import BedrockProvider
 from toolwire.providers.bedrock_auth import AwsCredentials, sigv4_headers
@@ -171,7 +175,7 @@ def test_sigv4_stays_botocores_as_everything_between_requests_changes() -> None:
             {"content-type": "application/json"},
             AwsCredentials("AKID1", "secret-1"),
             base.replace(day=7, hour=0, minute=0, second=0),
-        ),  # noqa: E501
+        ),
         # refreshed credentials with a session token, then a new token only
         (url, {"content-type": "application/json"}, AwsCredentials("AKID2", "secret-2", "token-a"), base),
         (url, {"content-type": "application/json"}, AwsCredentials("AKID2", "secret-2", "token-b"), base),
@@ -181,13 +185,13 @@ def test_sigv4_stays_botocores_as_everything_between_requests_changes() -> None:
             {"content-type": "application/json", "accept": "application/vnd.amazon.eventstream"},
             AwsCredentials("AKID2", "secret-2", "token-b"),
             base,
-        ),  # noqa: E501
+        ),
         (
             url.replace("/converse", "/converse-stream"),
             {"x-extra": " a  b "},
             AwsCredentials("AKID1", "secret-1"),
             base,
-        ),  # noqa: E501
+        ),
     ]
     for target, headers, creds, now in steps:
         body = json.dumps({"messages": [], "at": now.isoformat()}).encode()
@@ -267,3 +271,44 @@ def test_stream_events_decode_as_json_loads(data: bytes) -> None:
             return type(exc).__name__, str(exc)
 
     assert outcome(lambda: _event_json(data)) == outcome(lambda: json.loads(data.decode()))
+
+
+class _Chunks(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """A body arriving in pieces that cut frames anywhere."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._parts = [data[i : i + size] for i in range(0, len(data), size)]
+
+    def __iter__(self) -> Any:
+        yield from self._parts
+
+    async def __aiter__(self) -> Any:
+        for part in self._parts:
+            yield part
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip", "identity"])
+def test_an_event_stream_reads_the_same_raw_or_decoded(encoding: str | None) -> None:
+    body = b"".join(
+        event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": f"w{i}"}}) for i in range(5)
+    )
+    expected = [(m.headers, m.payload) for m in EventStreamDecoder().feed(body)]
+    sent = gzip.compress(body) if encoding == "gzip" else body
+    headers = {"content-encoding": encoding} if encoding else {}
+
+    def response() -> httpx2.Response:
+        return httpx2.Response(200, headers=headers, stream=_Chunks(sent, 7))
+
+    assert [(m.headers, m.payload) for m in iter_eventstream(response())] == expected
+
+    async def collect() -> list[tuple[Any, bytes]]:
+        return [(m.headers, m.payload) async for m in aiter_eventstream(response())]
+
+    assert asyncio.run(collect()) == expected
+
+
+def test_an_event_stream_already_read_in_memory_is_served_from_it() -> None:
+    body = event("messageStop", {"stopReason": "end_turn"})
+    response = httpx2.Response(200, content=body)  # what a MockTransport answer looks like
+    expected = [m.payload for m in EventStreamDecoder().feed(body)]
+    assert [m.payload for m in iter_eventstream(response)] == expected
