@@ -171,3 +171,71 @@ def test_model_capability_rules_in_a_subclass() -> None:
     # the per-call model is what is checked, not only the instance's default
     with pytest.raises(UnsupportedCapabilityError):
         _create("mistral").generate("hi", model="open-mistral-7b", tools=[WEATHER])
+
+
+class _ReportsStreamingOnly(MistralProvider):
+    """The founding design: a subclass overriding the `capabilities` property."""
+
+    @property
+    def capabilities(self) -> list[Capability]:
+        return [Capability.STREAMING]
+
+
+class _AddsFunctionCalling(MistralProvider):
+    @property
+    def capabilities(self) -> list[Capability]:
+        return [*super().capabilities, Capability.FUNCTION_CALLING]
+
+
+def test_an_overridden_capabilities_property_is_what_every_check_reads() -> None:
+    # API.md: "a subclass may also override the `capabilities` property. Every check uses what the
+    # instance reports" -- supports_capability included, not only the pre-request check
+    transport = httpx2.MockTransport(_no_network)
+    client = httpx2.Client(transport=transport)
+    llm = _ReportsStreamingOnly(api_key="k", model="mistral-large-latest", http_client=client)
+    assert not llm.supports_capability(Capability.FUNCTION_CALLING)
+    assert llm.supports_capability("streaming")
+    with pytest.raises(UnsupportedCapabilityError):
+        llm.generate("hi", tools=[WEATHER])
+    # a property that builds on super() (no recursion) and adds what the model can do
+    base_model = _AddsFunctionCalling(api_key="k", model="open-mistral-7b")
+    assert Capability.FUNCTION_CALLING not in MistralProvider.default_capabilities_for("open-mistral-7b")
+    assert base_model.supports_capability(Capability.FUNCTION_CALLING)
+    assert base_model.supports_capability(Capability.FUNCTION_CALLING, model="open-mistral-7b")
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082"
+)
+
+
+@pytest.mark.parametrize("provider", sorted(CONFIG))
+@pytest.mark.parametrize(
+    ("capability", "call"),
+    [
+        (Capability.STREAMING, {"stream": True}),
+        (Capability.JSON_MODE, {"response_format": "json"}),
+        (Capability.STRUCTURED_OUTPUT, {"response_format": Answer}),
+        (Capability.FUNCTION_CALLING, {"tools": [WEATHER]}),
+        (Capability.VISION, {"image": True}),
+    ],
+    ids=lambda v: v.value if isinstance(v, Capability) else "",
+)
+async def test_each_capability_is_refused_before_any_request_sync_and_async(
+    provider: str, capability: Capability, call: dict[str, Any]
+) -> None:
+    from toolwire import Image, Message, ResponseFormat
+
+    llm = _create(provider, capability_overrides={capability: False})
+    kwargs = dict(call)
+    messages: Any = "hi"
+    if kwargs.pop("image", False):
+        messages = [Message(role="user", content=["What is this?", Image(data=PNG, media_type="image/png")])]
+    if kwargs.get("response_format") == "json":
+        kwargs["response_format"] = ResponseFormat.JSON
+    with pytest.raises(UnsupportedCapabilityError) as info:
+        llm.generate(messages, **kwargs)
+    assert info.value.capability is capability
+    with pytest.raises(UnsupportedCapabilityError):
+        await llm.agenerate(messages, **kwargs)

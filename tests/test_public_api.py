@@ -59,6 +59,16 @@ API_NAMES = [
     "ResponseParseError",
     "ToolExecutionError",
     "MaxTurnsExceeded",
+    # Session's events, the newer sections (batch, images, MCP)
+    "TextDelta",
+    "ToolCallStarted",
+    "ToolResultEvent",
+    "TurnFinished",
+    "SessionFinished",
+    "batch",
+    "Image",
+    "mcp",
+    "MCPToolset",
 ]
 
 
@@ -179,8 +189,12 @@ class _RecordingTransport(httpx2.MockTransport):
         )
 
 
-def test_registered_plugin_provider_is_created_by_name() -> None:
+def test_registered_plugin_provider_is_created_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolwire.providers import registry
     from toolwire.providers.openai import OpenAICompatibleProvider
+
+    # on a copy of the registry: "my_llm" must not reach the capabilities table of later tests
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
 
     class MyProvider(OpenAICompatibleProvider):
         name = "my_llm"
@@ -302,3 +316,112 @@ def test_reasoning_content_of_an_openai_shaped_dict_is_kept() -> None:
     message = coerce_message({"role": "assistant", "content": "", "reasoning_content": "thinking..."})
     # under the name of the Chat Completions servers that echo it (DeepSeek through openai_compatible)
     assert message.provider_data == {"openai_compatible": {"reasoning_content": "thinking..."}}
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        ("openai", {"api_key": "k", "model": "gpt-5-mini"}, "OpenAIResponsesProvider"),
+        (
+            "azure_openai",
+            {"api_key": "k", "azure_endpoint": "https://x.openai.azure.com", "deployment": "gpt-5-mini"},
+            "AzureOpenAIResponsesProvider",
+        ),
+        (
+            "openai_compatible",
+            {"base_url": "http://127.0.0.1:1/v1", "model": "m"},
+            "OpenAICompatibleResponsesProvider",
+        ),
+    ],
+)
+def test_api_responses_selects_the_responses_wire_of_the_three_providers_api_md_names(
+    name: str, config: dict[str, Any], expected: str
+) -> None:
+    llm = AbstractLLM.create(name, api="responses", **config)
+    assert type(llm).__name__ == expected
+    assert llm.name == name
+    assert type(AbstractLLM.create(name, api="chat", **config)).__name__ != expected
+
+
+def test_api_responses_is_refused_where_the_class_does_not_declare_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Mistral (a subclass of the OpenAI class) and a plugin subclass inherit `api_variants`; taking
+    # it would swap in OpenAI's Responses class and send the caller's key to api.openai.com
+    with pytest.raises(ConfigurationError, match=r"'mistral' has no api='responses'"):
+        AbstractLLM.create("mistral", api_key="k", model="mistral-large-latest", api="responses")
+    from toolwire.providers.openai import OpenAICompatibleProvider
+
+    class MyServer(OpenAICompatibleProvider):
+        name = "my_server"
+
+    from toolwire.providers import registry
+
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))  # the plugin stays here
+    register_provider("my_server", MyServer)
+    with pytest.raises(ConfigurationError, match="has no api='responses'"):
+        AbstractLLM.create("my_server", base_url="http://127.0.0.1:1/v1", model="m", api="responses")
+    with pytest.raises(ConfigurationError, match="supported: 'chat', 'responses'"):
+        AbstractLLM.create("openai", api_key="k", model="m", api="realtime")
+
+
+def test_the_newer_sections_import_paths() -> None:
+    # API.md's code blocks, as written: `from toolwire import batch`, `from toolwire.mcp import
+    # MCPToolset`, `from toolwire import Image`; the attribute path works without an import too
+    from toolwire import Image, batch
+    from toolwire.mcp import MCPToolset
+
+    assert toolwire.mcp.MCPToolset is MCPToolset is toolwire.MCPToolset
+    assert toolwire.batch is batch
+    for name in ("run", "arun", "submit"):
+        assert callable(getattr(batch, name))
+    for name in ("refresh", "wait", "results"):  # `id` and `status` are set per job (test_batch_submit)
+        assert callable(getattr(batch.Job, name))
+    assert callable(Image.from_path) and callable(Image.from_url)
+
+
+# API.md's section headings name a module: each section's names are importable from it too
+SECTION_MODULES = {
+    "toolwire.types": ["GenerateResponse", "ToolCallRequest", "ToolCall", "Message", "ToolResult"],
+    "toolwire.tools": [
+        "function_to_tool_definition",
+        "tool",
+        "ToolDefinition",
+        "standardize_tool_response",
+        "execute_tool_calls",
+        "aexecute_tool_calls",
+        "Session",
+        "TextDelta",
+        "ToolCallStarted",
+        "ToolResultEvent",
+        "TurnFinished",
+        "SessionFinished",
+    ],
+    "toolwire.errors": [
+        "ToolwireError",
+        "ConfigurationError",
+        "UnsupportedCapabilityError",
+        "ProviderError",
+        "AuthenticationError",
+        "RateLimitError",
+        "ContentFilterError",
+        "ContextLengthError",
+        "ServerError",
+        "ProviderTimeoutError",
+        "ResponseParseError",
+        "ToolExecutionError",
+        "MaxTurnsExceeded",
+    ],
+    "toolwire.batch": ["run", "arun", "submit"],
+    "toolwire.mcp": ["MCPToolset"],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(SECTION_MODULES))
+def test_each_section_s_names_are_importable_from_its_module(module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    for name in SECTION_MODULES[module_name]:
+        value = getattr(module, name)
+        assert getattr(toolwire, name, value) is value, name  # the same object as the top level's

@@ -53,6 +53,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from . import batch as batch
+    from . import mcp as mcp
     from . import testing as testing
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import Stream as Stream
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from .image import ImageError as ImageError
     from .interface import AbstractLLMInterface as AbstractLLMInterface
     from .logs import enable_debug_logging as enable_debug_logging
+    from .mcp import MCPToolset as MCPToolset
     from .providers.base import BaseProvider as BaseProvider
     from .providers.registry import AbstractLLM as AbstractLLM
     from .providers.registry import available_providers as available_providers
@@ -109,6 +111,8 @@ _LAZY: dict[str, str] = {
     "SessionFinished": "toolwire.events",
     "testing": "toolwire.testing",
     "batch": "toolwire.batch",
+    "mcp": "toolwire.mcp",
+    "MCPToolset": "toolwire.mcp",
     "record": "toolwire.recorder",
     "record_calls": "toolwire.recorder",
     "CallRecorder": "toolwire.recorder",
@@ -134,6 +138,7 @@ __all__ = [
     "Image",
     "ImageError",
     "InvalidRequestError",
+    "MCPToolset",
     "MaxTurnsExceeded",
     "Message",
     "ProviderConnectionError",
@@ -169,6 +174,7 @@ __all__ = [
     "enable_debug_logging",
     "execute_tool_calls",
     "function_to_tool_definition",
+    "mcp",
     "provider_capabilities",
     "record",
     "record_calls",

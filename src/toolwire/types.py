@@ -272,6 +272,20 @@ class Message:
     tool_results: list[ToolResult] | None = None
     provider_data: dict[str, Any] | None = None
 
+    if TYPE_CHECKING:
+        # What the constructor accepts (API.md: tool results as `ToolResult`s or dicts, a turn's
+        # `ToolCallRequest` as its calls); `__post_init__` normalizes them, so the attributes keep
+        # their narrow types. Type checkers only: at runtime the dataclass `__init__` is used.
+        def __init__(
+            self,
+            role: Role,
+            content: str | Sequence[str | Image | Mapping[str, Any]] | None = None,
+            name: str | None = None,
+            tool_calls: list[ToolCall] | ToolCallRequest | None = None,
+            tool_results: Sequence[ToolResult | Mapping[str, Any]] | None = None,
+            provider_data: dict[str, Any] | None = None,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         if self.role not in ("system", "user", "assistant", "tool"):
             raise ValueError(f"unknown message role {self.role!r}: use system, user, assistant or tool")

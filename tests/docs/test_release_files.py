@@ -62,3 +62,18 @@ def test_every_action_is_pinned_by_commit_sha() -> None:
     for workflow in workflows:
         for uses in re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)", workflow.read_text(encoding="utf-8"), re.M):
             assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), (workflow.name, uses)
+
+
+def test_the_readme_names_every_extra_a_user_installs() -> None:
+    import sys
+
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"Extras: (.*?)\n\n", readme, re.S)
+    assert listed is not None
+    named = set(re.findall(r"`([\w-]+)`", listed.group(1)))
+    # bench-peers is for benchmarks/bench_early.py only (see its comment in pyproject.toml)
+    assert set(extras) - {"bench-peers"} <= named, set(extras) - named

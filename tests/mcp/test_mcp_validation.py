@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolwire.mcp._schema import SchemaValidator, _FastCheck
+from toolwire.tools._jsonschema import SchemaValidator, _FastCheck
 
 TYPES = ["string", "integer", "number", "boolean", "null", "object", "array"]
 

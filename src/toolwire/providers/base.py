@@ -36,7 +36,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..interface import AbstractLLMInterface
-from ..tools.definition import ToolDefinition, expand_tool_sources, is_tool_source
+from ..tools.definition import ToolDefinition, check_call_arguments, expand_tool_sources, is_tool_source
 from ..types import (
     Capability,
     GenerateResponse,
@@ -282,12 +282,18 @@ class BaseProvider(AbstractLLMInterface):
         """Override one capability for this instance (e.g. a fine-tuned model that does call tools)."""
         self._capability_overrides[Capability(capability)] = enabled
 
-    def _require(self, capability: Capability, model: str, what: str) -> None:
+    def supports_capability(self, capability: Capability | str, *, model: str | None = None) -> bool:
+        return Capability(capability) in self._reported_capabilities(model or self.model)
+
+    def _reported_capabilities(self, model: str | None) -> list[Capability]:
+        """What the instance reports for `model`: a subclass overriding the `capabilities` property
+        (the founding design) is asked for its own model; every check reads this (API.md)."""
         if type(self).capabilities is not BaseProvider.capabilities and model == self.model:
-            declared = self.capabilities  # a subclass overriding the property (the founding design)
-        else:
-            declared = self.capabilities_for(model)
-        if capability not in declared:
+            return list(self.capabilities)
+        return self.capabilities_for(model)
+
+    def _require(self, capability: Capability, model: str, what: str) -> None:
+        if capability not in self._reported_capabilities(model):
             raise UnsupportedCapabilityError(
                 f"{self.name} model {model!r} does not support {what} (capability "
                 f"{capability.value!r}); if it does, enable it with "
@@ -484,6 +490,8 @@ class BaseProvider(AbstractLLMInterface):
     def finish(self, request: ChatRequest, response: GenerateResponse) -> GenerateResponse:
         """Shared post-processing of a parsed (or assembled) response."""
         response.provider = self.name
+        if response.tool_calls and request.tools:
+            check_call_arguments(response.tool_calls, request.tools)  # sets arguments_error (API.md)
         if (
             request.response_model is not None
             and response.content

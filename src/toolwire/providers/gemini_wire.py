@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthenticationError, ContextLengthError, ProviderError, RateLimitError
-from ..tools.definition import ToolDefinition
+from ..tools.definition import ToolDefinition, arguments_unreadable
 from ..types import (
     Message,
     ResponseFormat,
@@ -100,7 +100,8 @@ def _call_args(call: ToolCall) -> dict[str, Any]:
     # `arguments`; sending that back would show the model a valid call with no arguments, so it
     # sees what it wrote instead (Chat Completions and the Responses API send the raw text as is;
     # the tool's result, an error, says why it did not run).
-    if call.arguments_error is not None and call.raw_arguments is not None:
+    # (arguments that were read but fail the tool's schema go back as the object they are)
+    if arguments_unreadable(call) and call.raw_arguments is not None:
         return {UNPARSED_ARGUMENTS: call.raw_arguments}
     return call.arguments
 

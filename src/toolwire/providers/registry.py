@@ -211,7 +211,11 @@ class AbstractLLM:
         cls = provider_class(provider)
         api = config.pop("api", None) or "chat"
         if api != "chat":
-            variants: dict[str, str] = getattr(cls, "api_variants", None) or {}
+            # declared on the class itself, as `aliases` are: a subclass that inherited its parent's
+            # variants (Mistral from OpenAI, a plugin) would be swapped for the parent's Responses
+            # class, with the parent's base URL, and the caller's key sent there
+            own = vars(cls).get("api_variants") if isinstance(cls, type) else None
+            variants: dict[str, str] = own or {}
             if api not in variants:
                 supported = ", ".join(repr(a) for a in ("chat", *variants))
                 raise ConfigurationError(f"provider {provider!r} has no api={api!r}; supported: {supported}")

@@ -6,6 +6,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..events import SessionFinished as SessionFinished
+    from ..events import TextDelta as TextDelta
+    from ..events import ToolCallStarted as ToolCallStarted
+    from ..events import ToolResultEvent as ToolResultEvent
+    from ..events import TurnFinished as TurnFinished
     from ..session import Session as Session
     from .definition import ToolDefinition as ToolDefinition
     from .definition import function_to_tool_definition as function_to_tool_definition
@@ -28,12 +33,23 @@ _LAZY: dict[str, str] = {
     "ApprovalDecision": "toolwire.tools.execution",
     "strict_compatible": "toolwire.tools.dialects",
     "Session": "toolwire.session",
+    # Session's events: API.md lists them with Session, in this package's section
+    "TextDelta": "toolwire.events",
+    "ToolCallStarted": "toolwire.events",
+    "ToolResultEvent": "toolwire.events",
+    "TurnFinished": "toolwire.events",
+    "SessionFinished": "toolwire.events",
 }
 
 __all__ = [
     "ApprovalDecision",
     "Session",
+    "SessionFinished",
+    "TextDelta",
+    "ToolCallStarted",
     "ToolDefinition",
+    "ToolResultEvent",
+    "TurnFinished",
     "aexecute_tool_calls",
     "compile_schema",
     "execute_tool_calls",

@@ -10,9 +10,19 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-__all__ = ["ToolDefinition", "expand_tool_sources", "function_to_tool_definition", "is_tool_source", "tool"]
+if TYPE_CHECKING:
+    from ..types import ToolCall
+
+__all__ = [
+    "ToolDefinition",
+    "check_call_arguments",
+    "expand_tool_sources",
+    "function_to_tool_definition",
+    "is_tool_source",
+    "tool",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +55,12 @@ class ToolDefinition:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError("a tool needs a non-empty name")
+        if self.validator is None and isinstance(self.parameters, dict):
+            # built by hand or from a tool dict: the arguments are checked against `parameters`
+            # itself (functions, Pydantic models and MCP tools come with their own validator)
+            from ._jsonschema import SchemaValidator
+
+            self.validator = SchemaValidator(self.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         """The provider-neutral form: `{"name", "description", "parameters"}`."""
@@ -67,7 +83,7 @@ class ToolDefinition:
 
         Raises `pydantic.ValidationError` (or `ValueError`) with a message meant for the model.
         """
-        if self.validator is None:
+        if self.validator is None:  # only when `validator` was cleared after creation
             return dict(arguments)
         result: dict[str, Any] = self.validator.validate(dict(arguments))
         return result
@@ -101,6 +117,38 @@ class ToolDefinition:
             f"cannot use {value!r} as a tool: pass a function, a Pydantic model class, a "
             "ToolDefinition or a tool dict"
         )
+
+
+# The prefix of an `arguments_error` that schema validation (not JSON parsing) set: the arguments
+# were read, and the history sends them back as they are (`arguments_unreadable`).
+SCHEMA_ERROR_PREFIX = "arguments do not match the tool's schema: "
+
+
+def check_call_arguments(calls: Iterable[ToolCall], tools: Iterable[ToolDefinition]) -> None:
+    """Validate each call's arguments against its tool's schema as the response is read, so
+    `ToolCall.arguments_error` says why they fail it (API.md: "why parsing or schema validation
+    failed"). Calls whose arguments did not parse, and calls to tools this request did not send,
+    are left as they are; the executor validates again before running anything, and tells the
+    model."""
+    by_name = {tool.name: tool for tool in tools}
+    for call in calls:
+        tool = by_name.get(call.name)
+        if call.arguments_error is not None or tool is None or tool.validator is None:
+            continue
+        try:
+            tool.validate_arguments(call.arguments)
+        except Exception as exc:  # pydantic.ValidationError, ValueError from a schema validator
+            from .plan import _validation_summary
+
+            call.arguments_error = SCHEMA_ERROR_PREFIX + _validation_summary(exc)
+
+
+def arguments_unreadable(call: ToolCall) -> bool:
+    """True when the call's arguments could not be read at all (bad JSON, not an object, past a
+    limit), as opposed to read and found not to match the schema."""
+    if call.arguments_error is None:
+        return False
+    return not call.arguments_error.startswith(SCHEMA_ERROR_PREFIX)
 
 
 def is_tool_source(value: Any) -> bool:

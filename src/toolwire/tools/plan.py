@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 from .. import _instrument
 from ..types import GenerateResponse, ToolCall, ToolCallRequest, ToolResult, serialize_output
-from .definition import ToolDefinition, expand_tool_sources, is_tool_source
+from .definition import ToolDefinition, arguments_unreadable, expand_tool_sources, is_tool_source
 
 ErrorKind = Literal[
     "unknown_tool",
@@ -247,7 +247,7 @@ def plan_calls(
         if tool is None:
             plan.fail(index, "unknown_tool", _unknown_tool_message(call.name, registry))
             continue
-        if call.arguments_error is not None:
+        if arguments_unreadable(call):  # one that was read but fails the schema: `_validate` says why
             plan.fail(
                 index,
                 "arguments_error",
