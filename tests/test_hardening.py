@@ -346,6 +346,30 @@ def test_unknown_but_not_misspelt_keywords_still_go_to_the_body() -> None:
     assert request.extra == {"top_k": 3, "min_p": 0.1, "chat_template_kwargs": {}}
 
 
+def test_a_keyword_found_no_typo_is_not_compared_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # difflib costs ~100 µs per unknown keyword: paid once per keyword, not on every call
+    import difflib
+
+    from toolwire.providers import _checks
+
+    calls: list[str] = []
+    real = difflib.get_close_matches
+
+    def counting(word: str, *args: Any, **kwargs: Any) -> list[str]:
+        calls.append(word)
+        return real(word, *args, **kwargs)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counting)
+    monkeypatch.setattr(_checks, "_CHECKED", set(_checks._KNOWN_KEYWORDS))
+    for _ in range(3):
+        _checks._check_spelling({"min_p": 0.1, "stream_options": {}, "temperature": 0.5})
+    assert calls == ["min_p"]  # stream_options and temperature are known; min_p checked once
+    with pytest.raises(TypeError, match="did you mean 'stream_options'"):
+        _checks._check_spelling({"stream_option": {}})
+    with pytest.raises(TypeError, match="did you mean 'stream_options'"):
+        _checks._check_spelling({"stream_option": {}})  # a typo is never remembered as fine
+
+
 @pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "mistral"])
 def test_create_without_a_model_fails_at_create(name: str) -> None:
     with pytest.raises(ConfigurationError, match=r"no model; pass model=\.\.\. \(e\.g\."):

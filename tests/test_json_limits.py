@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -51,3 +52,35 @@ def test_limit_changed_at_run_time_is_followed(digit_limit: None) -> None:
     assert _json.loads(text, lenient=True) == {"n": int("5" * 700)}
     sys.set_int_max_str_digits(0)  # no limit at all
     assert _json.loads(text, lenient=True) == {"n": int("5" * 700)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2.5, null, true, "\\u00e9"]}',
+        " {}",  # leading and trailing whitespace: the full decoder's business
+        "{} ",
+        "[1] [2]",  # extra data
+        "{",
+        "",
+        "\ufeff{}",  # a byte order mark
+        "NaN",
+        '"s"',
+        "[1,]",
+    ],
+)
+def test_the_one_call_decoder_answers_as_json_loads(text: str) -> None:
+    def outcome(decode: Any) -> Any:
+        try:
+            return ("value", repr(decode(text)))
+        except json.JSONDecodeError as exc:
+            return ("error", exc.msg, exc.pos)
+
+    assert outcome(_json._decode) == outcome(json.loads)
+    assert outcome(_json.loads) == outcome(json.loads)
+
+
+def test_the_shortest_text_that_can_hold_a_too_long_integer_is_still_checked(digit_limit: None) -> None:
+    sys.set_int_max_str_digits(640)  # the lowest limit an interpreter accepts
+    assert _json.loads("9" * 641, lenient=True) == _json.TOO_LONG
+    assert _json.loads("9" * 640, lenient=True) == int("9" * 640)

@@ -16,7 +16,16 @@ import pytest
 
 from support.fake_clock import Clock
 from toolwire import AbstractLLM
-from toolwire._pacing import Pacer, Permit, Slots, estimate_tokens, parse_reset, read_limits
+from toolwire._pacing import (
+    LimitReading,
+    Pacer,
+    Permit,
+    Slots,
+    estimate_tokens,
+    parse_reset,
+    read_limits,
+    refill_time,
+)
 from toolwire.errors import ConfigurationError, RateLimitError
 from toolwire.providers.gemini import gemini_error
 from toolwire.providers.openai import openai_error
@@ -142,7 +151,7 @@ def test_a_non_retryable_429_does_not_pause_anyone() -> None:
     assert clock.now == 0.0 and pacer.throttled == 0
 
 
-def test_limits_from_headers_set_the_pace_and_remaining_zero_pauses() -> None:
+def test_limits_from_headers_set_the_pace_and_remaining_zero_pauses_for_one_requests_refill() -> None:
     clock = Clock()
     pacer = Pacer(clock=clock, wall=lambda: 0.0)
     permit = pacer.acquire(b"", clock.sleep)
@@ -155,28 +164,172 @@ def test_limits_from_headers_set_the_pace_and_remaining_zero_pauses() -> None:
         {
             "x-ratelimit-limit-requests": "600",
             "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": "6m0s",
+            "x-ratelimit-reset-requests": "1m0s",  # the whole limit is back in a minute
         },
     )
+    # the limit refills linearly: one request's worth (60 s / 600) comes back in 0.1 s; the
+    # reset is the time until all 600 are back (it used to be waited out whole)
+    assert pacer.pause_left() == pytest.approx(0.1)
     start = clock.now
     pacer.acquire(b"", clock.sleep)
-    assert clock.now - start == pytest.approx(360.0)
+    assert clock.now - start == pytest.approx(60 / (600 * 0.97))  # the learned pace is longer
 
 
-def test_low_remaining_spreads_what_is_left_until_the_reset() -> None:
+def test_a_reset_longer_than_a_minute_is_a_longer_window() -> None:
+    # 600 used, all back in 6 minutes: 600 per 6 minutes, one every 0.6 s (not a 360 s pause)
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "x-ratelimit-limit-requests": "600",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "6m0s",
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    assert pacer.pause_left() == pytest.approx(0.6)
+
+
+def test_a_per_day_limit_waits_for_its_own_refill() -> None:
+    # OpenAI's RPD: recorded answers show 10000 requests with 15 used and 2m2.445s to the full
+    # reset (fixtures/recorded/openai/openai_parallel_tool_calls_and_tool_results.yaml): a day's
+    # window, so with none left one request takes 8.64 s to come back
+    reading = read_limits(
+        {
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9985",
+            "x-ratelimit-reset-requests": "2m2.445s",
+        },
+        wall=0.0,
+    )["requests"]
+    assert refill_time(reading) == pytest.approx(122.445 / 15)
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "24h0m0s",
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    assert pacer.pause_left() == pytest.approx(8.64)
+
+
+@pytest.mark.parametrize(
+    ("limit", "remaining", "reset", "seconds"),
+    [
+        # as recorded (fixtures/recorded/openai*/): one request's or a few tokens' worth of a minute
+        ("15000", "14999", "4ms", 60 / 15000),
+        ("500", "499", "120ms", 60 / 500),
+        ("200000", "199973", "8ms", 60 / 200000),
+        ("150000000", "149999993", "0s", 60 / 150000000),
+        ("600", "0", "1m0s", 0.1),
+        ("600", "600", "0s", 0.1),  # nothing used: the window is taken as a minute
+    ],
+)
+def test_refill_time_is_one_units_share_of_the_window(
+    limit: str, remaining: str, reset: str, seconds: float
+) -> None:
+    headers = {
+        "x-ratelimit-limit-requests": limit,
+        "x-ratelimit-remaining-requests": remaining,
+        "x-ratelimit-reset-requests": reset,
+    }
+    assert refill_time(read_limits(headers, wall=0.0)["requests"]) == pytest.approx(seconds)
+
+
+def test_azure_names_its_window_and_that_measures_the_refill() -> None:
+    # as recorded (fixtures/recorded/azure_openai/azure_stream_text_prompt_filter_results.yaml):
+    # the bare `500` is no number of seconds to wait; the renewal period says the window
+    headers = {
+        "x-ratelimit-limit-requests": "120",
+        "x-ratelimit-remaining-requests": "119",
+        "x-ratelimit-renewalperiod-requests": "60",
+        "x-ratelimit-reset-requests": "500",
+    }
+    assert refill_time(read_limits(headers, wall=0.0)["requests"]) == pytest.approx(0.5)
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, {**headers, "x-ratelimit-remaining-requests": "0"})
+    assert pacer.pause_left() == pytest.approx(0.5)  # one request's refill, not 500 s
+
+
+def test_refill_time_needs_a_limit_a_remaining_and_a_reset() -> None:
+    assert refill_time(LimitReading(None, 0, 1.0)) is None
+    assert refill_time(LimitReading(100, None, 1.0)) is None
+    assert refill_time(LimitReading(100, 0, None)) is None
+
+
+def test_without_a_limit_remaining_zero_still_waits_for_the_reset() -> None:
+    # nothing to measure the refill by: the reset is the only time the server gave
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s"}
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    assert pacer.pause_left() == pytest.approx(2.0)
+
+
+def test_anthropic_bucket_empty_waits_for_one_request_not_the_full_replenishment() -> None:
+    # Anthropic: "the time when the rate limit will be fully replenished" (RFC 3339), and the
+    # bucket refills continuously: 50 RPM, none left, full in 60 s -> one request in 1.2 s
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "1970-01-01T00:01:00Z",  # 60 s from the fake wall
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
+    start = clock.now
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now - start == pytest.approx(1.2)
+
+
+def test_fewer_tokens_left_than_the_next_request_needs_waits_for_the_difference() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    body = b"x" * 4000  # estimated at 1000 tokens
+    headers = {
+        "x-ratelimit-limit-tokens": "60000",  # 1000 tokens a second come back
+        "x-ratelimit-remaining-tokens": "100",
+        "x-ratelimit-reset-tokens": "59.9s",
+    }
+    pacer.release(pacer.acquire(body, clock.sleep), 200, headers)
+    assert pacer.pause_left() == pytest.approx(0.9)  # the 900 tokens missing, not 59.9 s
+    headers["x-ratelimit-remaining-tokens"] = "5000"
+    clock.now += 1.0
+    pacer.release(pacer.acquire(body, clock.sleep), 200, headers)
+    assert pacer.pause_left() == 0.0  # enough left: no hold
+
+
+def test_low_remaining_keeps_the_learned_pace() -> None:
+    # 50 of 1000 left, full again in 57 s (a per-minute bucket refilling what was used): the
+    # bucket gives back what the pace takes, so the pace is not slowed further (it used to be
+    # cut to "50 left over 57 s", one request every 1.14 s)
     clock = Clock()
     pacer = Pacer(clock=clock, wall=lambda: 0.0)
     headers = {
         "anthropic-ratelimit-requests-limit": "1000",
-        "anthropic-ratelimit-requests-remaining": "10",
-        "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:20Z",  # 20 s from the fake wall
+        "anthropic-ratelimit-requests-remaining": "50",
+        "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:57Z",
     }
     pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
     starts = []
     for _ in range(3):
         pacer.acquire(b"", clock.sleep)
         starts.append(clock.now)
-    assert starts[2] - starts[1] == pytest.approx(2.0)  # 10 left over 20 s
+    assert starts[2] - starts[1] == pytest.approx(60 / (1000 * 0.97))
+
+
+def test_a_429_still_waits_out_retry_after_beside_a_short_refill() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, wall=lambda: 0.0)
+    headers = {
+        "x-ratelimit-limit-requests": "600",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+    }
+    pacer.release(pacer.acquire(b"", clock.sleep), 429, headers, retry_after=20.0)
+    start = clock.now
+    pacer.acquire(b"", clock.sleep)
+    assert clock.now - start == pytest.approx(20.0)
 
 
 def test_invalid_configuration_is_refused() -> None:

@@ -19,7 +19,7 @@ import pytest
 from support.fake_clock import Clock
 from support.replay import fixture_path, load_cassette
 from toolwire import AbstractLLM
-from toolwire._pacing import LEARNED_MARGIN, Pacer, read_limits
+from toolwire._pacing import LEARNED_MARGIN, Pacer, Permit, read_limits
 
 RECORDED = ("anthropic", "anthropic_tool_result_history_request.yaml")
 
@@ -91,11 +91,15 @@ def test_output_tokens_from_usage_are_booked_against_the_output_limit() -> None:
     assert clock.now == pytest.approx(97 * 60 / (600 * LEARNED_MARGIN))
 
 
-def test_no_output_tokens_left_pauses_until_their_reset() -> None:
+def test_no_output_tokens_left_pauses_until_an_answers_worth_has_refilled() -> None:
+    # the reset (31 s) is when the whole output-token limit is back; the bucket refills
+    # continuously (80,000 a minute), so the next answer's worth comes back much sooner
     headers, _, wall = _recorded()
     headers["anthropic-ratelimit-output-tokens-remaining"] = "0"
     clock = Clock()
     pacer = Pacer(clock=clock, wall=lambda: wall)
     pacer.release(pacer.acquire(b"", clock.sleep), 200, headers)
-    pacer.acquire(b"", clock.sleep)
-    assert clock.now == pytest.approx(31.0)  # the recorded output-token reset, 31 s away
+    assert pacer.pause_left() == pytest.approx(60 / 80000)  # no answer seen yet: one token's worth
+    pacer.settle(1, 1, completion=800)  # an answer wrote 800 tokens: the next may as well
+    pacer.release(Permit(1, False), 200, headers)
+    assert pacer.pause_left() == pytest.approx(800 * 60 / 80000)  # 0.6 s, not 31 s

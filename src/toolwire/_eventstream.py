@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 _PRELUDE = 12
-_MAX_MESSAGE = 16 * 1024 * 1024  # the service's own limit: a larger length is damage, not data
 _MAX_HEADERS = 128 * 1024
+# botocore.eventstream's limits (payload 24 MiB, headers 128 KiB): a longer frame is damage, not data
+_MAX_PAYLOAD = 24 * 1024 * 1024
 _PRELUDE_STRUCT = struct.Struct(">III")
 _CRC = struct.Struct(">I")
 
@@ -137,7 +138,8 @@ class EventStreamDecoder:
             total, headers_length, prelude_crc = _PRELUDE_STRUCT.unpack_from(self._buffer, 0)
             if zlib.crc32(self._buffer[:8]) != prelude_crc:
                 raise EventStreamError("event stream: prelude CRC mismatch (the frame is damaged)")
-            if total > _MAX_MESSAGE or headers_length > _MAX_HEADERS or total < _PRELUDE + headers_length + 4:
+            payload_length = total - headers_length - _PRELUDE - 4
+            if payload_length > _MAX_PAYLOAD or headers_length > _MAX_HEADERS or payload_length < 0:
                 raise EventStreamError(f"event stream: impossible frame lengths ({total}, {headers_length})")
             if len(self._buffer) < total:
                 break

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["BODY_MAX_DEPTH", "MAX_DEPTH", "JSONLimitError", "depth_error", "loads"]
@@ -101,6 +102,9 @@ def _int_or_marker(digits: str) -> Any:
 
 
 _long_runs: tuple[int, re.Pattern[str] | None] = (0, None)
+# The lowest digit limit an interpreter accepts (`sys.set_int_max_str_digits` refuses less but 0):
+# a text no longer than this cannot hold an integer past the limit, whatever it is set to.
+_LOWEST_DIGIT_LIMIT = getattr(sys.int_info, "str_digits_check_threshold", 0)
 
 
 def _may_hold_long_int(text: str) -> bool:
@@ -116,6 +120,23 @@ def _may_hold_long_int(text: str) -> bool:
     pattern = _long_runs[1]
     assert pattern is not None
     return pattern.search(text) is not None
+
+
+# the C scanner that json.loads ends in (set by JSONDecoder.__init__, not in its type stubs)
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _decode(text: str) -> Any:
+    """`json.loads(text)`, one C call for a document without surrounding whitespace (a stream
+    event's data, a compact body); anything else, errors included, goes through `json.loads`,
+    which raises exactly what it always did."""
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:  # leading whitespace, a BOM, empty text: json.loads says which
+        return json.loads(text)
+    if end != len(text):  # trailing whitespace, or extra data after the document
+        return json.loads(text)
+    return value
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, lenient: bool = False) -> Any:
@@ -136,9 +157,9 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, lenient: bool = Fals
             if pos is not None:
                 raise JSONLimitError(f"JSON nested deeper than {max_depth} levels (at position {pos})")
     try:
-        if lenient and _may_hold_long_int(text):
+        if lenient and len(text) > _LOWEST_DIGIT_LIMIT and _may_hold_long_int(text):
             return json.loads(text, parse_int=_int_or_marker)
-        return json.loads(text)
+        return _decode(text)
     except json.JSONDecodeError:
         raise
     except RecursionError:

@@ -13,9 +13,11 @@ One `Pacer` per provider instance, shared by every call made through it, sync (t
   before the call from the body size and corrected from `usage` after it (`settle`).
 - Adaptive: every response's rate-limit headers are read (`x-ratelimit-*` from OpenAI and Azure,
   `anthropic-ratelimit-*`). A limit the server announces becomes the pace when none was configured
-  (with a small margin); `remaining: 0` pauses every call until the announced reset; a 429 pauses
-  everything sharing the pacer for `retry-after` (or a growing backoff) and slows the pace, which
-  then recovers a little with each success.
+  (with a small margin). The reset headers say when the limit is back to *full* capacity, and
+  limits refill linearly (`refill_time`): when what is left will not do for the next request
+  (`remaining: 0`, or fewer tokens than it needs), every call waits for that much to refill, not
+  for the whole reset. A 429 pauses everything sharing the pacer for `retry-after` (or a growing
+  backoff) and slows the pace, which then recovers a little with each success.
 
 The waiting itself is done by the caller with the transport's injectable `sleep` / `asleep` and
 `clock`, so tests run on a fake clock.
@@ -47,14 +49,13 @@ RECOVERY = 0.01
 # A 429 without retry-after pauses everyone for this long, doubling per consecutive 429.
 BASE_PAUSE = 0.5
 MAX_PAUSE = 30.0
-# Below this share of the limit left, the remaining requests are spread over the time to reset.
-LOW_REMAINING = 0.1
 # At or below this share of the request limit left, the next request is about to be refused:
 # new starts wait for one request's worth of the limit (60 / limit s) to come free.
 NEARLY_OUT = 0.01
 # A request that wakes more than this many intervals after its booked start books again (once):
 # a few late ones going together fit the headroom LEARNED_MARGIN leaves (3 of every 100).
 LATE = 3.0
+MINUTE = 60.0  # the shortest window a provider's announced limit counts over
 CHARS_PER_TOKEN = 4  # OpenAI's own rule of thumb for English text; JSON bodies are close to it
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -113,6 +114,9 @@ class LimitReading:
     limit: float | None
     remaining: float | None
     reset: float | None  # seconds from now
+    # the window the limit counts over, when the server says it (Azure's
+    # `x-ratelimit-renewalperiod-*`, in seconds; recorded in fixtures/recorded/azure_openai/)
+    window: float | None = None
 
 
 # Anthropic also limits input and output tokens separately (anthropic-ratelimit-input-tokens-*,
@@ -137,6 +141,7 @@ def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitRe
                 _number(headers, f"x-ratelimit-limit-{kind}"),
                 _number(headers, f"x-ratelimit-remaining-{kind}"),
                 parse_reset(headers.get(f"x-ratelimit-reset-{kind}"), wall=wall),
+                _number(headers, f"x-ratelimit-renewalperiod-{kind}") or None,
             )
         if reading.limit is None and reading.remaining is None:
             # Anthropic: anthropic-ratelimit-input-tokens-limit, ...-remaining, ...-reset (RFC 3339)
@@ -149,6 +154,37 @@ def read_limits(headers: Mapping[str, str], *, wall: float) -> dict[str, LimitRe
         if reading.limit is not None or reading.remaining is not None:
             found[kind] = reading
     return found
+
+
+def refill_time(reading: LimitReading) -> float | None:
+    """Seconds for one unit (a request, a token) of a limit to come back, or None when the
+    reading cannot tell (no limit, no remaining, no reset).
+
+    The reset headers give the time until the limit is back to its *full* capacity, not until the
+    next request may go: OpenAI's `x-ratelimit-reset-*` is "the time until the rate limit resets
+    to its initial state" (platform.openai.com/docs/guides/rate-limits), Anthropic's
+    `anthropic-ratelimit-*-reset` "the time when the rate limit will be fully replenished", its
+    limits "continuously replenished up to your maximum" (docs.anthropic.com/en/api/rate-limits).
+    Both refill linearly: recorded OpenAI answers carry limit 15000, remaining 14999, reset 4ms
+    (one request's worth of a minute, 60/15000 s) and limit 200000 tokens, remaining 199973,
+    reset 8ms (27 tokens' worth). So the used part (limit - remaining) comes back over `reset`,
+    and the window the limit is counted over is `reset * limit / (limit - remaining)`: a minute
+    for RPM/TPM, a day for OpenAI's RPD/TPD. Never taken as shorter than a minute: the limits
+    are per minute at the shortest, and a near-full bucket's reset is rounded (`1s` on Anthropic).
+
+    Azure names its window (`x-ratelimit-renewalperiod-requests: 60`), and that is used instead:
+    its resets are bare numbers whose unit is not documented (recorded: limit 120, remaining 119,
+    reset `500`, which is one request's worth of a minute in milliseconds).
+    """
+    limit, remaining, reset = reading.limit, reading.remaining, reading.reset
+    if not limit or remaining is None or reset is None:
+        return None
+    if reading.window:
+        return reading.window / limit
+    window = MINUTE
+    if remaining < limit and reset > 0:
+        window = max(window, reset * limit / (limit - remaining))
+    return window / limit
 
 
 class _Waiter:
@@ -317,8 +353,8 @@ class Pacer:
         self._paused_until = -math.inf
         self._epoch = 0  # counts pauses: a booking made in an earlier epoch is void (`recheck`)
         self._learned: dict[str, float] = {}  # limits the server announced, per minute
-        self._spread: dict[str, tuple[float, float]] = {}  # kind -> (min interval, valid until)
         self._factor = 1.0
+        self._last_output = 1  # output tokens of the last answer: what the next one may need
         self._throttled_in_row = 0
         self.requests = 0
         self.rebooked = 0
@@ -350,14 +386,7 @@ class Pacer:
 
     def _interval(self, kind: str, amount: float, now: float) -> float:
         rate = self.rate(kind)
-        interval = amount * 60.0 / rate if rate else 0.0
-        spread = self._spread.get(kind)
-        if spread is not None:
-            if now < spread[1]:
-                interval = max(interval, spread[0] * amount)
-            else:
-                del self._spread[kind]
-        return interval
+        return amount * 60.0 / rate if rate else 0.0
 
     def reserve(self, tokens: int, *, ignore_pause: bool = False) -> float:
         """Book the next start for a request of `tokens`; return the seconds to wait for it."""
@@ -417,7 +446,10 @@ class Pacer:
             wait, fresh = self._booking(tokens, ignore_pause=False, rebook=True)
             fresh.late = booking.late or late
             booking.due, booking.epoch, booking.interval, booking.late = (
-                fresh.due, fresh.epoch, fresh.interval, fresh.late
+                fresh.due,
+                fresh.epoch,
+                fresh.interval,
+                fresh.late,
             )
             return wait
 
@@ -495,7 +527,7 @@ class Pacer:
             now = self.clock()
             self.responses += 1
             if headers is not None and self.adaptive:
-                self._learn(headers, now)
+                self._learn(headers, now, permit.tokens)
             if status == 429 and retryable:
                 self._throttled(now, retry_after)
             elif status < 400:
@@ -523,6 +555,7 @@ class Pacer:
                 corrections.append(("input_tokens", prompt - estimated))
             if completion is not None:
                 corrections.append(("output_tokens", completion))
+                self._last_output = max(1, completion)
             for kind, amount in corrections:
                 rate = self.rate(kind)
                 if rate and amount:
@@ -558,26 +591,44 @@ class Pacer:
         self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
         self._pause(now + retry_after, slower=True)
 
-    def _learn(self, headers: Mapping[str, str], now: float) -> None:
+    def _learn(self, headers: Mapping[str, str], now: float, tokens: int = 1) -> None:
+        """Learn the limits a response announced, and hold new starts when what is left will not
+        do for the next request (`tokens`: this request's estimate, taken for the next one's)."""
         for kind, reading in read_limits(headers, wall=self.wall()).items():
             if reading.limit:
                 self._learned[kind] = reading.limit
-            if reading.remaining is None or reading.reset is None:
+            unit = refill_time(reading)
+            if unit is None:
+                if reading.remaining is not None and reading.remaining < 1 and reading.reset is not None:
+                    # nothing left and no limit to measure the refill by: the reset is all we know
+                    self._pause(now + reading.reset)
                 continue
-            if reading.remaining < 1:
-                # nothing left until the reset: starting anything earlier only collects 429s
-                self._pause(now + reading.reset)
-            elif kind == "requests" and reading.limit and reading.remaining <= reading.limit * NEARLY_OUT:
+            limit, remaining, reset = reading.limit or 0.0, reading.remaining or 0.0, reading.reset or 0.0
+            # what the next request takes from this limit: its body's estimate for (input) tokens;
+            # for output tokens, what the last answer wrote (Anthropic books `max_tokens` at the
+            # start and corrects it at the end)
+            need = (
+                tokens
+                if kind in ("tokens", "input_tokens")
+                else self._last_output
+                if kind == "output_tokens"
+                else 1
+            )
+            if remaining < need:
+                # not enough left for the next request: wait until the refill covers it, not for
+                # the whole limit to come back (which is what the reset says; see `refill_time`)
+                self._pause(now + min(reset, (need - remaining) * unit))
+            elif kind == "requests" and remaining <= limit * NEARLY_OUT:
                 # One or two left: the smooth pace runs close to the limit (LEARNED_MARGIN), so a
                 # few requests that arrive bunched (a stalled process on either side sends or
                 # stamps them at once) fill the window, and the requests already on their way
-                # meet a 429. Waiting for one request's worth of the limit (as a sliding window
-                # frees a slot or a bucket refills one) keeps that last room free; `reset` is no
-                # measure of it: OpenAI's is the time to refill the *whole* limit.
-                self._pause(now + min(reading.reset, 60.0 / reading.limit))
-            if reading.remaining >= 1 and reading.limit and reading.remaining < reading.limit * LOW_REMAINING:
-                # others share this key: spread what is left over the time to the reset
-                self._spread[kind] = (reading.reset / reading.remaining, now + reading.reset)
+                # meet a 429. Waiting for one request's worth of the limit to refill keeps that
+                # last room free.
+                self._pause(now + min(reset, unit))
+            # Little left but enough (under a tenth of the limit) no longer slows the pace: it used
+            # to be cut to "what is left over the time to the reset", as if nothing came back
+            # before it (a hundredfold slower at 1 % left). The bucket gives back what the learned
+            # pace takes; when others share the key, their 429s cut the pace (SLOWDOWN) instead.
 
     def stats(self) -> dict[str, float]:
         with self._lock:

@@ -93,6 +93,9 @@ class HttpCall:
     max_retries: int | None = None
     deadline: float | None = None  # total seconds for every attempt of this call (None: the provider's)
     secrets: tuple[str, ...] = ()  # what the provider declared it holds (`BaseProvider.credentials`)
+    # called on the call before each retry: a provider whose authentication is bound to the time
+    # of the request (AWS SigV4: five minutes after `x-amz-date`) signs it again
+    prepare_retry: Callable[[HttpCall], None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -451,6 +454,8 @@ class Transport:
 
     def _build(self, client: httpx2.Client | httpx2.AsyncClient, state: _Attempts) -> httpx2.Request:
         call = state.call
+        if state.attempt and call.prepare_retry is not None:
+            call.prepare_retry(call)
         # the provider's timeout applies to clients the user passed in too, not only to ours
         seconds = call.timeout if call.timeout is not None else self.timeout
         deadline = state.policy.deadline

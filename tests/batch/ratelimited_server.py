@@ -4,6 +4,9 @@ Standard library only, asyncio, HTTP/1.1 keep-alive, 127.0.0.1. Like OpenAI's AP
 `x-ratelimit-{limit,remaining,reset}-requests` on every answer and, when a request would exceed
 the limit, a 429 with `code: "rate_limit_exceeded"`, those headers and `retry-after-ms`
 (the wait until the oldest request leaves the window; Azure sends it, OpenAI sends `retry-after`).
+The reset is what OpenAI documents: "the time until the rate limit resets to its initial state",
+here until every request counted now has left the window (not until the next one may go, which
+is what `retry-after-ms` says).
 
 The window can be shorter than a minute to keep tests quick: `limit` requests per `window` seconds
 is announced as the per-minute figure it amounts to (`limit * 60 / window`), as a real service
@@ -120,7 +123,8 @@ class SlidingWindow:
 
     def headers(self, now: float) -> dict[str, str]:
         remaining = max(0, self.limit - len(self.times))
-        reset = (self.times[0] + self.window - now) if self.times else 0.0
+        # back to its initial state once the newest request has left the window
+        reset = (self.times[-1] + self.window - now) if self.times else 0.0
         scale = 60 / self.window  # every figure per minute, as the real headers are
         return {
             "x-ratelimit-limit-requests": str(round(self.limit * scale)),

@@ -16,6 +16,8 @@ HERE = Path(__file__).resolve().parent
 SERVERS = HERE / "servers"
 DEMO = SERVERS / "demo_server.py"
 PAGED = SERVERS / "paged_server.py"
+LISTEN = SERVERS / "listen_server.py"
+UNRULY = SERVERS / "unruly_server.py"
 ROOT = HERE.parents[1]
 RECORDED = ROOT.parent / "shared" / "fixtures" / "recorded" / "mcp"
 
@@ -39,11 +41,11 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def http_server(*flags: str, port: int | None = None) -> Iterator[str]:
-    """The demo server as Streamable HTTP (`--json`, `--stateless`); yields its /mcp URL."""
+def http_server(*flags: str, port: int | None = None, script: Path = DEMO) -> Iterator[str]:
+    """The demo server (or `script`) as Streamable HTTP (`--json`, `--stateless`); yields its /mcp URL."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, str(DEMO), "--http", str(port), *flags],
+        [sys.executable, str(script), "--http", str(port), *flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -46,8 +46,11 @@ def test_stateful_sse_server_both_protocol_generations(sse_url: str, mode: str) 
         assert result.output_text() == '{"result": "contents of x"}'
 
 
-def test_stateless_json_server(json_url: str) -> None:
-    with MCPToolset.http(json_url, prefix="demo_") as server:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_stateless_json_server(json_url: str, mode: str) -> None:
+    with MCPToolset.http(json_url, prefix="demo_", mode=mode) as server:
+        version = server._conn.client.protocol_version if server._conn else None
+        assert (version or "").startswith("2026" if mode == "auto" else "2025"), version
         assert "demo_add" in {t.name for t in server.tools}
         assert server.call("demo_stamp", {"label": "json"}).startswith("json ")
         with pytest.raises(Exception, match="failed on purpose"):
@@ -117,3 +120,21 @@ def test_stdio_cycles_leave_no_process(tmp_path: object) -> None:
     assert not zombies_of(os.getpid())  # every server process was waited for
     assert threading.active_count() == threads
     assert open_fds() <= fds
+
+
+@pytest.mark.parametrize("what", ["call", "list"])
+def test_a_session_the_server_forgot_is_re_established_and_the_request_sent_again(what: str) -> None:
+    # A 2025 session: the server restarts between two calls and answers the old Mcp-Session-Id with
+    # 404 "Session not found"; the client must start a new session (MCP 2025-06-18, session
+    # management). The server never ran the request, so it is sent again on the new session.
+    port = free_port()
+    with http_server(port=port) as url, MCPToolset.http(url, mode="legacy") as server:
+        assert server.call("add", {"a": 1, "b": 2}) == {"result": 3}
+        _stop_all_servers_on(port)
+        with http_server(port=port):
+            if what == "call":
+                assert server.call("add", {"a": 2, "b": 2}) == {"result": 4}
+            else:
+                assert "add" in {t.name for t in server.refresh()}
+            assert server.restarts == 1
+            assert server.call("add", {"a": 3, "b": 2}) == {"result": 5}  # and it stays usable

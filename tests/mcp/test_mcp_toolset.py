@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import sys
 import threading
 import time
@@ -13,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_support import DEMO, PAGED
+from mcp_support import DEMO, PAGED, UNRULY, children_of, zombies_of
 
 from toolwire import ToolCall, aexecute_tool_calls, execute_tool_calls
-from toolwire.errors import MCPConnectionError, MCPToolChangedError, MCPToolError
+from toolwire.errors import MCPConnectionError, MCPTimeoutError, MCPToolChangedError, MCPToolError
 from toolwire.mcp import MCPToolDefinition, MCPToolNameCollisionError, MCPToolset
 from toolwire.mcp._names import VALID_NAME, assign_names, provider_name
 from toolwire.tools.dialects import DIALECTS, compile_schema
@@ -60,6 +62,15 @@ def test_every_page_is_listed_and_names_are_valid_for_every_provider(paged: MCPT
         assert VALID_NAME.match(tool.name), tool.name
     long_one = originals["echo_with_a_name_far_longer_than_sixty_four_characters_allowed_by_providers"]
     assert len(long_one.name) == 64
+
+
+def test_a_list_that_changes_while_paged_is_read_again_not_a_name_collision() -> None:
+    # offset cursors: a tool inserted after page one makes page two repeat a tool (and the new one
+    # is missed); the repeat is one tool, not a collision, and the list is read again on next use
+    with MCPToolset.stdio(sys.executable, [str(PAGED), "--shift"]) as server:
+        first = [t.name for t in server._tools]
+        assert len(first) == len(set(first)) == 7 and "inserted" not in first
+        assert {t.name for t in server.tools} == {*first, "inserted"}
 
 
 def test_calls_reach_the_original_tool_name(paged: MCPToolset) -> None:
@@ -356,3 +367,45 @@ def test_images_become_toolwire_images(paged: MCPToolset) -> None:
     assert text == "the picture:"
     assert isinstance(image, Image) and image.media_type == "image/png" and image.size == 70
     assert note.startswith("[image omitted: image/svg+xml, ")
+
+
+def test_a_server_that_ignores_stdin_eof_and_sigterm_is_killed_on_close() -> None:
+    # closing stdin, then SIGTERM, then SIGKILL after the grace period: only the last one works here
+    before = set(children_of(os.getpid()))
+    with MCPToolset.stdio(sys.executable, [str(UNRULY), "--ignore-term"]) as server:
+        assert server.call("add", {"a": 1, "b": 2}) == {"result": 3}
+        [pid] = set(children_of(os.getpid())) - before
+        assert (Path(f"/proc/{pid}/status").read_text().split("SigIgn:")[1].split()[0]) != "0" * 16
+    assert pid not in children_of(os.getpid()) and pid not in zombies_of(os.getpid())
+
+
+def test_a_server_that_hangs_in_the_handshake_is_a_timeout_without_the_close_grace(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The connection never became ready, so there is nothing to close gracefully: the timeout is
+    # raised once the process is ended, not after the grace period a live connection gets (made
+    # absurdly long here so that waiting it out would show). The bound is generous on purpose.
+    import toolwire.mcp.toolset as toolset_module
+
+    monkeypatch.setattr(toolset_module, "_STOP_GRACE", 600.0)
+    before = set(children_of(os.getpid()))
+    started = time.monotonic()
+    hung = MCPToolset.stdio(sys.executable, ["-c", "import time; time.sleep(600)"], connect_timeout=1)
+    with pytest.raises(MCPTimeoutError, match="did not connect within 1s"), hung:
+        pass
+    assert time.monotonic() - started < 120
+    assert set(children_of(os.getpid())) <= before and not zombies_of(os.getpid())
+    gc.collect()  # an exception left unread in the readiness future is reported when it is collected
+    assert "never retrieved" not in caplog.text
+
+
+def test_a_server_that_stops_answering_tools_list_is_a_typed_timeout_then_restarted() -> None:
+    before = set(children_of(os.getpid()))
+    with MCPToolset.stdio(sys.executable, [str(UNRULY), "--hang-list"]) as server:
+        [pid] = set(children_of(os.getpid())) - before
+        server.connect_timeout = 0.5  # also bounds a listing (the process started with the default)
+        with pytest.raises(MCPTimeoutError, match=r"did not list its tools within 0\.5s"):
+            server.refresh()
+        server.connect_timeout = 30
+        assert {t.name for t in server.refresh()} == {"add"}  # a new process answers its first listing
+        assert server.restarts == 1 and pid not in children_of(os.getpid())

@@ -11,10 +11,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 
-__all__ = ["MAX_NAME", "VALID_NAME", "MCPToolNameCollisionError", "assign_names", "provider_name"]
+__all__ = [
+    "MAX_NAME",
+    "VALID_NAME",
+    "MCPToolNameCollisionError",
+    "assign_names",
+    "provider_name",
+    "unique_by_name",
+]
+
+T = TypeVar("T")
 
 MAX_NAME = 64
 VALID_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -52,3 +62,10 @@ def assign_names(originals: Iterable[str], prefix: str, server: str) -> dict[str
             )
         exposed[name] = original
     return exposed
+
+
+def unique_by_name(tools: list[T]) -> list[T]:
+    """Tool names are unique on a server; one listed twice means the list changed while it was paged
+    (offset cursors shift), not two tools: the later copy is kept (the caller re-reads the list)."""
+    by_name: dict[Any, T] = {getattr(t, "name", None): t for t in tools}
+    return list(by_name.values())

@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
+
 __all__ = ["PinStore", "describe_change", "fingerprint"]
 
 
@@ -76,6 +78,40 @@ def _schema_diff(old: Any, new: Any) -> str:
     return "; ".join(parts)
 
 
+_FILE_LOCKS: dict[Path, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    """One lock per pin file in this process: toolsets of several servers may share a file, and each
+    rewrite reads the others' sections first (without the lock, two rewrites could drop one)."""
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The pin file's content, checked enough that a broken file (a bad merge, say) is a clear
+    error naming it rather than a crash deep inside a listing or an approval."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ConfigurationError(f"MCP pin file {path} is not valid JSON: {exc}") from None
+    servers = data.get("servers", {}) if isinstance(data, dict) else None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(servers, dict)
+        or not all(
+            isinstance(pins, dict) and all(isinstance(pin, dict) and "sha256" in pin for pin in pins.values())
+            for pins in servers.values()
+        )
+    ):
+        raise ConfigurationError(
+            f"MCP pin file {path} is not a pin file: expected "
+            '{"version": 1, "servers": {"<server>": {"<tool>": {"sha256": ...}}}}'
+        )
+    return data
+
+
 class PinStore:
     """Pins of one server. Thread-safe; the file (if any) is rewritten atomically on each change."""
 
@@ -85,8 +121,7 @@ class PinStore:
         self._lock = threading.Lock()
         self._pins: dict[str, dict[str, Any]] = {}
         if self.path is not None and self.path.exists():
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-            self._pins = dict((data.get("servers") or {}).get(server) or {})
+            self._pins = dict(_read(self.path).get("servers", {}).get(server) or {})
 
     def check(self, tool: str, current: dict[str, Any]) -> str | None:
         """None when `current` matches the pin (a tool seen for the first time is pinned now);
@@ -110,14 +145,15 @@ class PinStore:
     def _save(self) -> None:
         if self.path is None:
             return
-        data: dict[str, Any] = {"version": 1, "servers": {}}
-        if self.path.exists():
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}") or data
-            data.setdefault("servers", {})
-        data["servers"][self.server] = dict(sorted(self._pins.items()))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, self.path)
+        with _file_lock(self.path):
+            data: dict[str, Any] = {"version": 1, "servers": {}}
+            if self.path.exists():
+                data = _read(self.path) or data
+                data.setdefault("servers", {})
+            data["servers"][self.server] = dict(sorted(self._pins.items()))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
+                handle.write("\n")
+            os.replace(tmp, self.path)

@@ -22,6 +22,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TextIO
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,11 +37,13 @@ from ..errors import (
     MCPToolError,
 )
 from ..tools.definition import ToolDefinition
+from . import _watch
 from ._labels import _describe, _leaf, _redacted, _safe_url
 from ._loop import BackgroundLoop
-from ._names import assign_names
+from ._names import assign_names, unique_by_name
 from ._pins import PinStore, fingerprint
 from ._schema import SchemaRefused, SchemaValidator, neutral_schema, result_output
+from ._watch import ListWatch, lost_session_hook, watch_tool_list
 
 __all__ = ["MCPToolDefinition", "MCPToolset"]
 
@@ -92,6 +95,16 @@ class _Connection:
     task: asyncio.Task[None] | None = None
     dead: bool = False
     error: BaseException | None = None
+    watch: ListWatch | None = None
+    """The 2026-07-28 listen stream (None: changes come as notifications, or never)."""
+    session_lost: bool = False
+    """The HTTP server answered 404 to a request carrying this connection's `Mcp-Session-Id`: it no
+    longer knows the session (expired, or the server restarted) and never ran the request."""
+
+    @property
+    def announces(self) -> bool:
+        """Whether the server's list changes reach the toolset now."""
+        return self.watch is None or self.watch.watching
 
 
 class MCPToolset:
@@ -375,7 +388,9 @@ class MCPToolset:
         # listener was there are never replayed, so the list is read again before the call.
         return self._stale or self._conn is None or self._conn.dead
 
-    async def _call(self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool) -> Any:
+    async def _call(
+        self, tool: MCPToolDefinition, arguments: dict[str, Any], *, approved: bool, retried: bool = False
+    ) -> Any:
         if self._needs_refresh():
             await self._refresh()
         current = self._by_name.get(tool.name)
@@ -404,7 +419,10 @@ class MCPToolset:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise self._failure(conn, f"the call to {tool.name}", exc, tool.name) from None
+            failure = self._failure(conn, f"the call to {tool.name}", exc, tool.name)
+            if conn.session_lost and not retried:  # the server never ran it: once more, on a new session
+                return await self._call(tool, arguments, approved=approved, retried=True)
+            raise failure from None
         if result.is_error:
             output = result_output(result)
             text = output if isinstance(output, str) else str(output)
@@ -419,6 +437,14 @@ class MCPToolset:
         from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         leaf = _leaf(exc)
+        if conn.session_lost:
+            self._mark_dead(conn)
+            return MCPConnectionError(
+                f"MCP server {self.label} no longer knows the session (HTTP 404) during {what}; "
+                "a new session is opened on next use",
+                server=self.label,
+                tool_name=tool,
+            )
         if isinstance(leaf, MCPError):
             if leaf.code == REQUEST_TIMEOUT:
                 self._mark_dead(conn)  # a hung server is restarted on next use
@@ -477,14 +503,21 @@ class MCPToolset:
             conn.task = asyncio.ensure_future(self._own(conn, ready))
             try:
                 await asyncio.wait_for(asyncio.shield(ready), self.connect_timeout)
-            except asyncio.TimeoutError:
-                await self._drop(conn)
-                raise MCPTimeoutError(
-                    f"MCP server {self.label} did not connect within {self.connect_timeout:g}s",
-                    server=self.label,
-                ) from None
-            except BaseException:
-                await self._drop(conn)
+            except BaseException as exc:
+                # Never connected: the owner may be stuck in the handshake, where it does not watch
+                # `stop`, so it is cancelled at once rather than after the close grace (the SDK still
+                # ends a started process, inside a shield). `ready` is cancelled first so the owner
+                # does not leave an exception in it that nobody reads.
+                ready.cancel()
+                conn.stop.set()
+                if conn.task is not None:
+                    conn.task.cancel()
+                    await asyncio.gather(conn.task, return_exceptions=True)
+                if isinstance(exc, asyncio.TimeoutError):
+                    raise MCPTimeoutError(
+                        f"MCP server {self.label} did not connect within {self.connect_timeout:g}s",
+                        server=self.label,
+                    ) from None
                 raise
             self._conn = conn
             return conn
@@ -497,7 +530,7 @@ class MCPToolset:
 
         try:
             async with contextlib.AsyncExitStack() as stack:
-                transport = await self._transport(stack)
+                transport = await self._transport(stack, conn)
                 client = Client(
                     transport,
                     mode=self.mode,
@@ -507,17 +540,18 @@ class MCPToolset:
                 )
                 await stack.enter_async_context(client)
                 conn.client = client
-                # Ready only once the server acknowledged the subscription: a call sent before the
-                # ack may change the list before the server has anyone to tell.
-                listener = await self._listen(client, conn.stop)
+                # Ready once the server acknowledged (or refused) the 2026-07-28 subscription: a call
+                # sent before the ack may change the list before the server has anyone to tell. A
+                # server that never answers is used after a bounded wait, its list re-read on use.
+                ack_wait = min(_watch.ACK_WAIT, self.connect_timeout / 2)
+                conn.watch = await watch_tool_list(client, self.label, self._mark_stale, conn.stop, ack_wait)
                 if not ready.done():
                     ready.set_result(None)
                 try:
                     await conn.stop.wait()
                 finally:
-                    if listener is not None:
-                        listener.cancel()
-                        await asyncio.gather(listener, return_exceptions=True)
+                    if conn.watch is not None:
+                        await conn.watch.close()
         except asyncio.CancelledError:
             conn.error = MCPConnectionError(f"MCP toolset {self.label} was closed", server=self.label)
             raise
@@ -535,7 +569,7 @@ class MCPToolset:
                     )
                 )
 
-    async def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
+    async def _transport(self, stack: contextlib.AsyncExitStack, conn: _Connection) -> Any:
         if self._command is not None:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -549,7 +583,11 @@ class MCPToolset:
         assert self._url is not None
         # The SDK's recommended timeouts (30 s; 300 s read for long SSE answers) plus our headers.
         http = await stack.enter_async_context(
-            httpx2.AsyncClient(headers=self._headers, timeout=httpx2.Timeout(30.0, read=300.0))
+            httpx2.AsyncClient(
+                headers=self._headers,
+                timeout=httpx2.Timeout(30.0, read=300.0),
+                event_hooks={"response": [lost_session_hook(partial(setattr, conn, "session_lost", True))]},
+            )
         )
         return streamable_http_client(self._url, http_client=http)
 
@@ -566,47 +604,8 @@ class MCPToolset:
         stack.callback(devnull.close)
         return devnull
 
-    async def _listen(self, client: Any, stop: asyncio.Event) -> asyncio.Task[None] | None:
-        """On 2026-07-28 connections list changes arrive only through `subscriptions/listen`, and a
-        server tells only the listeners it has acknowledged (there is no replay). So this returns
-        once the server acknowledged the subscription (or refused it), never before: the first call
-        on a new connection (the one after a restart, say) may be the one that changes the list.
-        The task it returns keeps the subscription open until the connection ends."""
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-        capability = getattr(client.server_capabilities, "tools", None)
-        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or not getattr(
-            capability, "list_changed", False
-        ):
-            return None
-        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def listen() -> None:
-            try:
-                async with client.listen(tools_list_changed=True) as subscription:
-                    acked.set_result(None)
-                    async for _event in subscription:
-                        self._stale = True
-            except Exception as exc:  # the server does not serve listen: fall back to notifications
-                logger.debug(
-                    "MCP server %s: subscriptions/listen unavailable or ended: %s", self.label, _describe(exc)
-                )
-            # Ended while the connection lives (a graceful close by the server): changes are no longer
-            # announced, so re-read the list on next use rather than trust the cache.
-            self._stale = True
-            if not acked.done():
-                acked.set_result(None)
-
-        task = asyncio.ensure_future(listen())
-        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())  # connect timeout or close
-        try:
-            await asyncio.wait({acked, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not acked.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        return task
+    def _mark_stale(self) -> None:
+        self._stale = True
 
     async def _on_message(self, message: Any) -> None:
         from mcp_types import ToolListChangedNotification
@@ -625,9 +624,11 @@ class MCPToolset:
             await asyncio.gather(task, return_exceptions=True)
 
     # -- listing -----------------------------------------------------------------------------
-    async def _refresh(self) -> None:
+    async def _refresh(self, *, retried: bool = False) -> None:
         conn = await self._connection()
-        self._stale = False  # a list_changed arriving while we read marks it stale again
+        # a list_changed arriving while we read marks it stale again; while changes cannot reach us
+        # (no acknowledged listen stream) the list stays stale: it is re-read before each use
+        self._stale = not conn.announces
         try:
             listed = await asyncio.wait_for(self._list_all(conn), self.connect_timeout)
         except asyncio.TimeoutError:
@@ -642,7 +643,11 @@ class MCPToolset:
             raise
         except Exception as exc:
             self._stale = True
-            raise self._failure(conn, "tools/list", exc) from None
+            failure = self._failure(conn, "tools/list", exc)
+            if conn.session_lost and not retried:  # the server never ran it: once more, on a new session
+                await self._refresh(retried=True)
+                return
+            raise failure from None
         self._install(listed)
 
     async def _list_all(self, conn: _Connection) -> list[Any]:
@@ -657,7 +662,11 @@ class MCPToolset:
             except ValidationError:
                 cursor = await self._list_page_leniently(conn, cursor, tools)
             if not cursor:
-                return tools
+                unique = unique_by_name(tools)
+                if len(unique) < len(tools):  # the list changed while it was paged: read it again
+                    logger.info("MCP server %s listed a tool twice while paging", self.label)
+                    self._stale = True
+                return unique
             if cursor in seen:
                 raise MCPServerError(
                     f"MCP server {self.label} returned the tools/list cursor {cursor!r} twice",

@@ -26,33 +26,26 @@ it). What differs from the other wire formats and is handled here:
 - errors are typed by the `x-amzn-ErrorType` header (the body is only `{"message"}`).
 
 Reading responses, streams and errors lives in `bedrock_response.py`; credentials and SigV4 in
-`bedrock_auth.py`.
+`bedrock_auth.py`; the schema dialect in `bedrock_dialect.py`; endpoint hosts in
+`bedrock_endpoints.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 import hashlib
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._scrub import clean_key, ordered, register, secret_forms
 from .._transport import HttpCall
 from ..errors import ConfigurationError, ProviderError
 from ..image import ImageError
 from ..tools.definition import ToolDefinition
-from ..tools.dialects import (
-    RecursiveSchemaError,
-    Schema,
-    inline_refs,
-    map_children,
-    root_schema,
-    schema_types,
-)
 from ..types import (
     Capability,
     GenerateResponse,
@@ -65,6 +58,9 @@ from ..types import (
 )
 from ._body_json import ToolJson, dumps, with_last
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
+from .bedrock_dialect import bedrock_schema as bedrock_schema
+from .bedrock_endpoints import dns_suffix as dns_suffix
+from .bedrock_endpoints import is_bedrock_runtime_host as is_bedrock_runtime_host
 from .bedrock_response import (
     KEY,
     BedrockStreamState,
@@ -85,6 +81,7 @@ __all__ = [
     "bedrock_tool_id",
     "converse_body",
     "converse_messages",
+    "mistral_tool_id",
     "model_path",
     "normalize_stop_reason",
     "normalize_usage",
@@ -119,36 +116,26 @@ def bedrock_tool_id(call_id: str) -> str:
     return "tooluse_tw" + hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:32]
 
 
+def _turn_id(call_id: str, seen: dict[str, int], tool_id: Callable[[str], str] = bedrock_tool_id) -> str:
+    """`tool_id(call_id)`, with the n-th repeat of an id within one turn made distinct."""
+    n = seen.get(call_id, 0)
+    seen[call_id] = n + 1
+    return tool_id(call_id if n == 0 else f"{call_id}#{n}")
+
+
+def mistral_tool_id(call_id: str) -> str:
+    """Mistral models behind Converse take only ids of 9 letters or digits ("Tool call id was a but
+    must be a-z, A-Z, 0-9, with a length of 9", reproduced on Bedrock in anomalyco/opencode
+    #48843): Mistral's own mapping, which is also a valid toolUseId."""
+    from .mistral import mistral_tool_call_id
+
+    return mistral_tool_call_id(call_id)
+
+
 def _description(tool: ToolDefinition) -> str:
     # NonEmptyString in the service model: an empty description is a ValidationException
     text = (tool.description or "").strip()
     return text or f"The {tool.name} tool."
-
-
-def bedrock_schema(parameters: Schema, strict: bool = False) -> Schema:
-    """The `bedrock` dialect (Converse `toolSpec.inputSchema.json`, `outputConfig` schemas): JSON
-    Schema with references inlined, since Converse hands the schema to models (Nova, Llama, Mistral)
-    that do not resolve `$ref` (a recursive schema is sent as written, for Claude); with
-    `strict=True` every object is closed (`additionalProperties: false`), which Bedrock's structured
-    outputs require."""
-    root = root_schema(parameters)
-    try:
-        schema = inline_refs(root)
-    except RecursiveSchemaError:
-        schema = root
-    if not strict:
-        return schema
-
-    def close(node: Any, path: tuple[str, ...]) -> Any:
-        if not isinstance(node, dict):
-            return copy.deepcopy(node)
-        out = map_children(node, close, path)
-        if ("object" in schema_types(out) or "properties" in out) and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return out
-
-    result: Schema = close(schema, ())
-    return result
 
 
 def tools_payload(tools: Sequence[ToolDefinition], *, dialect: str = "bedrock") -> list[dict[str, Any]]:
@@ -170,7 +157,17 @@ def _reasoning_blocks(message: Message) -> list[dict[str, Any]]:
     if not isinstance(data, Mapping):
         return []
     blocks = data.get("reasoning") or ()
-    return [dict(b) for b in blocks if isinstance(b, Mapping) and "reasoningContent" in b]
+    return [dict(b) for b in blocks if isinstance(b, Mapping) and _signed(b.get("reasoningContent"))]
+
+
+def _signed(content: Any) -> bool:
+    """Reasoning that goes back: Claude's, signed (or redacted). DeepSeek R1 and gpt-oss reason
+    without a signature, and Bedrock refuses that back ("User messages cannot contain reasoning
+    content", reported by aws-samples/bedrock-chat #845, langchain-aws #401)."""
+    if not isinstance(content, Mapping):
+        return False
+    text = content.get("reasoningText")
+    return "redactedContent" in content or (isinstance(text, Mapping) and bool(text.get("signature")))
 
 
 def image_block(image: Image) -> dict[str, Any]:
@@ -191,13 +188,16 @@ def _user_blocks(message: Message) -> list[dict[str, Any]]:
     return blocks
 
 
-def _result_content(result: ToolResult) -> list[dict[str, Any]]:
+def _result_content(result: ToolResult, images_inside: bool = True) -> list[dict[str, Any]]:
     """`json` for a JSON object, `text` for everything else (strings stay text, as the model wrote
-    them for the tool to read back); a tool's images as `image` blocks."""
+    them for the tool to read back); a tool's images as `image` blocks (or, where the model takes
+    none in a toolResult, a note that they follow in the same user message)."""
     if result.error is not None:
         return [{"text": result.error or "the tool failed"}]
     images = result.images()
     if images:
+        if not images_inside:
+            return _text_block(result.output_text()) or [{"text": "(images follow in this message)"}]
         return _text_block(result.output_text()) + [image_block(image) for image in images]
     output = result.output
     if isinstance(output, Mapping):
@@ -214,16 +214,38 @@ def _result_content(result: ToolResult) -> list[dict[str, Any]]:
     return [{"text": text if text.strip() else "(no output)"}]
 
 
+def _images_after_results(results: Sequence[ToolResult]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for result in results:
+        images = result.images() if result.error is None else []
+        if images:
+            blocks.append({"text": f"Images returned by tool call {result.call_id} ({result.name}):"})
+            blocks.extend(image_block(image) for image in images)
+    return blocks
+
+
 def _text_block(text: str | None) -> list[dict[str, Any]]:
     return [{"text": text}] if text and text.strip() else []
 
 
 def converse_messages(
-    messages: Sequence[Message], *, error_status: bool = True
+    messages: Sequence[Message],
+    *,
+    error_status: bool = True,
+    images_in_results: bool = True,
+    tool_id: Callable[[str], str] = bedrock_tool_id,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Neutral messages → (`system` blocks, Converse `messages`), roles alternating."""
+    """Neutral messages → (`system` blocks, Converse `messages`), roles alternating.
+
+    `images_in_results`: the model takes `image` blocks inside a toolResult (the service model:
+    "only supported by Amazon Nova and Anthropic Claude 3 and 4 models"); elsewhere a tool's images
+    follow the results in the same user message, each run introduced by the call it answers."""
     system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
+    # calls of one turn sharing an id (several "" from a server that gives none) get distinct
+    # toolUseIds; the n-th result for an id (in any tool message of the turn) answers the n-th call
+    calls_seen: dict[str, int] = {}
+    results_seen: dict[str, int] = {}
     for message in messages:
         role = message.role
         blocks: list[dict[str, Any]] = []
@@ -235,22 +257,29 @@ def converse_messages(
                 raise ValueError("a tool message needs tool_results (call_id, name, output)")
             for result in message.tool_results:
                 block: dict[str, Any] = {
-                    "toolUseId": bedrock_tool_id(result.call_id),
-                    "content": _result_content(result),
+                    "toolUseId": _turn_id(result.call_id, results_seen, tool_id),
+                    "content": _result_content(result, images_in_results),
                 }
                 if error_status:
                     block["status"] = "error" if result.error is not None else "success"
                 blocks.append({"toolResult": block})
+            if not images_in_results:
+                blocks.extend(_images_after_results(message.tool_results))
             role = "user"
         elif role == "assistant":
-            blocks.extend(_reasoning_blocks(message))
-            blocks.extend(_text_block(message.text))
+            calls_seen.clear()
+            results_seen.clear()
+            said = _text_block(message.text)
+            if said or message.tool_calls:
+                # a turn of reasoning alone is not sent (newer Claude models refuse it as a prefill)
+                blocks.extend(_reasoning_blocks(message))
+            blocks.extend(said)
             for call in message.tool_calls or ():
                 # a call whose arguments did not parse goes back as {} (its result says why)
                 blocks.append(
                     {
                         "toolUse": {
-                            "toolUseId": bedrock_tool_id(call.id),
+                            "toolUseId": _turn_id(call.id, calls_seen, tool_id),
                             "name": call.name,
                             "input": dict(call.arguments),
                         }
@@ -306,6 +335,13 @@ def _history_tools(names: Sequence[str], known: Sequence[dict[str, Any]]) -> lis
     return out
 
 
+def _thinking_on(extra: Mapping[str, Any]) -> bool:
+    """Claude's extended thinking asked for (`thinking=` or in additionalModelRequestFields)."""
+    fields = extra.get("additionalModelRequestFields")
+    thinking = extra.get("thinking") or (fields.get("thinking") if isinstance(fields, Mapping) else None)
+    return isinstance(thinking, Mapping) and thinking.get("type", "enabled") != "disabled"
+
+
 def tool_choice_payload(choice: str | None) -> dict[str, Any] | None:
     if choice is None or choice == "auto":
         return {"auto": {}}
@@ -332,12 +368,20 @@ def converse_body(
     native_structured: bool = False,
     error_status: bool = True,
     named_choice: bool = True,
+    any_choice: bool = True,
+    tool_id: Callable[[str], str] = bedrock_tool_id,
 ) -> dict[str, Any]:
     """The JSON body of a Converse / ConverseStream request (the model id is in the path).
 
     `error_status`: the model takes `status` on toolResult blocks; `named_choice`: it takes
-    toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`."""
-    system, messages = converse_messages(request.messages, error_status=error_status)
+    toolChoice `tool` (Claude, Nova), else a single forced tool is asked for with `any`;
+    `any_choice`: it takes toolChoice `any` (else the structured-output tool is only offered);
+    `tool_id`: how a call's id becomes a toolUseId (`mistral_tool_id` for Mistral models)."""
+    # the service model names the same families (Nova, Claude 3 and 4) for `status` and for images
+    # inside a toolResult
+    system, messages = converse_messages(
+        request.messages, error_status=error_status, images_in_results=error_status, tool_id=tool_id
+    )
     body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system
@@ -354,8 +398,14 @@ def converse_body(
         inference["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if inference:
         body["inferenceConfig"] = inference
+    tier = extra.pop("service_tier", None)
+    if tier is not None:
+        # Converse's `serviceTier` is {"type": priority|default|flex|reserved}; the neutral keyword
+        # (which `generate` suggests for a misspelt `serviceTier=`) takes the bare name
+        body["serviceTier"] = {"type": tier} if isinstance(tier, str) else tier
     tools: list[dict[str, Any]] = list(request.tool_payload or ()) if request.tools else []
     choice = request.tool_choice if request.tools else None
+    forced_by_us = False  # the structured-output tool forced here, not a choice of the caller's
     if choice == "none":
         tools = []
     if request.response_model is not None:
@@ -373,8 +423,16 @@ def converse_body(
             if any(t["toolSpec"]["name"] == name for t in tools):
                 raise ValueError(f"bedrock: a tool is already named {name!r}, the response model's name")
             schema = structured_schema(request.response_model, "bedrock", strict=False)
+            with_user_tools = bool(tools)
             tools.append(_structured_tool(name, schema))
-            choice = name
+            forced_by_us = choice in (None, "auto", "required", "none")  # not a tool the caller named
+            if not with_user_tools:
+                choice = name
+            elif choice in (None, "auto", "required"):
+                # forcing this tool beside the caller's would answer at once and their tools would
+                # never run (a Session loops on it): `any` lets the model call them first and end
+                # with this one, as on Anthropic (issue 16 item 18)
+                choice = "required"
     elif request.response_format is ResponseFormat.JSON:
         raise ValueError(
             "bedrock: JSON mode is not native to Converse; pass a Pydantic model as response_format"
@@ -388,6 +446,12 @@ def converse_body(
                     "`tool` is Claude and Nova only)"
                 )
             choice = "required"  # the only tool, required: the same call
+        if forced_by_us and (not any_choice or _thinking_on(extra)) and choice != "auto":
+            # Llama (and other families) refuse toolChoice `any` / `tool` ("This model doesn't
+            # support the toolConfig.toolChoice.any field"), and Claude refuses a forced tool with
+            # extended thinking on: the answer tool is offered, and its call (or a JSON answer) is
+            # validated all the same
+            choice = None
         payload = tool_choice_payload(choice)
         if payload is not None and choice is not None:
             config["toolChoice"] = payload
@@ -435,6 +499,7 @@ _TOOLS = frozenset(
 # plain ids, cross-region profiles (us./eu./apac./global.) and ARNs alike.
 _RULES: tuple[tuple[str, frozenset[Capability], frozenset[Capability]], ...] = (
     ("*anthropic.claude-3*", frozenset({Capability.VISION}), _NONE),
+    ("*anthropic.claude-3-5-haiku*", _NONE, frozenset({Capability.VISION})),  # the guide's table: no vision
     ("*anthropic.claude-sonnet-4*", frozenset({Capability.VISION}), _NONE),
     ("*anthropic.claude-opus-4*", frozenset({Capability.VISION}), _NONE),
     ("*anthropic.claude-haiku-4*", frozenset({Capability.VISION}), _NONE),
@@ -474,6 +539,10 @@ NATIVE_STRUCTURED_OUTPUT = (
 )
 # families whose Converse models take toolChoice `tool` (the service model's ToolChoice note)
 _NAMED_CHOICE = ("anthropic.", "amazon.nova")
+# ... and `any`: the API reference's older note ("Anthropic Claude 3 models and Mistral AI Mistral
+# Large"), Nova and DeepSeek V3; Llama refuses it ("This model doesn't support the
+# toolConfig.toolChoice.any field", reported by llama_index #19886, langchain-aws #620)
+_ANY_CHOICE = (*_NAMED_CHOICE, "mistral.mistral-large", "deepseek.v3")
 
 
 def _family(model: str, prefixes: Sequence[str]) -> bool:
@@ -517,7 +586,10 @@ class BedrockProvider(BaseProvider):
         botocore credentials object (`credentials=`, e.g. from `boto3.Session().get_credentials()`).
         Without them, and without a Bedrock API key, the standard AWS chain is used."""
         super().configure(**options)
-        resolved = region or first_env(self.region_env)
+        given = region or first_env(self.region_env) or ""
+        if not isinstance(given, str):
+            raise ConfigurationError(f"bedrock: region must be a string, got {type(given).__name__}")
+        resolved = given.strip()  # a value read from a file keeps its newline
         if not resolved:
             raise ConfigurationError(
                 "bedrock: no region; pass region=... or set AWS_REGION or AWS_DEFAULT_REGION"
@@ -526,7 +598,13 @@ class BedrockProvider(BaseProvider):
             raise ConfigurationError(f"bedrock: {resolved!r} is not an AWS region name")
         self.region: str = resolved
         if self.base_url is None:
-            self.base_url = f"https://bedrock-runtime.{self.region}.amazonaws.com"
+            self.base_url = f"https://bedrock-runtime.{self.region}.{dns_suffix(self.region)}"
+        elif self._env_key_withheld and is_bedrock_runtime_host(self.base_url):
+            # the base class keeps an environment key from any host but the default one, which for
+            # Bedrock is only known here: AWS's own Bedrock Runtime endpoints (the regional host
+            # named explicitly, FIPS, a VPC interface endpoint) are where the key belongs
+            self._api_key = clean_key(first_env(self.api_key_env), self.name)
+            self._env_key_withheld = None
         self.profile = profile
         self._credentials: Any = credentials
         self._signed_with: Any = None
@@ -549,7 +627,18 @@ class BedrockProvider(BaseProvider):
         if self._credentials is None:
             from .bedrock_auth import botocore_credentials
 
-            self._credentials = botocore_credentials(self.profile)
+            try:
+                self._credentials = botocore_credentials(self.profile)
+            except ConfigurationError as exc:
+                if not self._env_key_withheld:
+                    raise
+                # say why the Bedrock API key that is set was not used, rather than "no credentials"
+                raise ConfigurationError(
+                    f"bedrock: no credentials for {self._env_key_withheld}: AWS_BEARER_TOKEN_BEDROCK "
+                    "is only sent to AWS's Bedrock Runtime endpoints; pass api_key=... to send a key to "
+                    "another server, or configure AWS credentials to sign requests to it "
+                    f"({str(exc).removeprefix('bedrock: ')})"
+                ) from exc
 
     def __repr__(self) -> str:
         auth = f"api_key={mask_secret(self._api_key)!r}" if self._api_key else "auth='sigv4'"
@@ -586,6 +675,8 @@ class BedrockProvider(BaseProvider):
             and self.native_structured_output(request.model),
             error_status=_family(request.model, _STATUS_FAMILIES),
             named_choice=_family(request.model, _NAMED_CHOICE),
+            any_choice=_family(request.model, _ANY_CHOICE),
+            tool_id=mistral_tool_id if "mistral." in request.model else bedrock_tool_id,
         )
 
     def body_json(self, request: ChatRequest) -> str:
@@ -629,7 +720,22 @@ class BedrockProvider(BaseProvider):
             call.headers.update(
                 sigv4_headers(call.method, call.url, call.headers, call.body, creds, region=self.region)
             )
+            call.prepare_retry = self._sign_again
         return call
+
+    def _sign_again(self, call: HttpCall) -> None:
+        """Before a retry: AWS refuses a signature more than five minutes after its `x-amz-date`
+        ("Signature expired"), which a retry after a long attempt (a model timeout, a read timeout)
+        would send; and temporary credentials may have been refreshed since."""
+        from .bedrock_auth import frozen, sigv4_headers
+
+        for name in ("authorization", "x-amz-date", "x-amz-security-token"):
+            call.headers.pop(name, None)
+        creds = frozen(self._credentials)
+        self._signed_with = creds
+        call.headers.update(
+            sigv4_headers(call.method, call.url, call.headers, call.body, creds, region=self.region)
+        )
 
     def parse_response(self, payload: Any, request: ChatRequest) -> GenerateResponse:
         return parse_converse(payload, provider=self.name, model=request.model)
@@ -649,6 +755,25 @@ class BedrockProvider(BaseProvider):
         from .._transport import scrub_error
 
         return scrub_error(error, self.secret_values())
+
+    def credentials(self) -> tuple[str, ...]:
+        """The base's declared credentials plus the AWS secret key and session token (the seam
+        the transport, streams, recorder and logs scrub with: an exception event inside a stream
+        or a recorded error never shows them)."""
+        declared = super().credentials()
+        aws = self.secret_values() if not self._api_key else ()
+        if not aws:
+            return declared
+        cached = self.__dict__.get("_aws_secrets_cache")
+        if cached is not None and cached[0] == (declared, aws):
+            return cached[1]  # type: ignore[no-any-return]
+        found = set(declared)
+        for value in aws:
+            found |= secret_forms(value)
+        result = ordered(found)
+        register(result)
+        self.__dict__["_aws_secrets_cache"] = ((declared, aws), result)
+        return result
 
     def secret_values(self) -> tuple[str, ...]:
         """Every credential this provider holds or last signed with, for scrubbing logs, traces

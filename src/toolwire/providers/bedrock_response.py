@@ -8,6 +8,8 @@ Split from `bedrock.py` (the request side and the provider) to keep each module 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,6 +153,19 @@ def _json_fragment(value: Any) -> str:
     return json.dumps(value)
 
 
+def _join_base64(head: str | None, tail: str) -> str:
+    """Two base64 pieces of one blob (`redactedContent` is a Blob, base64 on this JSON wire): each
+    delta is encoded on its own, so the bytes are joined, not the texts (a padded piece in the
+    middle would not decode)."""
+    if not head:
+        return tail
+    try:
+        joined = base64.b64decode(head, validate=True) + base64.b64decode(tail, validate=True)
+    except (binascii.Error, ValueError):
+        return head + tail  # not base64 after all: kept as it came
+    return base64.b64encode(joined).decode("ascii")
+
+
 @dataclass
 class _Block:
     kind: str  # "text", "toolUse", "reasoning"
@@ -162,7 +177,9 @@ class _Block:
     call_index: int | None = None
 
     def tool_call(self) -> ToolCall:
-        raw = "".join(self.parts)
+        # a call without arguments streams no input (or ""): Converse answers the same call with
+        # `input: {}`, and the streamed response must equal it
+        raw = "".join(self.parts) or "{}"
         return ToolCall.from_raw(
             str(self.start.get("toolUseId") or ""), str(self.start.get("name") or ""), raw
         )
@@ -304,7 +321,7 @@ class BedrockStreamState:
             if "signature" in reasoning:
                 block.signature = (block.signature or "") + _fragment(reasoning["signature"])
             if "redactedContent" in reasoning:
-                block.redacted = (block.redacted or "") + _fragment(reasoning["redactedContent"])
+                block.redacted = _join_base64(block.redacted, _fragment(reasoning["redactedContent"]))
         return []
 
     @classmethod
@@ -396,6 +413,14 @@ _STATUS_OF = {RateLimitError: 429, ServerError: 503, ProviderTimeoutError: 408, 
 _CONTEXT_HINTS = ("too long", "too many tokens", "too many input tokens", "context length", "context window")
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by its lowercase name, from httpx's case-insensitive headers or a plain dict."""
+    value = headers.get(name)
+    if value is None and not hasattr(headers, "get_list"):
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
 def _error_type(value: str | None) -> str | None:
     # "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/" → "ValidationException"
     if not value:
@@ -454,9 +479,13 @@ def bedrock_error(
         message = str(payload.get("message") or payload.get("Message") or "")
     elif isinstance(payload, str):
         message = payload
-    code = _error_type(headers.get("x-amzn-errortype"))
-    if code is None and isinstance(payload, Mapping) and isinstance(payload.get("__type"), str):
-        code = payload["__type"].rsplit("#", 1)[-1]
+    code = _error_type(_header(headers, "x-amzn-errortype"))
+    if code is None and isinstance(payload, Mapping):
+        # no header (a proxy dropped it): botocore's rest-json parser reads the body's `code`, then
+        # `__type` ("com.amazon.coral.validate#ValidationException", maybe with a ":..." suffix)
+        names = (payload[k] for k in ("code", "Code", "__type") if isinstance(payload.get(k), str))
+        named = next(names, None)
+        code = _error_type(named.rsplit("#", 1)[-1]) if named else None
     text = f"{code}: {message}" if code and message else (message or code or f"HTTP {status}")
     return _typed_error(
         code, status, text, provider=provider, headers=headers, body=payload, request_id=request_id

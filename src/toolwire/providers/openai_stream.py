@@ -21,6 +21,7 @@ from ..types import (
     GenerateResponse,
     StreamChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallRequest,
 )
 
@@ -153,6 +154,9 @@ def _extra_content(raw: Mapping[str, Any], kept: dict[str, Any] | None) -> dict[
     return {"extra_content": merged}
 
 
+# The keys of a plain delta (text, tool calls): only a delta with other keys is searched for a
+# refusal, a legacy `function_call`, reasoning text or Gemini's `extra_content`.
+_PLAIN_DELTA_KEYS = frozenset({"role", "content", "tool_calls"})
 _FILTER_KEYS = ("prompt_filter_results", "prompt_annotations", "content_filter_results")
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
@@ -301,16 +305,18 @@ class ChatCompletionStreamState:
             raise unexpected_shape(self.provider, "stream event", payload, exc) from exc
 
     def _feed(self, payload: dict[str, Any]) -> list[StreamChunk]:
-        if self._id is None and payload.get("id"):
+        get = payload.get
+        if self._id is None and get("id"):
             self._id = payload["id"]
-        if payload.get("model"):
-            self._model = payload["model"]
-        usage = payload.get("usage")
+        model = get("model")
+        if model:
+            self._model = model
+        usage = get("usage")
         if usage:
             self._usage = normalize_usage(usage)
-        if payload.get("prompt_filter_results"):
+        if get("prompt_filter_results"):
             self._own["prompt_filter_results"] = payload["prompt_filter_results"]
-        choices = payload.get("choices")
+        choices = get("choices")
         if not choices:
             return [StreamChunk(usage=self._usage, raw=payload)] if usage else []
         chunks = []
@@ -319,42 +325,58 @@ class ChatCompletionStreamState:
                 continue
             delta = choice.get("delta") or {}
             # only strings are kept: partial() and result() join them outside the shape guard
-            text = _delta_text(delta.get("content"))
+            content = delta.get("content")
+            text = content if type(content) is str else _delta_text(content) if content is not None else ""
             if text:
                 self._text.append(text)
-            refusal = delta.get("refusal")
-            if isinstance(refusal, str) and refusal:
-                self._refusal.append(refusal)
             deltas = delta.get("tool_calls")
+            typed: list[ToolCallDelta] | None = None
             if deltas:
-                for raw in deltas:
-                    self._merge(raw)
-            elif isinstance(delta.get("function_call"), Mapping):
-                self._merge({"index": 0, "function": delta["function_call"]})
-            for key in _REASONING_KEYS:
-                reasoning = delta.get(key)
-                if isinstance(reasoning, str) and reasoning:
-                    self._own[key] = self._own.get(key, "") + reasoning
-            self._own.update(_extra_content(delta, self._own) or {})
+                # each delta read once: merged into its call and typed for the chunk (what
+                # `StreamChunk` would otherwise derive from the dicts again)
+                if len(deltas) == 1:  # one fragment per chunk, as OpenAI streams them
+                    typed = [self._merge(deltas[0], 0)]
+                else:
+                    typed = [self._merge(raw, position) for position, raw in enumerate(deltas)]
+            if not delta.keys() <= _PLAIN_DELTA_KEYS:  # a refusal, reasoning text, `extra_content`
+                self._read_extra(delta, bool(deltas))
             raw_finish = choice.get("finish_reason")
             finish = normalize_finish_reason(raw_finish, bool(self._calls)) if raw_finish else None
             if raw_finish:
                 self._finish_reason = raw_finish
             if choice.get("content_filter_results"):
                 self._own["content_filter_results"] = choice["content_filter_results"]
-            completed = self._completed_calls(bool(finish))
+            # a call is complete once the next one opens, all of them at the finish
+            completed = (
+                self._completed_calls(bool(finish))
+                if finish or len(self._calls) - 1 > self._reported
+                else None
+            )
             if text or deltas or finish or completed:
                 chunks.append(
                     StreamChunk(
-                        content=text or None,
-                        tool_call_deltas=deltas or None,
-                        finish_reason=finish,
-                        usage=self._usage if usage else None,
-                        raw=payload,
-                        completed_calls=completed,
+                        text or None,
+                        deltas or None,
+                        finish,
+                        self._usage if usage else None,
+                        payload,
+                        typed,
+                        completed,
                     )
                 )
         return chunks
+
+    def _read_extra(self, delta: Mapping[str, Any], has_tool_calls: bool) -> None:
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            self._refusal.append(refusal)
+        if not has_tool_calls and isinstance(delta.get("function_call"), Mapping):
+            self._merge({"index": 0, "function": delta["function_call"]}, 0)
+        for key in _REASONING_KEYS:
+            reasoning = delta.get(key)
+            if isinstance(reasoning, str) and reasoning:
+                self._own[key] = self._own.get(key, "") + reasoning
+        self._own.update(_extra_content(delta, self._own) or {})
 
     def _completed_calls(self, finished: bool) -> list[ToolCall] | None:
         """Calls stream one after another: once the next call opens (or the finish chunk arrives),
@@ -367,10 +389,13 @@ class ChatCompletionStreamState:
         self._reported = upto
         return calls
 
-    def _merge(self, raw: Mapping[str, Any]) -> None:
+    def _merge(self, raw: Mapping[str, Any], position: int) -> ToolCallDelta:
+        """Merge one tool-call delta into its call; returns it typed, as `ToolCallDelta.from_wire`
+        reads it (`position` is its place in the chunk's list, for a delta without index)."""
         index = raw.get("index")
         call_id = raw.get("id") or None
-        function = raw.get("function") or {}
+        wire_function = raw.get("function")
+        function = wire_function or {}
         buffer: _CallBuffer | None = None
         if call_id is not None:
             buffer = self._by_id.get(call_id)
@@ -391,17 +416,28 @@ class ChatCompletionStreamState:
         name = function.get("name")
         if isinstance(name, str) and name and not buffer.name:
             buffer.name = name
-        buffer.provider_data = _extra_content(raw, buffer.provider_data)
+        if "extra_content" in raw:
+            buffer.provider_data = _extra_content(raw, buffer.provider_data)
         arguments = function.get("arguments")
-        if isinstance(arguments, Mapping):
-            buffer.arguments_object = arguments  # Ollama sends whole argument objects
-        elif isinstance(arguments, str):
+        if type(arguments) is str:
             if arguments:
                 buffer.parts.append(arguments)
+        elif isinstance(arguments, Mapping):
+            buffer.arguments_object = arguments  # Ollama sends whole argument objects
         elif arguments is not None:
             # not a fragment: kept as its JSON, as the non-streamed reader does, so the call
             # reports an arguments_error instead of the join failing in partial()/result()
             buffer.parts.append(json.dumps(arguments))
+        if type(wire_function) is not dict and not isinstance(wire_function, Mapping):
+            return ToolCallDelta.from_wire(raw, position)  # a flat delta: read as from_wire does
+        if type(arguments) is not str:
+            arguments = json.dumps(arguments, ensure_ascii=False) if arguments is not None else ""
+        return ToolCallDelta(
+            index if type(index) is int else position,
+            str(call_id) if call_id else None,
+            name if type(name) is str and name else None,
+            arguments,
+        )
 
     def _open(self, index: int | None, call_id: str | None) -> _CallBuffer:
         buffer = _CallBuffer(index, call_id)

@@ -3,14 +3,17 @@ and carries the schema and naming quirks real servers publish, for toolwire's li
 
 Tools: `github.create_issue` (dotted name, `$schema` key), `fs/read` (a slash), `ping` (a bare
 `{"type": "object"}`), `lookup` (an optional argument), `config.set` (an open map), a name of
-76 characters, and `snapshot` (text and images). A non-object root cannot be sent by the SDK's
-server (its result validation refuses it); tests/mcp/test_mcp_replay.py serves one raw.
+76 characters, and `snapshot` (text and images). With `--shift`, a tool is inserted at the front
+of the list right after the first page is served (offset cursors then repeat a tool on page two).
+A non-object root cannot be sent by the SDK's server (its result validation refuses it);
+tests/mcp/test_mcp_replay.py serves one raw.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 import mcp_types as types
@@ -70,10 +73,20 @@ TOOLS.append(
 )
 
 
+SHIFT = "--shift" in sys.argv  # a tool is added at the front just after the first page is served
+INSERTED = types.Tool(
+    name="inserted", description="Added while the list was paged.", input_schema={"type": "object"}
+)
+
+
 async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
     start = int(params.cursor) if params and params.cursor else 0
     end = start + PAGE
-    return types.ListToolsResult(tools=TOOLS[start:end], next_cursor=str(end) if end < len(TOOLS) else None)
+    page = types.ListToolsResult(tools=TOOLS[start:end], next_cursor=str(end) if end < len(TOOLS) else None)
+    if SHIFT and start == 0 and INSERTED not in TOOLS:
+        # offset cursors over a list that changed: the next page repeats the last tool of this one
+        TOOLS.insert(0, INSERTED)
+    return page
 
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
