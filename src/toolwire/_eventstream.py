@@ -153,9 +153,16 @@ class EventStreamDecoder:
         return out
 
 
+def _decoded(response: httpx2.Response) -> bool:
+    # without a content-encoding, iter_bytes() yields what iter_raw() does, through a decoder and a
+    # chunker that change nothing (~12 µs of a streamed turn); an encoded body is decoded as usual,
+    # and a body already read in memory (a test transport's answer) is served by iter_bytes()
+    return response.is_stream_consumed or "content-encoding" in response.headers
+
+
 def iter_eventstream(response: httpx2.Response) -> Iterator[EventStreamMessage]:
     decoder = EventStreamDecoder()
-    for data in response.iter_bytes():
+    for data in response.iter_bytes() if _decoded(response) else response.iter_raw():
         yield from decoder.feed(data)
     # A body cut inside a frame just ends here: the stream state, which knows what it has
     # assembled, turns a missing messageStop into StreamInterruptedError with the partial turn.
@@ -163,7 +170,7 @@ def iter_eventstream(response: httpx2.Response) -> Iterator[EventStreamMessage]:
 
 async def aiter_eventstream(response: httpx2.Response) -> AsyncIterator[EventStreamMessage]:
     decoder = EventStreamDecoder()
-    async for data in response.aiter_bytes():
+    async for data in response.aiter_bytes() if _decoded(response) else response.aiter_raw():
         for message in decoder.feed(data):
             yield message
 

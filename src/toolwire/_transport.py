@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from . import _direct
 from ._bounded import attempt_deadline, bounded
 from ._framing import (
     SSE_FRAMING,
@@ -547,8 +548,8 @@ class Transport:
                 # the head (and, unstreamed, the body) must come within the attempt's time
                 ends = state.attempt_ends
                 bound = attempt_deadline.set(None if ends is None else (ends, self.clock))
-                response = client.send(request, stream=True)
-                if not stream and response.status_code < 400:
+                response = _direct.send(client, request, None if stream else self._expired(state))
+                if not stream and response.status_code < 400 and not response.is_stream_consumed:
                     self._read_within(response, state)
             except httpx2.TransportError as exc:
                 error = _transport_error(exc, self.provider)
@@ -579,6 +580,10 @@ class Transport:
             if delay is None:
                 raise error
             self.sleep(delay)
+
+    def _expired(self, state: _Attempts) -> Callable[[], bool]:
+        ends = state.attempt_ends
+        return lambda: ends is not None and self.clock() > ends
 
     def _read_within(self, response: httpx2.Response, state: _Attempts) -> None:
         """Read the body, giving up when the attempt's time is over: httpx's read timeout bounds
@@ -638,7 +643,7 @@ class Transport:
             try:
                 request = self._build(client, state)
                 response: httpx2.Response = await self._within(
-                    state, client.send(request, stream=True), request
+                    state, _direct.asend(client, request), request
                 )
                 if not stream and response.status_code < 400:
                     await self._within(state, response.aread(), request, response)

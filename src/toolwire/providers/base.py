@@ -8,7 +8,6 @@ transport → `parse_response` or a stream state fed with SSE events → `Genera
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
@@ -47,6 +46,7 @@ from ..types import (
     ToolCall,
     coerce_messages,
 )
+from ._body_json import dumps as body_dumps
 from ._checks import _host, check_base_url, encode_body, env_key_goes_to
 
 # The error-building, structured-output and secret helpers live in `_common`; re-exported here for the
@@ -456,17 +456,21 @@ class BaseProvider(AbstractLLMInterface):
             headers.update(request.extra_headers)
         if request.stream:
             headers["accept"] = "text/event-stream"
-        body = json.dumps(self.build_body(request), separators=(",", ":"), ensure_ascii=False)
         return HttpCall(
             "POST",
             self.endpoint(request),
             headers,
-            encode_body(body),
+            encode_body(self.body_json(request)),
             timeout=request.timeout,
             max_retries=request.max_retries,
             deadline=request.retry_deadline,
             secrets=self.credentials(),
         )
+
+    def body_json(self, request: ChatRequest) -> str:
+        """The request body as JSON text: `build_body`, serialized compactly (a provider may reuse
+        text it serialized for an earlier request, e.g. its tool definitions)."""
+        return body_dumps(self.build_body(request))
 
     def _decode(self, response: httpx2.Response) -> Any:
         try:

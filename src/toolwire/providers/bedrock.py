@@ -27,14 +27,13 @@ it). What differs from the other wire formats and is handled here:
 
 Reading responses, streams and errors lives in `bedrock_response.py`; credentials and SigV4 in
 `bedrock_auth.py`; the schema dialect in `bedrock_dialect.py`; endpoint hosts in
-`bedrock_endpoints.py`.
+`bedrock_endpoints.py`; `toolUseId` mapping in `bedrock_ids.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import re
 import urllib.parse
@@ -56,10 +55,14 @@ from ..types import (
     content_parts,
     serialize_output,
 )
+from ._body_json import ToolJson, dumps, with_last
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
 from .bedrock_dialect import bedrock_schema as bedrock_schema
 from .bedrock_endpoints import dns_suffix as dns_suffix
 from .bedrock_endpoints import is_bedrock_runtime_host as is_bedrock_runtime_host
+from .bedrock_ids import _turn_id
+from .bedrock_ids import bedrock_tool_id as bedrock_tool_id
+from .bedrock_ids import mistral_tool_id as mistral_tool_id
 from .bedrock_response import (
     KEY,
     BedrockStreamState,
@@ -90,7 +93,6 @@ __all__ = [
     "tools_payload",
 ]
 
-_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # Converse has no penalties: sending them would be a ValidationException, so refuse early
 _UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
 # ImageBlock.format in the service model: png | jpeg | gif | webp
@@ -105,30 +107,6 @@ _STATUS_FAMILIES = ("anthropic.", "amazon.nova")
 def model_path(model: str) -> str:
     """`/model/{modelId}` with the id percent-encoded as botocore encodes a URI label."""
     return "/model/" + urllib.parse.quote(model, safe="-_.~")
-
-
-def bedrock_tool_id(call_id: str) -> str:
-    """An id Bedrock accepts (1–64 of `[a-zA-Z0-9_-]`): kept when valid, else a stable hash, so a
-    `call_…:3` from another provider maps identically in `toolUse` and `toolResult`."""
-    if call_id and _ID_PATTERN.fullmatch(call_id):
-        return call_id
-    return "tooluse_tw" + hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:32]
-
-
-def _turn_id(call_id: str, seen: dict[str, int], tool_id: Callable[[str], str] = bedrock_tool_id) -> str:
-    """`tool_id(call_id)`, with the n-th repeat of an id within one turn made distinct."""
-    n = seen.get(call_id, 0)
-    seen[call_id] = n + 1
-    return tool_id(call_id if n == 0 else f"{call_id}#{n}")
-
-
-def mistral_tool_id(call_id: str) -> str:
-    """Mistral models behind Converse take only ids of 9 letters or digits ("Tool call id was a but
-    must be a-z, A-Z, 0-9, with a length of 9", reproduced on Bedrock in anomalyco/opencode
-    #48843): Mistral's own mapping, which is also a valid toolUseId."""
-    from .mistral import mistral_tool_call_id
-
-    return mistral_tool_call_id(call_id)
 
 
 def _description(tool: ToolDefinition) -> str:
@@ -607,6 +585,7 @@ class BedrockProvider(BaseProvider):
         self.profile = profile
         self._credentials: Any = credentials
         self._signed_with: Any = None
+        self._tool_json = ToolJson()
         if aws_access_key_id or aws_secret_access_key:
             if not (aws_access_key_id and aws_secret_access_key):
                 raise ConfigurationError("bedrock: pass both aws_access_key_id and aws_secret_access_key")
@@ -676,6 +655,19 @@ class BedrockProvider(BaseProvider):
             any_choice=_family(request.model, _ANY_CHOICE),
             tool_id=mistral_tool_id if "mistral." in request.model else bedrock_tool_id,
         )
+
+    def body_json(self, request: ChatRequest) -> str:
+        body = self.build_body(request)
+        config = body.get("toolConfig")
+        if isinstance(config, dict) and list(config) in (["tools"], ["tools", "toolChoice"]):
+            # the tool definitions (most of the body) as serialized for an earlier request
+            tools = self._tool_json.text(config["tools"], request.tool_payload)
+            if tools is not None:
+                choice = f',"toolChoice":{dumps(config["toolChoice"])}' if "toolChoice" in config else ""
+                text = with_last(body, "toolConfig", f'{{"tools":{tools}{choice}}}')
+                if text is not None:
+                    return text
+        return dumps(body)
 
     def endpoint(self, request: ChatRequest) -> str:
         action = "converse-stream" if request.stream else "converse"

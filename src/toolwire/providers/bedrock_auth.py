@@ -200,24 +200,8 @@ def sigv4_headers(
     added = {"x-amz-date": stamp}
     if credentials.token:
         added["x-amz-security-token"] = credentials.token
-    host, path, query = _url_parts(url)
-    signed: dict[str, str] = {}
-    for name, value in [*headers.items(), *added.items()]:
-        lowered = name.lower()
-        if lowered not in _UNSIGNED:
-            signed[lowered] = " ".join(str(value).split())
-    signed.setdefault("host", host)
-    names = sorted(signed)
-    canonical = "\n".join(
-        [
-            method.upper(),
-            path,
-            query,
-            "".join(f"{n}:{signed[n]}\n" for n in names),
-            ";".join(names),
-            hashlib.sha256(body or b"").hexdigest(),
-        ]
-    )
+    head, tail, names = _canonical_headers(method, url, tuple(headers.items()), credentials.token)
+    canonical = f"{head}x-amz-date:{stamp}\n{tail}{hashlib.sha256(body or b'').hexdigest()}"
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     # the one-shot `hmac.digest` runs in C (OpenSSL); `hmac.new` builds a Python HMAC object
@@ -225,6 +209,33 @@ def sigv4_headers(
     signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
     added["authorization"] = (
         f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
-        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+        f"SignedHeaders={names}, Signature={signature}"
     )
     return added
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_headers(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], token: str | None
+) -> tuple[str, str, str]:
+    """The canonical request around its `x-amz-date` line, and the signed header names: the same
+    few header sets are signed over and over, only the date and the payload change (and the
+    token, with the credentials). (head up to the date line, the rest up to the payload hash,
+    `SignedHeaders`)."""
+    host, path, query = _url_parts(url)
+    signed: dict[str, str] = {}
+    items = [*headers, ("x-amz-date", "")]
+    if token:
+        items.append(("x-amz-security-token", token))
+    for name, value in items:
+        lowered = name.lower()
+        if lowered not in _UNSIGNED:
+            signed[lowered] = " ".join(str(value).split())
+    signed["x-amz-date"] = ""  # the one line that changes per request: written by the caller
+    signed.setdefault("host", host)
+    names = sorted(signed)
+    lines = [f"{n}:{signed[n]}\n" for n in names]
+    at = names.index("x-amz-date")
+    head = "\n".join([method.upper(), path, query, "".join(lines[:at])])
+    tail = "".join(lines[at + 1 :]) + "\n" + ";".join(names) + "\n"
+    return head, tail, ";".join(names)

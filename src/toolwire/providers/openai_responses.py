@@ -77,8 +77,18 @@ class ResponsesMixin:
         merged = [dict(t) if is_hosted_tool(t) else next(translated) for t in tools]
         return definitions, merged
 
+    # OpenAI's and Azure's CreateResponse has no penalties (the OpenAPI spec); Open Responses
+    # servers may take them, so only those two classes refuse them before sending
+    refused_params: ClassVar[tuple[str, ...]] = ()
+
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        self._refuse_params(request)
         return responses_body(request)
+
+    def _refuse_params(self, request: ChatRequest) -> None:
+        for name in self.refused_params:
+            if name in request.params:
+                raise ValueError(f"{self.name}: the Responses API has no {name} parameter")
 
     def endpoint(self, request: ChatRequest) -> str:
         return f"{self.base_url}/responses"
@@ -129,6 +139,8 @@ class ResponsesMixin:
 class OpenAIResponsesProvider(ResponsesMixin, OpenAIProvider):
     """OpenAI's Responses API (`POST https://api.openai.com/v1/responses`)."""
 
+    refused_params = ("frequency_penalty", "presence_penalty")
+
 
 class OpenAICompatibleResponsesProvider(ResponsesMixin, OpenAICompatibleProvider):
     """A server speaking Open Responses (`POST {base_url}/responses`): DeepSeek, OpenRouter,
@@ -137,6 +149,8 @@ class OpenAICompatibleResponsesProvider(ResponsesMixin, OpenAICompatibleProvider
 
 class AzureOpenAIResponsesProvider(ResponsesMixin, AzureOpenAIProvider):
     """Azure OpenAI's Responses API (`/openai/v1/responses`, deployment name as `model`)."""
+
+    refused_params = ("frequency_penalty", "presence_penalty")
 
     def configure(self, **options: Any) -> None:
         super().configure(**options)
@@ -155,6 +169,7 @@ class AzureOpenAIResponsesProvider(ResponsesMixin, AzureOpenAIProvider):
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         # the deployment goes in `model` on both routes (unlike dated Chat Completions URLs)
+        self._refuse_params(request)
         return responses_body(request)
 
     def __repr__(self) -> str:

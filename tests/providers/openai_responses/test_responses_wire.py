@@ -592,3 +592,23 @@ def test_a_429_is_retried_after_its_retry_after() -> None:
     assert llm.generate("hi").content == "ok"
     assert len(server.requests) == 2 and server_answers == []
     assert server.bodies()[0] == server.bodies()[1]
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure_openai"])
+@pytest.mark.parametrize("penalty", ["frequency_penalty", "presence_penalty"])
+def test_penalties_are_refused_before_sending_where_the_responses_api_has_none(
+    provider: str, penalty: str
+) -> None:
+    # OpenAI's CreateResponse (and Azure's) has no penalties; the service would refuse the body
+    llm, server = make([response_body([message_item("ok")])], provider)
+    with pytest.raises(ValueError, match=penalty):
+        llm.generate("hi", **{penalty: 0.5})
+    assert server.requests == []
+
+
+def test_an_open_responses_server_gets_the_penalties_it_may_take() -> None:
+    llm, server = make(
+        [response_body([message_item("ok")])], "openai_compatible", base_url="http://127.0.0.1:1/v1"
+    )
+    llm.generate("hi", frequency_penalty=0.5)
+    assert server.requests and json.loads(server.requests[0].content)["frequency_penalty"] == 0.5
