@@ -273,17 +273,96 @@ def _transport(**kw: Any) -> Transport:
 def test_the_transport_takes_the_direct_path_with_its_own_client(
     base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("Client.send was used")
+    pools: list[Any] = []
+    original = _direct._direct
+
+    def spy(*args: Any) -> Any:
+        pools.append(original(*args))
+        return pools[-1]
 
     transport = _transport()
-    monkeypatch.setattr(httpx2.Client, "send", refuse)
+    monkeypatch.setattr(_direct, "_direct", spy)
     call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
     assert transport.send(call).json() == {"a": 1}
     handle = transport.open_stream(call)
     assert handle.response.read() == b'{"a": 1}'
     handle.close()
     transport.close()
+    assert len(pools) == 2 and None not in pools
+
+
+def _seen_by(seen: list[str]) -> Any:
+    """A wrapper as `mock.patch(..., wraps=...)` or an httpx instrumentation puts around a method."""
+
+    def wrap(method: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            seen.append(method.__name__)
+            return method(*args, **kwargs)
+
+        return wrapper
+
+    return wrap
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [
+        (httpx2.Client, "send"),
+        (httpx2.Client, "_send_single_request"),
+        (httpx2.HTTPTransport, "handle_request"),
+    ],
+)
+def test_a_patched_or_instrumented_httpx2_sees_the_transports_requests(
+    base: str, monkeypatch: pytest.MonkeyPatch, cls: type, name: str
+) -> None:
+    # before the direct send, `mock.patch("httpx2.Client.send")` or an instrumentation of
+    # HTTPTransport.handle_request (OpenTelemetry's, Sentry's httpx integrations) saw every request
+    seen: list[str] = []
+    monkeypatch.setattr(cls, name, _seen_by(seen)(getattr(cls, name)))
+    transport = _transport()
+    call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
+    assert transport.send(call).json() == {"a": 1}
+    handle = transport.open_stream(call)
+    assert handle.response.read() == b'{"a": 1}'
+    handle.close()
+    transport.close()
+    assert seen == [name, name]
+
+
+def test_an_instrumented_transport_instance_sees_the_transports_requests(base: str) -> None:
+    # OpenTelemetry's instrument_client(client) wraps the client's transport's handle_request
+    seen: list[str] = []
+    client = httpx2.Client()
+    inner = client._transport
+    inner.handle_request = _seen_by(seen)(inner.handle_request)  # type: ignore[method-assign]
+    transport = _transport(http_client=client)
+    call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
+    assert transport.send(call).json() == {"a": 1}
+    assert seen == ["handle_request"]
+    client.close()
+
+
+def test_a_patched_async_httpx2_sees_the_transports_requests(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    cls = httpx2.AsyncHTTPTransport
+    original = cls.handle_async_request
+
+    async def wrapper(self: Any, request: httpx2.Request) -> httpx2.Response:
+        seen.append("handle_async_request")
+        return await original(self, request)
+
+    monkeypatch.setattr(cls, "handle_async_request", wrapper)
+
+    async def run() -> None:
+        transport = _transport()
+        call = HttpCall("POST", base + "/json", {"content-type": "application/json"}, b"{}")
+        assert (await transport.asend(call)).json() == {"a": 1}
+        await transport.aclose()
+
+    asyncio.run(run())
+    assert seen == ["handle_async_request"]
 
 
 def test_a_callers_client_with_hooks_still_runs_them(base: str) -> None:

@@ -13,15 +13,17 @@ the pool's stream, without the four iterator layers of `Response.iter_bytes()`.
 
 Whenever a client could behave differently (a subclass, a mocked or recording transport, auth,
 `follow_redirects=True`, event hooks, a proxy for the URL, a closed client, a request without its
-timeout, credentials in the URL), or this httpx2 does not have the internals used here, the call
-goes through `client.send` unchanged. tests/test_direct_send.py checks both give equal responses
-and errors.
+timeout, credentials in the URL, a patched or instrumented `send` or `handle_request`), or this
+httpx2 does not have the internals used here, the call goes through `client.send` unchanged.
+tests/test_direct_send.py checks both give equal responses and errors.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
@@ -42,6 +44,45 @@ __all__ = ["asend", "send"]
 
 _PLAIN = (httpx2.Client, httpx2.AsyncClient)
 
+# The methods a request passes through in httpx2: when one of them has been replaced (on the class
+# by `mock.patch("httpx2.Client.send")`, an instrumentation wrapping `HTTPTransport.handle_request`
+# as OpenTelemetry's and Sentry's httpx integrations do; or on the instance), the caller expects
+# toolwire's requests to pass through it, so the call goes through `client.send`.
+_CLIENT_PATH = ("send", "_send_handling_auth", "_send_handling_redirects", "_send_single_request")
+_HTTPX2_DIR = os.path.dirname(httpx2.__file__)
+
+
+def _genuine(fn: object) -> bool:
+    return (
+        type(fn) is types.FunctionType
+        and not hasattr(fn, "__wrapped__")
+        and fn.__code__.co_filename.startswith(_HTTPX2_DIR)
+    )
+
+
+def _originals(cls: type, names: tuple[str, ...]) -> dict[str, object] | None:
+    found = {name: getattr(cls, name, None) for name in names}
+    return found if all(map(_genuine, found.values())) else None
+
+
+_ORIGINALS: dict[type, dict[str, object] | None] = {
+    httpx2.Client: _originals(httpx2.Client, _CLIENT_PATH),
+    httpx2.AsyncClient: _originals(httpx2.AsyncClient, _CLIENT_PATH),
+    httpx2.HTTPTransport: _originals(httpx2.HTTPTransport, ("handle_request",)),
+    httpx2.AsyncHTTPTransport: _originals(httpx2.AsyncHTTPTransport, ("handle_async_request",)),
+}
+
+
+def _unpatched(obj: object) -> bool:
+    """`obj`'s class still has httpx2's own methods on the request's path, and the instance none
+    of its own."""
+    originals = _ORIGINALS.get(type(obj))
+    if originals is None:
+        return False
+    own = getattr(obj, "__dict__", {})
+    cls = type(obj)
+    return all(getattr(cls, name) is fn and name not in own for name, fn in originals.items())
+
 
 def _direct(
     client: httpx2.Client | httpx2.AsyncClient, request: httpx2.Request, stock: type, stream: type
@@ -60,6 +101,8 @@ def _direct(
     transport = client._transport_for_url(request.url)
     if transport is not client._transport or type(transport) is not stock:
         return None
+    if not (_unpatched(client) and _unpatched(transport)):
+        return None  # a patched or instrumented send / handle_request must see the request
     return transport._pool  # type: ignore[union-attr]
 
 
