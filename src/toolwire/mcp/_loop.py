@@ -156,9 +156,14 @@ class CallerLoop:
 
 ToolsetLoop = BackgroundLoop | CallerLoop
 
+# Not running: closed, or paused while another loop runs on its thread, as a pytest-asyncio
+# fixture's loop is during a test whose loop scope is narrower (a module-scoped fixture, a
+# function-scoped test): its connection's tasks cannot run until that loop runs again.
 _NOT_RUNNING = (
-    "the event loop this MCP toolset was opened on (with `async with`) is no longer running: "
-    "open the toolset again on the loop that uses it, or with `with` for a background loop of its own"
+    "the event loop this MCP toolset was opened on (with `async with`) is no longer running (it "
+    "closed, or it is paused while another loop runs, as a wider-scoped pytest-asyncio fixture's "
+    "loop is during a test): open the toolset again on the loop that uses it, or with `with` (in "
+    "async code too) for a background loop of its own"
 )
 
 # referenced until done (the loop keeps only weak references to tasks), by key
