@@ -56,7 +56,7 @@ def _genuine(fn: object) -> bool:
     return (
         type(fn) is types.FunctionType
         and not hasattr(fn, "__wrapped__")
-        and fn.__code__.co_filename.startswith(_HTTPX2_DIR)
+        and fn.__code__.co_filename.startswith(_HTTPX2_DIR + os.sep)
     )
 
 
