@@ -111,6 +111,19 @@ class CallerLoop:
         """On the loop's thread while it runs (where waiting for the loop could only deadlock)."""
         return self.alive and threading.get_ident() == self._thread_id
 
+    def idle_here(self) -> bool:
+        """The loop is paused (not running, not closed) on the thread that opened the toolset and
+        no other loop runs on it: a sync call can run the loop here until it is done, as
+        `loop.run_until_complete` in steps does, or a sync test using a toolset that a wider-scoped
+        pytest-asyncio fixture opened on its own loop (idle while the test runs)."""
+        if self.loop.is_running() or self.loop.is_closed() or threading.get_ident() != self._thread_id:
+            return False
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return True
+        return False
+
     def _check(self, coro: Coroutine[Any, Any, Any]) -> None:
         if not self.alive:
             coro.close()
@@ -125,11 +138,21 @@ class CallerLoop:
             )
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if self.idle_here():
+            done: concurrent.futures.Future[T] = concurrent.futures.Future()
+            try:
+                done.set_result(self.loop.run_until_complete(coro))
+            except Exception as exc:  # the call's error, for the executor to read as any other
+                done.set_exception(exc)
+            return done
         self._check(coro)
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` on the caller's loop from another thread and block until it ends."""
+        """Run `coro` on the caller's loop from another thread and block until it ends (or, the
+        loop being idle on this thread, run the loop here until it ends)."""
+        if self.idle_here():
+            return self.loop.run_until_complete(coro)
         future = self.submit(coro)
         try:
             return future.result()

@@ -237,7 +237,7 @@ class MCPToolset:
         try:
             if loop.alive and loop.on_own_thread():  # opened with `async with` on this very loop
                 loop.spawn(self._aclose())  # it cannot wait for itself: closed as soon as it runs
-            elif loop.alive:
+            elif loop.alive or (isinstance(loop, CallerLoop) and loop.idle_here()):
                 loop.run(self._aclose())
         finally:
             loop.stop()
