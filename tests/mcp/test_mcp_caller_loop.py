@@ -77,9 +77,11 @@ async def test_a_sync_call_on_the_loops_own_thread_is_a_clear_error() -> None:
             server.call("add", {"a": 1, "b": 1})
         with pytest.raises(RuntimeError, match="use the async API"):
             server.refresh()
-        # the sync executor on this thread: the call's error result says why, nothing hangs
-        [result] = execute_tool_calls([call("add", {"a": 1, "b": 1})], server)
-        assert result.error is not None and "opened with `async with`" in result.error
+        # the sync executor on this thread: the programmer's error, raised, not the model's; nothing hangs
+        with pytest.raises(RuntimeError, match=r"opened with `async with` on this thread's event loop"):
+            execute_tool_calls([call("add", {"a": 1, "b": 1})], server)
+        with pytest.raises(RuntimeError, match="use the async API"):  # beside another call, too
+            execute_tool_calls([call("add", {"a": 1, "b": 1}), call("add", {"a": 2, "b": 2})], server)
         assert await server.acall("add", {"a": 1, "b": 1}) == {"result": 2}  # still usable
 
 

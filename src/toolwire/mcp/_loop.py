@@ -30,6 +30,14 @@ logger = logging.getLogger("toolwire.mcp")
 T = TypeVar("T")
 
 
+class SyncCallOnLoopThread(RuntimeError):
+    """A sync call that could only deadlock: the toolset lives on the event loop of the thread
+    that called it. The caller's mistake, not the tool's failure: the sync executor raises it to
+    the programmer instead of handing it to the model as the call's error result."""
+
+    toolwire_caller_error = True
+
+
 class BackgroundLoop:
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
@@ -130,7 +138,7 @@ class CallerLoop:
             raise RuntimeError(_NOT_RUNNING)
         if self.on_own_thread():
             coro.close()
-            raise RuntimeError(
+            raise SyncCallOnLoopThread(
                 "this MCP toolset was opened with `async with` on this thread's event loop, so its "
                 "sync API (call, refresh, execute_tool_calls, Session.generate) cannot wait for it "
                 "here: use the async API (acall, aexecute_tool_calls, Session.agenerate), or open the "

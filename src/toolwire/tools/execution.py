@@ -274,6 +274,8 @@ def _submitted(submit: Callable[..., Future[Any]], kwargs: dict[str, Any]) -> Fu
     try:
         return submit(**kwargs)
     except Exception as exc:  # the tool could not be started: its error result, as for any tool
+        if getattr(exc, "toolwire_caller_error", False):
+            raise  # ...unless no call could ever start from here (a sync call that would deadlock)
         failed: Future[Any] = Future()
         failed.set_exception(exc)
         return failed
