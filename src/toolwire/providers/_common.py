@@ -67,6 +67,18 @@ def first_env(names: Iterable[str]) -> str | None:
     return None
 
 
+# Chat Completions' penalties, which the Messages, Converse and (OpenAI's, Azure's) Responses APIs
+# do not have: sending them is a 400 from the service, so those wires refuse them before sending
+PENALTIES = ("frequency_penalty", "presence_penalty")
+
+
+def refuse_params(params: Mapping[str, Any], names: Iterable[str], api: str) -> None:
+    """A `ValueError` naming the first of `names` in `params` (`"{api} has no {name} parameter"`)."""
+    for name in names:
+        if name in params:
+            raise ValueError(f"{api} has no {name} parameter")
+
+
 _model_schemas: dict[type[Any], Any] = {}
 
 

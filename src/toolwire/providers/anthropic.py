@@ -43,7 +43,7 @@ from ..types import (
     ToolResult,
     content_parts,
 )
-from ._common import StopReasons, summed_usage
+from ._common import PENALTIES, StopReasons, refuse_params, summed_usage
 from .base import (
     PARSE_ERRORS,
     BaseProvider,
@@ -107,8 +107,6 @@ _ERROR_STATUS = {
 
 _THINKING_TYPES = ("thinking", "redacted_thinking")
 _ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
-# sampling parameters the Messages API does not have: sending them is a 400, so refuse early
-_UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -268,9 +266,7 @@ def messages_body(request: ChatRequest, *, default_max_tokens: int = DEFAULT_MAX
     """The JSON body of a Messages API request."""
     system, messages = messages_payload(request.messages)
     params = dict(request.params)
-    for name in _UNSUPPORTED_PARAMS:
-        if name in params:
-            raise ValueError(f"anthropic: the Messages API has no {name} parameter")
+    refuse_params(params, PENALTIES, "anthropic: the Messages API")
     max_tokens = params.pop("max_tokens", None)
     body: dict[str, Any] = {
         "model": request.model,

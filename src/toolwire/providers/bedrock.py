@@ -56,6 +56,7 @@ from ..types import (
     serialize_output,
 )
 from ._body_json import ToolJson, dumps, with_last
+from ._common import PENALTIES, refuse_params
 from .base import BaseProvider, ChatRequest, first_env, mask_secret, structured_schema
 from .bedrock_dialect import bedrock_schema as bedrock_schema
 from .bedrock_endpoints import dns_suffix as dns_suffix
@@ -93,8 +94,6 @@ __all__ = [
     "tools_payload",
 ]
 
-# Converse has no penalties: sending them would be a ValidationException, so refuse early
-_UNSUPPORTED_PARAMS = ("frequency_penalty", "presence_penalty")
 # ImageBlock.format in the service model: png | jpeg | gif | webp
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 _INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
@@ -363,9 +362,7 @@ def converse_body(
     if system:
         body["system"] = system
     params = dict(request.params)
-    for name in _UNSUPPORTED_PARAMS:
-        if name in params:
-            raise ValueError(f"bedrock: the Converse API has no {name} parameter")
+    refuse_params(params, PENALTIES, "bedrock: the Converse API")
     inference = {_INFERENCE[k]: v for k, v in params.items() if k in _INFERENCE}
     if "maxTokens" in inference:
         inference["maxTokens"] = int(inference["maxTokens"])

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigurationError, InvalidRequestError
 from ..tools.definition import ToolDefinition
 from ..types import GenerateResponse, coerce_messages
+from ._common import PENALTIES, refuse_params
 from .azure_openai import AzureOpenAIProvider
 from .base import ChatRequest
 from .openai import OpenAICompatibleProvider, OpenAIProvider
@@ -82,13 +83,8 @@ class ResponsesMixin:
     refused_params: ClassVar[tuple[str, ...]] = ()
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
-        self._refuse_params(request)
+        refuse_params(request.params, self.refused_params, f"{self.name}: the Responses API")
         return responses_body(request)
-
-    def _refuse_params(self, request: ChatRequest) -> None:
-        for name in self.refused_params:
-            if name in request.params:
-                raise ValueError(f"{self.name}: the Responses API has no {name} parameter")
 
     def endpoint(self, request: ChatRequest) -> str:
         return f"{self.base_url}/responses"
@@ -139,7 +135,7 @@ class ResponsesMixin:
 class OpenAIResponsesProvider(ResponsesMixin, OpenAIProvider):
     """OpenAI's Responses API (`POST https://api.openai.com/v1/responses`)."""
 
-    refused_params = ("frequency_penalty", "presence_penalty")
+    refused_params = PENALTIES
 
 
 class OpenAICompatibleResponsesProvider(ResponsesMixin, OpenAICompatibleProvider):
@@ -150,7 +146,7 @@ class OpenAICompatibleResponsesProvider(ResponsesMixin, OpenAICompatibleProvider
 class AzureOpenAIResponsesProvider(ResponsesMixin, AzureOpenAIProvider):
     """Azure OpenAI's Responses API (`/openai/v1/responses`, deployment name as `model`)."""
 
-    refused_params = ("frequency_penalty", "presence_penalty")
+    refused_params = PENALTIES
 
     def configure(self, **options: Any) -> None:
         super().configure(**options)
@@ -165,12 +161,9 @@ class AzureOpenAIResponsesProvider(ResponsesMixin, AzureOpenAIProvider):
         if self.api_version is None:
             url = f"{self.azure_endpoint}/openai/v1/responses"
             return f"{url}?api-version={self._v1_query}" if self._v1_query else url
+        # the body is the mixin's: the deployment goes in `model` on both routes (unlike dated Chat
+        # Completions URLs)
         return f"{self.azure_endpoint}/openai/responses?api-version={self.api_version}"
-
-    def build_body(self, request: ChatRequest) -> dict[str, Any]:
-        # the deployment goes in `model` on both routes (unlike dated Chat Completions URLs)
-        self._refuse_params(request)
-        return responses_body(request)
 
     def __repr__(self) -> str:
         return super().__repr__().replace("AzureOpenAIProvider(", "AzureOpenAIResponsesProvider(", 1)
